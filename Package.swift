@@ -1,0 +1,45 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// One target per stage of the pipeline in docs/ARCHITECTURE.md; dependencies point one way:
+/// IR <- Ops <- (ONNX import, Reference backend) <- CLI.
+let package = Package(
+    name: "Ember",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ember", targets: ["ember"]),
+        .library(name: "EmberIR", targets: ["EmberIR"]),
+        .library(name: "EmberOps", targets: ["EmberOps"]),
+        .library(name: "EmberONNX", targets: ["EmberONNX"]),
+        .library(name: "EmberReference", targets: ["EmberReference"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    ],
+    targets: [
+        // The graph IR: dtypes, shapes, tensors, nodes, the verifier and the text form.
+        .target(name: "EmberIR"),
+        // Every operator: attributes, shape and dtype inference, reference evaluation.
+        .target(name: "EmberOps", dependencies: ["EmberIR"], swiftSettings: [.unsafeFlags(["-O"])]),
+        // ONNX import (protobuf code generated from onnx.proto, see scripts/generate-onnx-proto.sh).
+        .target(
+            name: "EmberONNX",
+            dependencies: ["EmberIR", "EmberOps", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        // The reference backend: runs a graph with the operators' own evaluation.
+        .target(name: "EmberReference", dependencies: ["EmberIR", "EmberOps"]),
+        // The `ember` command line.
+        .executableTarget(
+            name: "ember",
+            dependencies: [
+                "EmberIR", "EmberOps", "EmberONNX", "EmberReference",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        // Helpers shared by the tests: random tensors, tolerances, IR round trips.
+        .target(name: "EmberTestSupport", dependencies: ["EmberIR", "EmberOps", "EmberReference"]),
+        .testTarget(name: "EmberIRTests", dependencies: ["EmberIR", "EmberOps", "EmberTestSupport"]),
+        .testTarget(name: "EmberOpsTests", dependencies: ["EmberIR", "EmberOps", "EmberReference", "EmberTestSupport"]),
+        .testTarget(name: "EmberONNXTests", dependencies: ["EmberONNX", "EmberReference", "EmberTestSupport"]),
+        .testTarget(name: "EmberCLITests", dependencies: ["EmberTestSupport"]),
+    ]
+)

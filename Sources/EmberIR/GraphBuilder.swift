@@ -1,0 +1,82 @@
+/// Builds a graph node by node, inferring each node's output types as it goes.
+///
+///     var b = GraphBuilder()
+///     let x = b.input("x", TensorType(.f32, ["batch", 4]))
+///     let y = try b.add(Relu(), [x])[0]
+///     b.output(y)
+///     let graph = try b.finish()
+public struct GraphBuilder {
+    public private(set) var graph: Graph
+    private var usedNames: Set<String> = []
+    private var counter = 0
+
+    public init(name: String = "main") { graph = Graph(name: name) }
+
+    /// A name not used yet: `preferred` if free, else `preferred` with a numeric suffix.
+    public mutating func uniqueName(_ preferred: String?) -> String {
+        if let preferred, !preferred.isEmpty, !usedNames.contains(preferred) {
+            usedNames.insert(preferred)
+            return preferred
+        }
+        let base = preferred.flatMap { $0.isEmpty ? nil : $0 }
+        while true {
+            let candidate = base.map { "\($0)_\(counter)" } ?? "\(counter)"
+            counter += 1
+            if !usedNames.contains(candidate) {
+                usedNames.insert(candidate)
+                return candidate
+            }
+        }
+    }
+
+    public mutating func input(_ name: String, _ type: TensorType) -> ValueID {
+        let id = graph.addValue(uniqueName(name), type)
+        graph.inputs.append(id)
+        return id
+    }
+
+    public mutating func constant(_ tensor: Tensor, name: String? = nil) -> ValueID {
+        let id = graph.addValue(uniqueName(name), tensor.type)
+        graph.constants[id] = tensor
+        return id
+    }
+
+    /// Appends a node; its outputs' types come from the op's inference, or from `types` when given.
+    @discardableResult
+    public mutating func add(
+        _ op: any Operator, _ inputs: [ValueID?], outputs: Int = 1, names: [String]? = nil,
+        nodeName: String = "", types: [TensorType]? = nil
+    ) throws -> [ValueID] {
+        let inferred = try types ?? inferTypes(op, inputs, outputCount: outputs, location: nodeName)
+        guard inferred.count == outputs else {
+            throw EmberError(.invalidIR, "[\(op.name)] produced \(inferred.count) output types, expected \(outputs)")
+        }
+        let ids = inferred.enumerated().map { i, type in
+            graph.addValue(uniqueName(names.flatMap { i < $0.count ? $0[i] : nil }), type)
+        }
+        graph.nodes.append(Node(name: nodeName, op: op, inputs: inputs, outputs: ids))
+        return ids
+    }
+
+    /// What `op` would produce from `inputs` in the graph built so far.
+    public func inferTypes(_ op: any Operator, _ inputs: [ValueID?], outputCount: Int, location: String = "") throws
+        -> [TensorType]
+    {
+        let opInputs = OpInputs(
+            op.name, types: inputs.map { $0.map(graph.type(of:)) },
+            constants: inputs.map { $0.flatMap { graph.constants[$0] } })
+        do {
+            return try op.inferTypes(opInputs, outputCount: outputCount)
+        } catch let error as EmberError {
+            throw location.isEmpty ? error : error.located("node '\(location)' (\(op.name))")
+        }
+    }
+
+    public mutating func output(_ id: ValueID) { graph.outputs.append(id) }
+
+    /// The graph, verified.
+    public func finish() throws -> Graph {
+        try graph.verify()
+        return graph
+    }
+}

@@ -1,0 +1,63 @@
+/// Tensors to and from their raw little-endian bytes: the form of ONNX `raw_data`, `.npy`
+/// payloads, external weight files and large constants in the text IR.
+extension Tensor {
+    /// A tensor from raw little-endian element bytes. The byte count must be exactly
+    /// `elementCount(shape) * dtype.byteSize`; that is checked before anything is allocated.
+    public init(_ dtype: DType, shape: [Int], bytes: some Collection<UInt8>) throws {
+        guard let n = Tensor.elementCount(shape) else {
+            throw EmberError(.invalidArgument, "shape \(shape) is not a valid tensor shape")
+        }
+        let (expected, overflow) = n.multipliedReportingOverflow(by: dtype.byteSize)
+        guard !overflow, bytes.count == expected else {
+            throw EmberError(
+                .invalidModel,
+                "tensor of \(dtype)\(shape) needs \(overflow ? "too many" : String(expected)) bytes, received \(bytes.count)")
+        }
+        let raw = Array(bytes)
+        func load<T>(_: T.Type) -> [T] {
+            [T](unsafeUninitializedCapacity: n) { buffer, initialized in
+                raw.withUnsafeBytes { src in
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: src)
+                }
+                initialized = n
+            }
+        }
+        let storage: TensorStorage =
+            switch dtype {
+            case .f64: .f64(load(Double.self))
+            case .f32: .f32(load(Float.self))
+            case .f16: .f16(load(Float16.self))
+            case .bf16: .bf16(load(UInt16.self).map(BFloat16.init(bitPattern:)))
+            case .i64: .i64(load(Int64.self))
+            case .i32: .i32(load(Int32.self))
+            case .i16: .i16(load(Int16.self))
+            case .i8: .i8(load(Int8.self))
+            case .u64: .u64(load(UInt64.self))
+            case .u32: .u32(load(UInt32.self))
+            case .u16: .u16(load(UInt16.self))
+            case .u8: .u8(load(UInt8.self))
+            case .bool: .bool(load(UInt8.self).map { $0 != 0 })
+            }
+        self.init(shape: shape, storage: storage)
+    }
+
+    /// The elements as raw little-endian bytes.
+    public func bytes() -> [UInt8] {
+        func dump<T>(_ a: [T]) -> [UInt8] { a.withUnsafeBytes { Array($0) } }
+        switch storage {
+        case .f64(let a): return dump(a)
+        case .f32(let a): return dump(a)
+        case .f16(let a): return dump(a)
+        case .bf16(let a): return dump(a.map(\.bitPattern))
+        case .i64(let a): return dump(a)
+        case .i32(let a): return dump(a)
+        case .i16(let a): return dump(a)
+        case .i8(let a): return dump(a)
+        case .u64(let a): return dump(a)
+        case .u32(let a): return dump(a)
+        case .u16(let a): return dump(a)
+        case .u8(let a): return a
+        case .bool(let a): return a.map { $0 ? 1 : 0 }
+        }
+    }
+}

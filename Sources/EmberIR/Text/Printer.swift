@@ -1,0 +1,34 @@
+/// The text form of a graph. It parses back (`Graph(parsing:registry:)`) to a graph that prints
+/// identically, so tests are written in it.
+///
+///     graph @main(%x: f32[batch,4]) {
+///       %w = constant f32[4] [1.0, 2.0, 3.0, 4.0]
+///       %y = mul(%x, %w) : f32[batch,4]
+///       return %y
+///     }
+extension Graph {
+    public var text: String {
+        var out = "graph \(TextName.format(name, sigil: "@"))("
+        out += inputs.map { "\(TextName.format(self.name(of: $0))): \(type(of: $0))" }.joined(separator: ", ")
+        out += ") {\n"
+        for id in constantIDs {
+            guard let t = constants[id] else { continue }
+            out += "  \(TextName.format(self.name(of: id))) = constant \(TensorLiteral.format(t))\n"
+        }
+        for node in nodes {
+            out += "  " + node.outputs.map { TextName.format(self.name(of: $0)) }.joined(separator: ", ")
+            out += " = \(node.op.name)("
+            out += node.inputs.map { $0.map { TextName.format(self.name(of: $0)) } ?? "_" }.joined(separator: ", ")
+            out += ")"
+            let attrs = node.op.attributes.entries
+            if !attrs.isEmpty {
+                out += " {" + attrs.map { "\($0.name) = \($0.value)" }.joined(separator: ", ") + "}"
+            }
+            out += " : " + node.outputs.map { type(of: $0).description }.joined(separator: ", ")
+            if !node.name.isEmpty { out += " loc(\(TextString.quote(node.name)))" }
+            out += "\n"
+        }
+        out += "  return " + outputs.map { TextName.format(self.name(of: $0)) }.joined(separator: ", ") + "\n}\n"
+        return out
+    }
+}

@@ -1,0 +1,6 @@
+import EmberIR
+import EmberOps
+
+extension ONNXOps {
+    static let attention: [String: ONNXConverter] = [:]
+}

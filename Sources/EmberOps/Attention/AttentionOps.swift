@@ -1,0 +1,6 @@
+import EmberIR
+
+/// Scaled dot product attention.
+public enum AttentionOps {
+    public static let all: [any Operator.Type] = []
+}

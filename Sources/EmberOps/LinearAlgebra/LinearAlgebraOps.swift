@@ -1,0 +1,6 @@
+import EmberIR
+
+/// Matrix products and einsum.
+public enum LinearAlgebraOps {
+    public static let all: [any Operator.Type] = []
+}

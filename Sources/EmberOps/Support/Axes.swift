@@ -1,0 +1,59 @@
+import EmberIR
+
+/// Axis arguments: negative axes count from the end.
+public enum Axes {
+    /// `axis` in `0..<rank`, from an axis that may be negative.
+    public static func normalize(_ axis: Int, rank: Int, op: String) throws -> Int {
+        let a = axis < 0 ? axis + rank : axis
+        guard a >= 0, a < max(rank, 1) || (rank == 0 && a == 0) else {
+            throw EmberError(.invalidArgument, "[\(op)] axis \(axis) is out of range for rank \(rank)")
+        }
+        return a
+    }
+
+    /// Normalized, sorted, distinct axes.
+    public static func normalize(_ axes: [Int], rank: Int, op: String) throws -> [Int] {
+        let normalized = try axes.map { try normalize($0, rank: rank, op: op) }
+        guard Set(normalized).count == normalized.count else {
+            throw EmberError(.invalidArgument, "[\(op)] axes \(axes) repeat an axis")
+        }
+        return normalized.sorted()
+    }
+}
+
+extension Dim {
+    /// The product of dims, known only when all are known.
+    public static func product(_ dims: some Sequence<Dim>) -> Dim {
+        var n = 1
+        for d in dims {
+            guard let v = d.value else { return .unknown }
+            n *= v
+        }
+        return .known(n)
+    }
+}
+
+extension TensorType {
+    /// Throws unless the rank is known to be `rank` (an unknown rank passes).
+    public func expectRank(_ rank: Int, _ op: String, input: String = "input") throws {
+        if let r = self.rank, r != rank {
+            throw EmberError(.shapeMismatch, "[\(op)] \(input) has rank \(r), expected \(rank)")
+        }
+    }
+
+    /// Throws unless the dtype is one of `allowed`.
+    public func expectDType(_ allowed: Set<DType>, _ op: String, input: String = "input") throws {
+        guard allowed.contains(dtype) else {
+            throw EmberError(.typeMismatch, "[\(op)] \(input) has dtype \(dtype), which is not supported")
+        }
+    }
+}
+
+extension Tensor {
+    /// Throws unless the dtype is one of `allowed`.
+    public func expectDType(_ allowed: Set<DType>, _ op: String, input: String = "input") throws {
+        guard allowed.contains(dtype) else {
+            throw EmberError(.typeMismatch, "[\(op)] \(input) has dtype \(dtype), which is not supported")
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import EmberIR
+import EmberOps
+
+/// Runs a graph with each operator's reference evaluation: slow, obviously correct, always there.
+///
+///     let outputs = try ReferenceBackend().run(graph, inputs: ["x": x])
+public struct ReferenceBackend: Sendable {
+    public init() {}
+
+    /// The graph's outputs, in order, for inputs given by name. Inputs are checked against the
+    /// graph's declared types first; each value is freed after its last use.
+    public func run(_ graph: Graph, inputs: [String: Tensor]) throws -> [(name: String, tensor: Tensor)] {
+        try graph.checkInputs(inputs)
+        var env = [Tensor?](repeating: nil, count: graph.values.count)
+        for id in graph.inputs { env[id.index] = inputs[graph.name(of: id)] }
+        for (id, tensor) in graph.constants { env[id.index] = tensor }
+
+        let lastUse = Self.lastUses(graph)
+        for (position, node) in graph.nodes.enumerated() {
+            let args = node.inputs.map { $0.flatMap { env[$0.index] } }
+            let results: [Tensor]
+            do {
+                results = try node.op.evaluate(args, outputCount: node.outputs.count)
+            } catch let error as EmberError {
+                throw error.located(node.location)
+            }
+            guard results.count >= node.outputs.count else {
+                throw EmberError(.internalError, "produced \(results.count) outputs, expected \(node.outputs.count)", at: node.location)
+            }
+            for (id, tensor) in zip(node.outputs, results) { env[id.index] = tensor }
+            for case let id? in node.inputs where lastUse[id.index] == position && graph.constants[id] == nil {
+                env[id.index] = nil
+            }
+        }
+        return try graph.outputs.map { id in
+            guard let t = env[id.index] else {
+                throw EmberError(.internalError, "output '\(graph.name(of: id))' was not computed")
+            }
+            return (graph.name(of: id), t)
+        }
+    }
+
+    /// For each value, the position of the last node that reads it; graph outputs are never freed.
+    static func lastUses(_ graph: Graph) -> [Int] {
+        var last = [Int](repeating: -1, count: graph.values.count)
+        for (position, node) in graph.nodes.enumerated() {
+            for case let id? in node.inputs { last[id.index] = position }
+        }
+        for id in graph.outputs { last[id.index] = Int.max }
+        return last
+    }
+}
