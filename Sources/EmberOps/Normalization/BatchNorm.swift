@@ -50,13 +50,16 @@ public struct BatchNorm: Operator {
         var factor: [Double] = []
         var bias: [Double] = []
 
-        func run<T: KernelFloat>(_ x: UnsafeBufferPointer<T>, _ y: UnsafeMutableBufferPointer<T>, shape: [Int]) {
+        func run(_ x: UnsafeBufferPointer<Float>, _ y: UnsafeMutableBufferPointer<Float>, shape: [Int]) { kernel(x, y) }
+        func run(_ x: UnsafeBufferPointer<Double>, _ y: UnsafeMutableBufferPointer<Double>, shape: [Int]) { kernel(x, y) }
+
+        func kernel<T: KernelFloat>(_ x: UnsafeBufferPointer<T>, _ y: UnsafeMutableBufferPointer<T>) {
             guard channels > 0, spatial > 0 else { return }
             var start = 0
             while start < x.count {
                 for c in 0..<channels {
                     let (m, f, b) = (mean[c], factor[c], bias[c])
-                    for j in start..<(start + spatial) { y[j] = T(rounding: (x[j].double - m) * f + b) }
+                    for j in start..<(start + spatial) { y[j] = T((Double(x[j]) - m) * f + b) }
                     start += spatial
                 }
             }

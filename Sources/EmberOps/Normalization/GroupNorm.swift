@@ -66,32 +66,3 @@ public struct GroupNorm: Operator {
         return [try kernel.apply(x)]
     }
 }
-
-/// Normalizes `x: [N, C, spatial]` over groups of neighbouring channels (one channel each for
-/// instance norm), then applies a per-channel scale and bias.
-struct ChannelGroupNorm: FloatMap {
-    var groups: Int
-    var channels: Int
-    var spatial: Int
-    var epsilon: Double
-    var scale: [Double] = []
-    var bias: [Double] = []
-
-    func run<T: KernelFloat>(_ x: UnsafeBufferPointer<T>, _ y: UnsafeMutableBufferPointer<T>, shape: [Int]) {
-        let perGroup = channels / groups
-        let groupSize = perGroup * spatial
-        guard groupSize > 0 else { return }
-        var start = 0
-        while start < x.count {
-            for g in 0..<groups {
-                let (mean, variance) = moments(x, start: start, count: groupSize)
-                let inv = 1 / (variance + epsilon).squareRoot()
-                for c in (g * perGroup)..<((g + 1) * perGroup) {
-                    let (s, b) = (scale[c] * inv, bias[c])
-                    for j in start..<(start + spatial) { y[j] = T(rounding: (x[j].double - mean) * s + b) }
-                    start += spatial
-                }
-            }
-        }
-    }
-}

@@ -60,58 +60,14 @@ public struct LayerNorm: Operator {
         if let b = inputs.optional(2) {
             kernel.bias = try NormParameters.overDims(b, shape: normShape, Self.name, "bias")
         }
-        let stats = RowNorm.Stats()
-        kernel.stats = outputCount > 1 ? stats : nil
+        guard outputCount > 1 else { return [try kernel.apply(x)] }
+        let stats = RowNorm.Stats(rows: Array(x.shape[..<a]).product)
+        kernel.stats = stats
         let y = try kernel.apply(x)
         let statsShape = Array(x.shape[..<a]) + Array(repeating: 1, count: x.rank - a)
         return [
             y, Tensor(stashType, shape: statsShape, doubles: stats.mean),
             Tensor(stashType, shape: statsShape, doubles: stats.invStdDev),
-        ].prefix(max(outputCount, 1)).map { $0 }
-    }
-}
-
-/// Normalizes contiguous rows of `size` elements: layer norm (centred) or RMS norm, then
-/// `* scale + bias` per position in the row.
-struct RowNorm: FloatMap {
-    /// Per-row statistics, filled in when requested.
-    final class Stats {
-        var mean: [Double] = []
-        var invStdDev: [Double] = []
-    }
-
-    var size: Int
-    var epsilon: Double
-    /// RMS norm: no centring, and the "variance" is the mean of squares.
-    var rms: Bool
-    var scale: [Double] = []
-    var bias: [Double]? = nil
-    var stats: Stats? = nil
-
-    func run<T: KernelFloat>(_ x: UnsafeBufferPointer<T>, _ y: UnsafeMutableBufferPointer<T>, shape: [Int]) {
-        guard size > 0 else { return }
-        let rows = x.count / size
-        stats?.mean = Array(repeating: 0, count: rows)
-        stats?.invStdDev = Array(repeating: 0, count: rows)
-        let zeros = [Double](repeating: 0, count: size)
-        scale.withUnsafeBufferPointer { scale in
-            (bias ?? zeros).withUnsafeBufferPointer { bias in
-                for r in 0..<rows {
-                    let start = r * size
-                    var mean = 0.0
-                    var variance = 0.0
-                    if rms {
-                        for j in start..<(start + size) { variance += x[j].double * x[j].double }
-                        variance /= Double(size)
-                    } else {
-                        (mean, variance) = moments(x, start: start, count: size)
-                    }
-                    let inv = 1 / (variance + epsilon).squareRoot()
-                    stats?.mean[r] = mean
-                    stats?.invStdDev[r] = inv
-                    for j in 0..<size { y[start + j] = T(rounding: (x[start + j].double - mean) * inv * scale[j] + bias[j]) }
-                }
-            }
-        }
+        ].prefix(outputCount).map { $0 }
     }
 }

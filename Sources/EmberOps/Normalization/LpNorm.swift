@@ -35,19 +35,26 @@ public struct LpNorm: Operator, FloatMap {
         return [try apply(x)]
     }
 
-    public func run<T: KernelFloat>(_ x: UnsafeBufferPointer<T>, _ y: UnsafeMutableBufferPointer<T>, shape: [Int]) throws {
+    func run(_ x: UnsafeBufferPointer<Float>, _ y: UnsafeMutableBufferPointer<Float>, shape: [Int]) throws {
+        try kernel(x, y, shape: shape)
+    }
+    func run(_ x: UnsafeBufferPointer<Double>, _ y: UnsafeMutableBufferPointer<Double>, shape: [Int]) throws {
+        try kernel(x, y, shape: shape)
+    }
+
+    private func kernel<T: KernelFloat>(_ x: UnsafeBufferPointer<T>, _ y: UnsafeMutableBufferPointer<T>, shape: [Int]) throws {
         let layout = AxisLayout(shape, axis: try Axes.normalize(axis, rank: shape.count, op: Self.name))
         for line in 0..<layout.lines {
             let base = layout.base(line)
             var norm = 0.0
             for j in 0..<layout.size {
-                let v = x[base + j * layout.inner].double
+                let v = Double(x[base + j * layout.inner])
                 norm += p == 1 ? Swift.abs(v) : v * v
             }
             if p == 2 { norm = norm.squareRoot() }
             for j in 0..<layout.size {
                 let i = base + j * layout.inner
-                y[i] = T(rounding: norm == 0 ? 0 : x[i].double / norm)
+                y[i] = T(norm == 0 ? 0 : Double(x[i]) / norm)
             }
         }
     }

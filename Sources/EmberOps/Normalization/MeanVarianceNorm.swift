@@ -33,19 +33,22 @@ public struct MeanVarianceNorm: Operator {
     private struct Kernel: FloatMap {
         var plan: ReductionPlan
 
-        func run<T: KernelFloat>(_ x: UnsafeBufferPointer<T>, _ y: UnsafeMutableBufferPointer<T>, shape: [Int]) {
+        func run(_ x: UnsafeBufferPointer<Float>, _ y: UnsafeMutableBufferPointer<Float>, shape: [Int]) { kernel(x, y) }
+        func run(_ x: UnsafeBufferPointer<Double>, _ y: UnsafeMutableBufferPointer<Double>, shape: [Int]) { kernel(x, y) }
+
+        func kernel<T: KernelFloat>(_ x: UnsafeBufferPointer<T>, _ y: UnsafeMutableBufferPointer<T>) {
             let n = Double(plan.groupSize)
             var mean = [Double](repeating: 0, count: plan.outputCount)
             var deviation = [Double](repeating: 0, count: plan.outputCount)
             mean.withUnsafeMutableBufferPointer { mean in
                 plan.forEachRun { start, out, count, step in
-                    for j in 0..<count { mean[out + j * step] += x[start + j].double }
+                    for j in 0..<count { mean[out + j * step] += Double(x[start + j]) }
                 }
                 for i in 0..<mean.count { mean[i] /= n }
                 deviation.withUnsafeMutableBufferPointer { dev in
                     plan.forEachRun { start, out, count, step in
                         for j in 0..<count {
-                            let d = x[start + j].double - mean[out + j * step]
+                            let d = Double(x[start + j]) - mean[out + j * step]
                             dev[out + j * step] += d * d
                         }
                     }
@@ -53,7 +56,7 @@ public struct MeanVarianceNorm: Operator {
                     plan.forEachRun { start, out, count, step in
                         for j in 0..<count {
                             let o = out + j * step
-                            y[start + j] = T(rounding: (x[start + j].double - mean[o]) / dev[o])
+                            y[start + j] = T((Double(x[start + j]) - mean[o]) / dev[o])
                         }
                     }
                 }

@@ -1,21 +1,4 @@
 import EmberIR
-
-/// Mean and (population) variance of `count` elements of `x` from `start`, in two passes
-/// for accuracy.
-@inline(__always)
-func moments<T: KernelFloat>(_ x: UnsafeBufferPointer<T>, start: Int, count: Int) -> (mean: Double, variance: Double) {
-    guard count > 0 else { return (.nan, .nan) }
-    var sum = 0.0
-    for j in start..<(start + count) { sum += x[j].double }
-    let mean = sum / Double(count)
-    var squares = 0.0
-    for j in start..<(start + count) {
-        let d = x[j].double - mean
-        squares += d * d
-    }
-    return (mean, squares / Double(count))
-}
-
 enum NormParameters {
     /// A per-channel parameter (scale, bias, mean, variance): a tensor of `count` elements.
     static func perChannel(_ t: Tensor, count: Int, _ op: String, _ what: String) throws -> [Double] {

@@ -1,30 +1,21 @@
 import EmberIR
 
-/// The element types the fast float kernels are specialized for. Kernels read elements,
-/// compute in `Double` and round once on the way out, so `Float` and `Double` give the same
-/// results as converting to `Double` first, without the copy.
-public protocol KernelFloat: Sendable {
-    /// `value` rounded to this type.
-    init(rounding value: Double)
-    /// The value as a `Double` (exact).
-    var double: Double { get }
-}
+/// The element types the fast float kernels are specialized for. Kernels read elements with
+/// `Double(x)`, compute in `Double` and round once with `T(value)`, so `Float` and `Double` give the
+/// same results as converting the tensor to `Double` first, without the copy.
+public protocol KernelFloat: BinaryFloatingPoint, Sendable {}
+extension Float: KernelFloat {}
+extension Double: KernelFloat {}
 
-extension Float: KernelFloat {
-    @inlinable @inline(__always) public init(rounding value: Double) { self.init(value) }
-    @inlinable @inline(__always) public var double: Double { Double(self) }
-}
-
-extension Double: KernelFloat {
-    @inlinable @inline(__always) public init(rounding value: Double) { self = value }
-    @inlinable @inline(__always) public var double: Double { self }
-}
-
-/// A kernel over one floating point tensor, written once for any `KernelFloat` element type:
-/// `f32` runs on its `Float` buffer, every other float dtype on a `Double` copy.
+/// A kernel over one floating point tensor: `f32` runs on its `Float` buffer, every other float
+/// dtype on a `Double` copy.
+///
+/// Conformers write one generic kernel and forward both `run`s to it from the same file: files
+/// are compiled separately in debug builds, so only a call in the kernel's own file is specialized.
 protocol FloatMap {
     /// Fills `y` from `x`, whose shape is `shape`.
-    func run<T: KernelFloat>(_ x: UnsafeBufferPointer<T>, _ y: UnsafeMutableBufferPointer<T>, shape: [Int]) throws
+    func run(_ x: UnsafeBufferPointer<Float>, _ y: UnsafeMutableBufferPointer<Float>, shape: [Int]) throws
+    func run(_ x: UnsafeBufferPointer<Double>, _ y: UnsafeMutableBufferPointer<Double>, shape: [Int]) throws
 }
 
 extension FloatMap {
@@ -32,19 +23,25 @@ extension FloatMap {
     func apply(_ x: Tensor, shape: [Int]? = nil) throws -> Tensor {
         let shape = shape ?? x.shape
         let n = Tensor.elementCount(shape) ?? 0
-        func go<T: KernelFloat>(_ a: [T]) throws -> [T] {
-            try a.withUnsafeBufferPointer { src in
-                try [T](unsafeUninitializedCapacity: n) { dst, initialized in
-                    dst.initialize(repeating: T(rounding: 0))
+        switch x.storage {
+        case .f32(let a):
+            let y = try a.withUnsafeBufferPointer { src in
+                try [Float](unsafeUninitializedCapacity: n) { dst, initialized in
+                    dst.initialize(repeating: 0)
                     initialized = n
                     try run(src, dst, shape: x.shape)
                 }
             }
-        }
-        switch x.storage {
-        case .f32(let a): return Tensor(shape: shape, storage: .f32(try go(a)))
-        case .f64(let a): return Tensor(shape: shape, storage: .f64(try go(a)))
-        default: return Tensor(x.dtype, shape: shape, doubles: try go(x.doubles()))
+            return Tensor(shape: shape, storage: .f32(y))
+        default:
+            let y = try x.doubles().withUnsafeBufferPointer { src in
+                try [Double](unsafeUninitializedCapacity: n) { dst, initialized in
+                    dst.initialize(repeating: 0)
+                    initialized = n
+                    try run(src, dst, shape: x.shape)
+                }
+            }
+            return Tensor(x.dtype, shape: shape, doubles: y)
         }
     }
 }

@@ -340,10 +340,10 @@ enum Reduction {
             plan.forEachRun { start, out, n, step in
                 if step == 0 {
                     var a = acc[out]
-                    for j in 0..<n { a = F.step(a, x[start + j].double) }
+                    for j in 0..<n { a = F.step(a, Double(x[start + j])) }
                     acc[out] = a
                 } else {
-                    for j in 0..<n { acc[out + j] = F.step(acc[out + j], x[start + j].double) }
+                    for j in 0..<n { acc[out + j] = F.step(acc[out + j], Double(x[start + j])) }
                 }
             }
         }
@@ -374,7 +374,7 @@ enum Reduction {
                         for j in 0..<count {
                             let o = out + j * step
                             let shift = m[o].isFinite ? m[o] : 0
-                            acc[o] += Foundation.exp(x[start + j].double - shift)
+                            acc[o] += Foundation.exp(Double(x[start + j]) - shift)
                         }
                     }
                 }
