@@ -79,6 +79,8 @@ def test_conv_f64():
     ((1, 2, 7), (2, 3, 4), {"strides": [3], "pads": [1, 2]}),
     ((1, 2, 3, 4, 3), (2, 2, 2, 3, 2), {"strides": [2, 1, 2]}),
     ((1, 16, 14, 14), (16, 8, 2, 2), {"strides": [2, 2]}),
+    ((1, 1, 3, 3), (1, 2, 3, 3), {"strides": [3, 2], "output_shape": [10, 8]}),
+    ((1, 1, 3, 3), (1, 2, 3, 3), {"strides": [3, 2], "pads": [1, 2, 1, 2]}),
 ])
 @pytest.mark.parametrize("bias", [False, True])
 def test_conv_transpose(x, w, attrs, bias):

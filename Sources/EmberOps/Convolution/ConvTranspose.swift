@@ -53,12 +53,10 @@ public struct ConvTranspose: Operator {
         var out = [Dim](repeating: .unknown, count: spatial)
         let input = xs.dropFirst(2).map(\.value)
         if kernel.count == spatial, kernel.allSatisfy({ $0 > 0 }) {
-            for i in 0..<spatial {
-                guard let size = input[i] else { continue }
-                var sizes = Array(repeating: 1, count: spatial)
-                sizes[i] = size
-                out[i] = .known(try resolve(input: sizes, kernel: kernel).output[i])
-            }
+            // Axes are independent: a large stand-in for unknown sizes keeps the others computable.
+            let sizes = input.map { $0 ?? 1_000_003 }
+            let g = try resolve(input: sizes, kernel: kernel)
+            for i in 0..<spatial where input[i] != nil { out[i] = .known(g.output[i]) }
         }
         if !outputShape.isEmpty, outputShape.count >= spatial {
             out = outputShape.suffix(spatial).map { .known($0) }
@@ -100,13 +98,15 @@ public struct ConvTranspose: Operator {
         for i in 0..<n {
             let full = strides[i] * (input[i] - 1) + padding[i] + (kernel[i] - 1) * dilations[i] + 1
             if let target {
+                // A negative total (output_shape past the full size) pads the end with zeros.
                 let total = full - target[i]
+                let half = total >= 0 ? total / 2 : -((-total + 1) / 2)
                 if window.autoPad == .sameUpper {
-                    begin[i] = total / 2
-                    end[i] = total - total / 2
+                    begin[i] = half
+                    end[i] = total - half
                 } else {
-                    begin[i] = total - total / 2
-                    end[i] = total / 2
+                    begin[i] = total - half
+                    end[i] = half
                 }
                 output[i] = target[i]
             } else {
