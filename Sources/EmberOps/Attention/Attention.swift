@@ -208,31 +208,40 @@ public struct Attention: Operator {
 
         let bias = try self.bias(mask: mask, nonpad: nonpad, batch: batch, heads: qHeads, seq: seq, total: total, past: past)
         var probabilities = scores
-        for row in 0..<(products * seq) {
-            let t = row / seq, i = row % seq
-            let b = t / qHeads, h = t % qHeads
-            let base = row * total
-            var allMasked = true
-            for j in 0..<total {
-                let bv = bias(b, h, i, j)
-                if bv != -.infinity { allMasked = false }
-                scores[base + j] += bv
+        var biasRow = [Double](repeating: 0, count: total)
+        scores.withUnsafeMutableBufferPointer { scores in
+            probabilities.withUnsafeMutableBufferPointer { probabilities in
+                biasRow.withUnsafeMutableBufferPointer { biasRow in
+                    for row in 0..<(products * seq) {
+                        let t = row / seq, i = row % seq
+                        let base = row * total
+                        var allMasked = false
+                        if let bias {
+                            bias.fill(biasRow, batch: t / qHeads, head: t % qHeads, query: i)
+                            allMasked = true
+                            for j in 0..<total {
+                                if biasRow[j] != -.infinity { allMasked = false }
+                                scores[base + j] += biasRow[j]
+                            }
+                        }
+                        if allMasked {
+                            for j in 0..<total { probabilities[base + j] = 0 }
+                            continue
+                        }
+                        var top = -Double.infinity
+                        for j in 0..<total { top = max(top, scores[base + j]) }
+                        if top == -.infinity { top = 0 }
+                        var sum = 0.0
+                        for j in 0..<total {
+                            let e = exp(scores[base + j] - top)
+                            probabilities[base + j] = e
+                            sum += e
+                        }
+                        let inverse = sum == 0 ? 1 : 1 / sum
+                        for j in 0..<total { probabilities[base + j] *= inverse }
+                    }
+                }
             }
-            if allMasked {
-                for j in 0..<total { probabilities[base + j] = 0 }
-                continue
-            }
-            var top = -Double.infinity
-            for j in 0..<total { top = max(top, scores[base + j]) }
-            if top == -.infinity { top = 0 }
-            var sum = 0.0
-            for j in 0..<total {
-                let e = exp(scores[base + j] - top)
-                probabilities[base + j] = e
-                sum += e
-            }
-            let inverse = sum == 0 ? 1 : 1 / sum
-            for j in 0..<total { probabilities[base + j] *= inverse }
         }
         if qkMatmulOutputMode == 2 && outputCount > 3 { captured = scores }
         if qkMatmulOutputMode == 3 && outputCount > 3 { captured = probabilities }
@@ -253,13 +262,13 @@ public struct Attention: Operator {
         return outputs
     }
 
-    /// The additive bias at (batch, head, query, key): mask, causal, window and padding terms.
+    /// The additive bias of the mask, causal, window and padding terms, or nil when there is none.
     private func bias(
         mask: Tensor?, nonpad: Tensor?, batch: Int, heads: Int, seq: Int, total: Int, past: Int
-    ) throws -> (Int, Int, Int, Int) -> Double {
-        var maskValues: [Double] = []
-        var maskStrides = [0, 0, 0, 0]
-        var maskKeys = 0
+    ) throws -> AttentionBias? {
+        var bias = AttentionBias(
+            total: total, causal: isCausal, left: leftWindowSize, right: rightWindowSize,
+            offsets: Array(repeating: past, count: batch))
         if let mask {
             guard mask.dtype == .bool || mask.dtype.isFloatingPoint else {
                 throw EmberError(.typeMismatch, "[\(Self.name)] attn_mask has dtype \(mask.dtype), expected bool or floating point")
@@ -275,42 +284,25 @@ public struct Attention: Operator {
             guard shape[3] <= total else {
                 throw EmberError(.shapeMismatch, "[\(Self.name)] attn_mask of shape \(mask.shape) has more than the \(total) keys")
             }
-            maskKeys = shape[3]
             let strides = Tensor.strides(of: shape)
-            maskStrides = (0..<4).map { shape[$0] == 1 && $0 < 3 ? 0 : strides[$0] }
-            maskValues = mask.dtype == .bool ? mask.bools().map { $0 ? 0 : -.infinity } : mask.doubles()
+            bias.maskKeys = shape[3]
+            bias.maskStrides = (0..<3).map { shape[$0] == 1 ? 0 : strides[$0] }
+            bias.mask = mask.dtype == .bool ? mask.bools().map { $0 ? 0 : -.infinity } : mask.doubles()
         }
-        var lengths: [Int]? = nil
         if let nonpad {
             guard nonpad.dtype == .i64, nonpad.count == batch else {
                 throw EmberError(.shapeMismatch, "[\(Self.name)] nonpad_kv_seqlen expected \(batch) i64 values, received \(nonpad.dtype)\(nonpad.shape)")
             }
-            guard pastKeyAbsent(past) else {
+            guard past == 0 else {
                 throw EmberError.op(Self.name, "nonpad_kv_seqlen cannot be combined with past_key and past_value")
             }
-            lengths = nonpad.ints()
+            let lengths = nonpad.ints()
+            bias.lengths = lengths
+            bias.offsets = lengths.map { $0 - seq }
         }
-        let hasMask = mask != nil
-        let (causal, left, right) = (isCausal, leftWindowSize, rightWindowSize)
-        return { b, h, i, j in
-            var value = 0.0
-            if hasMask {
-                value += j < maskKeys
-                    ? maskValues[b * maskStrides[0] + h * maskStrides[1] + i * maskStrides[2] + j]
-                    : -.infinity
-            }
-            // The number of valid keys before this query block.
-            let offset = lengths.map { $0[b] - seq } ?? past
-            let position = i + offset
-            if causal, j > position { value = -.infinity }
-            if left >= 0, position - j > left { value = -.infinity }
-            if right >= 0, j - position > right { value = -.infinity }
-            if let lengths, j >= lengths[b] { value = -.infinity }
-            return value
-        }
+        let any = mask != nil || nonpad != nil || isCausal || leftWindowSize >= 0 || rightWindowSize >= 0
+        return any ? bias : nil
     }
-
-    private func pastKeyAbsent(_ past: Int) -> Bool { past == 0 }
 
     /// `[batch, seq, heads * size]` as `[batch, heads, seq, size]`.
     static func splitHeads(_ x: Tensor, heads: Int, input: String) throws -> Tensor {
@@ -342,5 +334,38 @@ public struct Attention: Operator {
             indices += (a.count + t * lb * size)..<(a.count + (t + 1) * lb * size)
         }
         return joined.gathering(indices, shape: [batch, heads, la + lb, size])
+    }
+}
+
+/// The additive attention bias, one query row at a time.
+struct AttentionBias {
+    var total: Int
+    var causal: Bool
+    var left: Int
+    var right: Int
+    /// Per batch, the number of valid keys before the query block.
+    var offsets: [Int]
+    var mask: [Double]? = nil
+    var maskKeys = 0
+    var maskStrides = [0, 0, 0]
+    var lengths: [Int]? = nil
+
+    /// Writes the bias of keys `0..<total` for one query into `row`.
+    func fill(_ row: UnsafeMutableBufferPointer<Double>, batch b: Int, head h: Int, query i: Int) {
+        if let mask {
+            let base = b * maskStrides[0] + h * maskStrides[1] + i * maskStrides[2]
+            for j in 0..<maskKeys { row[j] = mask[base + j] }
+            for j in maskKeys..<total { row[j] = -.infinity }
+        } else {
+            for j in 0..<total { row[j] = 0 }
+        }
+        let position = i + offsets[b]
+        // Keys outside [low, high] are masked.
+        var low = 0, high = total - 1
+        if causal { high = min(high, position) }
+        if left >= 0 { low = max(low, position - left) }
+        if right >= 0 { high = min(high, position + right) }
+        if let lengths { high = min(high, lengths[b] - 1) }
+        for j in 0..<total where j < low || j > high { row[j] = -.infinity }
     }
 }

@@ -16,6 +16,7 @@ enum Pooling {
     static func run(
         _ x: Tensor, geometry g: WindowGeometry, kind: PoolKind, wantIndices: Bool = false, columnMajor: Bool = false
     ) -> (values: [Double], indices: [Int64]) {
+        if g.input.count <= 2 { return run2D(x, geometry: g, kind: kind, wantIndices: wantIndices, columnMajor: columnMajor) }
         let planes = x.shape[0] * x.shape[1]
         let spatial = g.input.count
         let (inCount, outCount, taps) = (g.inputCount, g.outputCount, g.kernelCount)
@@ -97,6 +98,96 @@ enum Pooling {
                                 if position[d] < g.output[d] { break }
                                 position[d] = 0
                                 d -= 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (out, indices)
+    }
+}
+
+extension Pooling {
+    /// `run` for one or two spatial axes, with per-axis coordinate tables instead of index arithmetic.
+    static func run2D(
+        _ x: Tensor, geometry g: WindowGeometry, kind: PoolKind, wantIndices: Bool, columnMajor: Bool
+    ) -> (values: [Double], indices: [Int64]) {
+        let planes = x.shape[0] * x.shape[1]
+        // One spatial axis is two with a leading axis of size 1.
+        let lift = { (v: [Int], one: Int) in v.count == 2 ? v : [one] + v }
+        let input = lift(g.input, 1), kernel = lift(g.kernel, 1), output = lift(g.output, 1)
+        let strides = lift(g.strides, 1), dilations = lift(g.dilations, 1)
+        let begin = lift(g.padBegin, 0), end = lift(g.padEnd, 0)
+        // Per axis, per output position and tap: the input coordinate, -1 in the padding, -2 beyond it.
+        func table(_ d: Int) -> [Int] {
+            var t = [Int](repeating: -2, count: output[d] * kernel[d])
+            for o in 0..<output[d] {
+                for k in 0..<kernel[d] {
+                    let q = o * strides[d] - begin[d] + k * dilations[d]
+                    t[o * kernel[d] + k] = q >= 0 && q < input[d] ? q : (q >= -begin[d] && q < input[d] + end[d] ? -1 : -2)
+                }
+            }
+            return t
+        }
+        let (rows, cols) = (table(0), table(1))
+        let (height, width, kh, kw) = (input[0], input[1], kernel[0], kernel[1])
+        let (outH, outW) = (output[0], output[1])
+        let inCount = height * width, outCount = outH * outW
+        let values = x.doubles()
+        var out = [Double](repeating: 0, count: planes * outCount)
+        var indices = [Int64](repeating: 0, count: wantIndices ? planes * outCount : 0)
+        if out.isEmpty { return (out, indices) }
+        values.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                indices.withUnsafeMutableBufferPointer { idx in
+                    rows.withUnsafeBufferPointer { rows in
+                        cols.withUnsafeBufferPointer { cols in
+                            let (srcBase, rowsBase, colsBase) = (SendableBuffer(src), SendableBuffer(rows), SendableBuffer(cols))
+                            let dstBase = SendablePointer(dst.baseAddress.unsafelyUnwrapped)
+                            let idxBase = wantIndices ? SendablePointer(idx.baseAddress.unsafelyUnwrapped) : nil
+                            DispatchQueue.concurrentPerform(iterations: planes) { plane in
+                                let (src, rows, cols) = (srcBase.buffer, rowsBase.buffer, colsBase.buffer)
+                                let base = plane * inCount
+                                for oh in 0..<outH {
+                                    for ow in 0..<outW {
+                                        var best = -Double.infinity, bestIndex = -1
+                                        var sum = 0.0
+                                        var real = 0, withPad = 0
+                                        for i in 0..<kh {
+                                            let r = rows[oh * kh + i]
+                                            if r == -2 { continue }
+                                            for j in 0..<kw {
+                                                let c = cols[ow * kw + j]
+                                                if c == -2 { continue }
+                                                withPad += 1
+                                                if r < 0 || c < 0 { continue }
+                                                real += 1
+                                                let v = src[base + r * width + c]
+                                                switch kind {
+                                                case .max:
+                                                    if v > best || bestIndex < 0 {
+                                                        best = v
+                                                        bestIndex = columnMajor ? r + c * height : r * width + c
+                                                    }
+                                                case .average: sum += v
+                                                case .lp(let p): sum += p == 2 ? v * v : pow(abs(v), Double(p))
+                                                }
+                                            }
+                                        }
+                                        let y: Double
+                                        switch kind {
+                                        case .max: y = bestIndex < 0 ? -Double.infinity : best
+                                        case .average(let includePad):
+                                            let count = includePad ? withPad : real
+                                            y = count > 0 ? sum / Double(count) : 0
+                                        case .lp(let p): y = p == 2 ? sum.squareRoot() : pow(sum, 1 / Double(p))
+                                        }
+                                        let o = plane * outCount + oh * outW + ow
+                                        dstBase.pointer[o] = y
+                                        if let idxBase { idxBase.pointer[o] = Int64(base + max(bestIndex, 0)) }
+                                    }
+                                }
                             }
                         }
                     }
