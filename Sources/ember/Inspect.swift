@@ -8,7 +8,7 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show a model's inputs and outputs, its ops, and any ops Ember does not support.")
 
-    @Argument(help: "The model (.onnx).")
+    @Argument(help: "The model (.onnx, or Ember text IR).")
     var model: String
 
     @Flag(help: "Print a machine-readable report.")
@@ -19,11 +19,13 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         try Ember.reportingErrors {
-            guard case .onnx(let onnx) = try ModelFile.open(model) else { return }
-            let report = try InspectReport(onnx)
+            let file = try ModelFile.open(model)
             if printIR {
-                print(try onnx.importGraph().text, terminator: "")
-            } else if json {
+                print(try file.graph().text, terminator: "")
+                return
+            }
+            let report = try InspectReport(file)
+            if json {
                 print(try report.json())
             } else {
                 print(report.text, terminator: "")
@@ -57,8 +59,8 @@ struct InspectReport: Encodable {
         var nodes: [String]
     }
 
-    var format = "onnx"
-    var opset: Int
+    var format: String
+    var opset: Int?
     var inputs: [Port]
     var outputs: [Port]
     var ops_imported: [String: Int]
@@ -67,21 +69,43 @@ struct InspectReport: Encodable {
 
     enum CodingKeys: String, CodingKey { case format, opset, inputs, outputs, ops_imported, unsupported }
 
-    init(_ model: ONNXModel) throws {
-        opset = model.opset
-        func port(_ name: String, _ type: TensorType?) -> Port {
-            Port(name: name, dtype: type?.dtype.rawValue, shape: type?.shape?.map { .dim($0) })
+    init(_ file: ModelFile) throws {
+        switch file {
+        case .onnx(let model):
+            // Output types come from the imported graph where it can be built, else from the file.
+            let graph = try? model.importGraph()
+            let outputs = model.outputs.map { out in
+                let inferred = graph.flatMap { g in g.outputs.first { g.name(of: $0) == out.name }.map(g.type(of:)) }
+                return Self.port(out.name, out.type ?? inferred)
+            }
+            self.init(
+                format: "onnx", opset: model.opset, inputs: try model.inputs().map { Self.port($0.name, $0.type) },
+                outputs: outputs, histogram: model.opHistogram,
+                unsupported: model.unsupported.map { Unsupported(op: $0.op, nodes: $0.nodes) })
+        case .text(let graph):
+            self.init(
+                format: "ember-ir", opset: nil,
+                inputs: graph.inputs.map { Self.port(graph.name(of: $0), graph.type(of: $0)) },
+                outputs: graph.outputs.map { Self.port(graph.name(of: $0), graph.type(of: $0)) },
+                histogram: graph.opHistogram, unsupported: [])
         }
-        inputs = try model.inputs().map { port($0.name, $0.type) }
-        // Output types come from the imported graph where it can be built, else from the file.
-        let graph = try? model.importGraph()
-        outputs = model.outputs.map { out in
-            let inferred = graph.flatMap { g in g.outputs.first { g.name(of: $0) == out.name }.map(g.type(of:)) }
-            return port(out.name, out.type ?? inferred)
-        }
-        histogram = model.opHistogram
-        ops_imported = Dictionary(uniqueKeysWithValues: histogram.map { ($0.op, $0.count) })
-        unsupported = model.unsupported.map { Unsupported(op: $0.op, nodes: $0.nodes) }
+    }
+
+    private init(
+        format: String, opset: Int?, inputs: [Port], outputs: [Port], histogram: [(op: String, count: Int)],
+        unsupported: [Unsupported]
+    ) {
+        self.format = format
+        self.opset = opset
+        self.inputs = inputs
+        self.outputs = outputs
+        self.histogram = histogram
+        self.ops_imported = Dictionary(uniqueKeysWithValues: histogram.map { ($0.op, $0.count) })
+        self.unsupported = unsupported
+    }
+
+    static func port(_ name: String, _ type: TensorType?) -> Port {
+        Port(name: name, dtype: type?.dtype.rawValue, shape: type?.shape?.map { .dim($0) })
     }
 
     func json() throws -> String {
@@ -94,7 +118,7 @@ struct InspectReport: Encodable {
         func describe(_ p: Port) -> String {
             "  \(p.name): \(p.dtype ?? "?")[\(p.shape?.map(\.description).joined(separator: ",") ?? "*")]\n"
         }
-        var out = "format: ONNX, opset \(opset)\n"
+        var out = opset.map { "format: ONNX, opset \($0)\n" } ?? "format: Ember text IR\n"
         out += "inputs:\n" + inputs.map(describe).joined()
         out += "outputs:\n" + outputs.map(describe).joined()
         let total = histogram.reduce(0) { $0 + $1.count }

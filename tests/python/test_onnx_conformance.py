@@ -1,7 +1,8 @@
 """ONNX's own node conformance suite on the reference backend.
 
 Each case from `onnx.backend.test.case.node.collect_testcases()` whose inputs and outputs are plain
-tensors is run through `ember run`. A case either passes (outputs equal to ONNX's expected outputs
+tensors is run through `ember run`, and the graph it imports must print as text IR that parses
+back and prints identically. A case either passes (outputs equal to ONNX's expected outputs
 within the case's tolerances, dtypes and shapes exact), or is refused with exit code 1 and a
 message. A wrong answer or a crash fails the suite.
 """
@@ -83,7 +84,24 @@ def run_case(case) -> tuple[str, str, str]:
                 problem = outputs_match(np.load(out), value, case.rtol, case.atol)
                 if problem:
                     return case.name, "wrong", f"output '{name}': {problem}"
+        problem = text_form_round_trip(path, tmp)
+        if problem:
+            return case.name, "wrong", problem
     return case.name, "passed", ""
+
+
+def text_form_round_trip(path: Path, tmp: Path) -> str | None:
+    """The imported graph printed as text IR parses back and prints identically."""
+    first = ember("inspect", path, "--print-ir")
+    if first.returncode != 0:
+        return f"--print-ir failed: {first.stderr.strip()}"
+    (tmp / "model.emberir").write_text(first.stdout)
+    second = ember("inspect", tmp / "model.emberir", "--print-ir")
+    if second.returncode != 0:
+        return f"printed IR does not parse: {second.stderr.strip()}"
+    if second.stdout != first.stdout:
+        return "printed IR does not print back identically"
+    return None
 
 
 def test_onnx_node_conformance():
