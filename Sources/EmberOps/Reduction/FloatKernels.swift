@@ -3,7 +3,7 @@ import EmberIR
 /// The element types the fast float kernels are specialized for. Kernels read elements with
 /// `Double(x)`, compute in `Double` and round once with `T(value)`, so `Float` and `Double` give the
 /// same results as converting the tensor to `Double` first, without the copy.
-public protocol KernelFloat: BinaryFloatingPoint, Sendable {}
+protocol KernelFloat: BinaryFloatingPoint, Sendable {}
 extension Float: KernelFloat {}
 extension Double: KernelFloat {}
 
