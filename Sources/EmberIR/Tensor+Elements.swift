@@ -37,7 +37,7 @@ extension Tensor {
         case .i32(let a): a.map(Double.init)
         case .i16(let a): a.map(Double.init)
         case .i8(let a): a.map(Double.init)
-        case .u64(let a): a.map(Double.init)
+        case .u64(let a): a.map { Double($0) }
         case .u32(let a): a.map(Double.init)
         case .u16(let a): a.map(Double.init)
         case .u8(let a): a.map(Double.init)
