@@ -147,6 +147,7 @@ private func typed(_ dtype: DType, _ shape: [Int], _ values: [Double]) -> Tensor
             == Tensor(.i32, shape: [2], int64s: [2, 3]))
         #expect(try run(Pow(), Tensor(.i64, shape: [1], int64s: [3]), Tensor(shape: [1], storage: .u8([4])))
             == Tensor(.i64, shape: [1], int64s: [81]))
+        #expect(try run(Pow(), x, Tensor(shape: [3], storage: .u64([4, 5, 1]))) == f32([3], [16, -243, 4]))
         #expect(throws: EmberError.self) { try run(Pow(), Tensor(shape: [1], storage: .u8([2])), x) }
         #expect(throws: EmberError.self) { try run(Pow(), x, Tensor(shape: [1], bools: [true])) }
     }
@@ -274,6 +275,7 @@ private func typed(_ dtype: DType, _ shape: [Int], _ values: [Double]) -> Tensor
             == Tensor(shape: [2], storage: .u8([200, 200])))
         #expect(try run(Cast(to: .i8), Tensor(.i16, shape: [1], int64s: [200])) == Tensor(.i8, shape: [1], int64s: [-56]))
         #expect(try run(Cast(to: .f32), Tensor(shape: [2], bools: [true, false])) == f32([2], [1, 0]))
+        #expect(try run(Cast(to: .f64), Tensor(shape: [2], storage: .u64([7, UInt64.max]))).doubles() == [7, 0x1p64])
         let attrs = Attributes(op: "cast", [("to", .int(10)), ("saturate", .int(1))])
         #expect(try Cast(attributes: attrs).to == .f16)
         #expect(throws: EmberError.self) { try Cast(attributes: Attributes(op: "cast")) }

@@ -2,8 +2,9 @@ import EmberIR
 import EmberOps
 
 extension ONNXOps {
-    /// Every elementwise op of opsets 13 and up keeps its inputs and attributes in its newest
-    /// form (later versions only added dtypes), so most map directly.
+    /// From opset 13 on, every elementwise op keeps its inputs and attributes in its newest form
+    /// (later versions added dtypes, and Mod 28 defined `fmod = 0` for floats), so all but
+    /// `CastLike` map directly.
     static let elementwise: [String: ONNXConverter] = [
         "Add": .direct(Add.self), "Sub": .direct(Sub.self), "Mul": .direct(Mul.self), "Div": .direct(Div.self),
         "Mod": .direct(Mod.self), "Pow": .direct(Pow.self),
@@ -15,7 +16,7 @@ extension ONNXOps {
         "BitwiseXor": .direct(BitwiseXor.self), "BitwiseNot": .direct(BitwiseNot.self),
         "BitShift": .direct(BitShift.self),
         "Where": .direct(Where.self), "Cast": .direct(Cast.self), "CastLike": .custom(castLike),
-        "Clip": .custom(clip),
+        "Clip": .direct(Clip.self),
         "Abs": .direct(Abs.self), "Neg": .direct(Neg.self), "Sign": .direct(Sign.self),
         "Exp": .direct(Exp.self), "Log": .direct(Log.self), "Sqrt": .direct(Sqrt.self),
         "Reciprocal": .direct(Reciprocal.self), "Floor": .direct(Floor.self), "Ceil": .direct(Ceil.self),
@@ -40,20 +41,5 @@ extension ONNXOps {
             throw EmberError(.invalidModel, "[CastLike] input 1 has no type")
         }
         try ctx.emitFinal(Cast(to: like.dtype), [try ctx.input(0)])
-    }
-
-    /// Clip before opset 11 held `min` and `max` as float attributes; they become scalar inputs
-    /// of the input's dtype.
-    private static let clip: @Sendable (inout ONNXNodeContext) throws -> Void = { ctx in
-        var inputs = ctx.inputs
-        for (index, name) in [(1, "min"), (2, "max")] {
-            guard let value = try ctx.attributes.float(name) else { continue }
-            ctx.attributes[name] = nil
-            let dtype = ctx.type(0)?.dtype ?? .f32
-            let bound = ctx.constant(Tensor(scalar: value, dtype), name: "\(ctx.nodeName)_\(name)")
-            while inputs.count <= index { inputs.append(nil) }
-            inputs[index] = bound
-        }
-        try ctx.emitFinal(ctx.make(Clip.self), inputs)
     }
 }

@@ -197,17 +197,17 @@ public struct Pow: AttributeFree {
                 // x * x in Float is the correctly rounded square, as pow would give.
                 out = broadcastElements(x, [Float(2)], plan) { a, _ in a * a }
             } else {
-                out = broadcastElements(x, exponent.floats(), plan) { Float(Foundation.pow(Double($0), Double($1))) }
+                out = broadcastElements(x, exponent.exactDoubles(), plan) { Float(Foundation.pow(Double($0), $1)) }
             }
             return [Tensor(shape: plan.shape, storage: .f32(out))]
         }
         if base.dtype.isFloatingPoint {
-            let out = broadcastElements(base.doubles(), exponent.doubles(), plan) { Foundation.pow($0, $1) }
+            let out = broadcastElements(base.doubles(), exponent.exactDoubles(), plan) { Foundation.pow($0, $1) }
             return [Tensor(base.dtype, shape: plan.shape, doubles: out)]
         }
         let out: [Int64]
         if exponent.dtype.isFloatingPoint {
-            out = broadcastElements(base.int64s(), exponent.doubles(), plan) { Int64.saturating(Foundation.pow(Double($0), $1)) }
+            out = broadcastElements(base.int64s(), exponent.exactDoubles(), plan) { Int64.saturating(Foundation.pow(Double($0), $1)) }
         } else if exponent.dtype == .u64 {
             out = broadcastElements(base.int64s(), exponent.int64s(), plan) { Self.power($0, UInt64(bitPattern: $1)) }
         } else {

@@ -38,6 +38,7 @@ public struct Cast: Operator {
             case (.f64(let v), .f32): .f32(convert(v) { Float($0) })
             case (.f16(let v), .f32): .f32(convert(v) { Float($0) })
             case (.bf16(let v), .f32): .f32(convert(v) { $0.floatValue })
+            case (.u64, _) where to.isFloatingPoint: TensorStorage.fromDoubles(x.exactDoubles(), as: to)
             default: nil
             }
         if let storage { return [Tensor(shape: x.shape, storage: storage)] }
@@ -54,5 +55,14 @@ private func convert<T, R>(_ x: [T], _ f: (T) -> R) -> [R] {
             for i in 0..<src.count { (o + i).initialize(to: f(src[i])) }
             initialized = src.count
         }
+    }
+}
+
+extension Tensor {
+    /// The elements as `Double`, unsigned 64-bit ones by value: `doubles()` currently converts
+    /// them through `Double.init(bitPattern:)`.
+    func exactDoubles() -> [Double] {
+        if case .u64(let a) = storage { return convert(a) { Double($0) } }
+        return doubles()
     }
 }
