@@ -145,32 +145,4 @@ enum Loops {
             }
         }
     }
-
-    /// `f` applied to broadcast triples of elements, laid out by `plan` (made from the three inputs).
-    @inline(__always)
-    static func map<A, B, C, R>(
-        _ a: [A], _ b: [B], _ c: [C], _ plan: BroadcastPlan, _ f: (A, B, C) -> R
-    ) -> [R] {
-        let inner = plan.strides.map { $0[plan.dims.count - 1] }
-        let (sa, sb, sc) = (inner[0], inner[1], inner[2])
-        return a.withUnsafeBufferPointer { pa in
-            b.withUnsafeBufferPointer { pb in
-                c.withUnsafeBufferPointer { pc in
-                    [R](unsafeUninitializedCapacity: plan.count) { out, initialized in
-                        guard let o = out.baseAddress else { return }
-                        var rows = RowCursor(plan)
-                        while rows.start < plan.count {
-                            let (ia, ib, ic) = (rows.offsets[0], rows.offsets[1], rows.offsets[2])
-                            let dst = o + rows.start
-                            for j in 0..<rows.length {
-                                (dst + j).initialize(to: f(pa[ia + j * sa], pb[ib + j * sb], pc[ic + j * sc]))
-                            }
-                            rows.advance()
-                        }
-                        initialized = plan.count
-                    }
-                }
-            }
-        }
-    }
 }

@@ -1,42 +1,5 @@
 import EmberIR
 
-/// `a == b` with broadcasting, giving bools.
-public struct Equal: BinaryPredicate, AttributeFree {
-    public static let name = "equal"
-    public static var traits: OpTraits { [.elementwise, .commutative] }
-    public static var dtypes: Set<DType> { DType.all }
-    public init() {}
-    public func test<T: Comparable>(_ a: T, _ b: T) -> Bool { a == b }
-}
-
-/// `a < b` with broadcasting, giving bools.
-public struct Less: BinaryPredicate, AttributeFree {
-    public static let name = "less"
-    public init() {}
-    public func test<T: Comparable>(_ a: T, _ b: T) -> Bool { a < b }
-}
-
-/// `a <= b` with broadcasting, giving bools.
-public struct LessOrEqual: BinaryPredicate, AttributeFree {
-    public static let name = "less_or_equal"
-    public init() {}
-    public func test<T: Comparable>(_ a: T, _ b: T) -> Bool { a <= b }
-}
-
-/// `a > b` with broadcasting, giving bools.
-public struct Greater: BinaryPredicate, AttributeFree {
-    public static let name = "greater"
-    public init() {}
-    public func test<T: Comparable>(_ a: T, _ b: T) -> Bool { a > b }
-}
-
-/// `a >= b` with broadcasting, giving bools.
-public struct GreaterOrEqual: BinaryPredicate, AttributeFree {
-    public static let name = "greater_or_equal"
-    public init() {}
-    public func test<T: Comparable>(_ a: T, _ b: T) -> Bool { a >= b }
-}
-
 /// A predicate of two broadcast inputs of one dtype, giving a bool tensor.
 ///
 /// `test` is generic, so every dtype compares in its own type: NaN compares as IEEE says and
@@ -77,4 +40,41 @@ extension BinaryPredicate {
         }
         return [Tensor(shape: plan.shape, bools: out)]
     }
+}
+
+/// `a == b` with broadcasting, giving bools.
+public struct Equal: BinaryPredicate, AttributeFree {
+    public static let name = "equal"
+    public static var traits: OpTraits { [.elementwise, .commutative] }
+    public static var dtypes: Set<DType> { DType.all }
+    public init() {}
+    public func test<T: Comparable>(_ a: T, _ b: T) -> Bool { a == b }
+}
+
+/// `a < b` with broadcasting, giving bools.
+public struct Less: BinaryPredicate, AttributeFree {
+    public static let name = "less"
+    public init() {}
+    public func test<T: Comparable>(_ a: T, _ b: T) -> Bool { a < b }
+}
+
+/// `a <= b` with broadcasting, giving bools.
+public struct LessOrEqual: BinaryPredicate, AttributeFree {
+    public static let name = "less_or_equal"
+    public init() {}
+    public func test<T: Comparable>(_ a: T, _ b: T) -> Bool { a <= b }
+}
+
+/// `a > b` with broadcasting, giving bools.
+public struct Greater: BinaryPredicate, AttributeFree {
+    public static let name = "greater"
+    public init() {}
+    public func test<T: Comparable>(_ a: T, _ b: T) -> Bool { a > b }
+}
+
+/// `a >= b` with broadcasting, giving bools.
+public struct GreaterOrEqual: BinaryPredicate, AttributeFree {
+    public static let name = "greater_or_equal"
+    public init() {}
+    public func test<T: Comparable>(_ a: T, _ b: T) -> Bool { a >= b }
 }
