@@ -16,7 +16,7 @@ public struct Squeeze: Operator, AttributeFree {
         if inputs.has(1) { try DataMovementChecks.expectIntegerVector(try inputs.type(1), Self.name, input: "axes") }
         guard let shape = x.shape else { return [TensorType(x.dtype, nil)] }
         let axes = inputs.constantInts(1)
-        guard inputs.has(1), axes?.isEmpty != true else {
+        guard inputs.has(1), axes?.isEmpty != true, inputs.vectorLength(1) != 0 else {
             // A symbolic dim might be 1 at run time, so the rank is only known when every dim is.
             guard shape.allSatisfy({ $0.value != nil }) else { return [TensorType(x.dtype, nil)] }
             return [TensorType(x.dtype, shape.filter { $0 != .known(1) })]
