@@ -1,5 +1,6 @@
 import EmberIR
 import EmberOps
+import Foundation
 
 /// Runs a graph with each operator's reference evaluation: slow, obviously correct, always there.
 ///
@@ -20,6 +21,7 @@ public struct ReferenceBackend: Sendable {
             let args = node.inputs.map { $0.flatMap { env[$0.index] } }
             let results: [Tensor]
             do {
+                try checkOutputSizes(node, args)
                 results = try node.op.evaluate(args, outputCount: node.outputs.count)
             } catch let error as EmberError {
                 throw error.located(node.location)
@@ -39,6 +41,25 @@ public struct ReferenceBackend: Sendable {
             return (graph.name(of: id), t)
         }
     }
+
+    /// Refuses a node whose outputs, inferred from the concrete inputs, would not fit in memory,
+    /// so a damaged or hostile model gets an error instead of an out-of-memory kill.
+    func checkOutputSizes(_ node: Node, _ args: [Tensor?]) throws {
+        let inputs = OpInputs(node.op.name, types: args.map { $0?.type }, constants: args)
+        for type in try node.op.inferTypes(inputs, outputCount: node.outputs.count) {
+            guard let dims = type.shape else { continue }
+            let known = dims.compactMap(\.value)
+            guard known.count == dims.count else { continue }
+            guard let count = Tensor.elementCount(known), count <= Self.maxElementBytes / type.dtype.byteSize else {
+                throw EmberError(
+                    .invalidArgument,
+                    "[\(node.op.name)] output of shape \(known) (\(type.dtype)) is larger than this machine's memory allows")
+            }
+        }
+    }
+
+    /// The largest tensor the reference backend will allocate: half the machine's memory.
+    static let maxElementBytes = Int(clamping: ProcessInfo.processInfo.physicalMemory / 2)
 
     /// For each value, the position of the last node that reads it; graph outputs are never freed.
     static func lastUses(_ graph: Graph) -> [Int] {

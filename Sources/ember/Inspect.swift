@@ -1,0 +1,138 @@
+import ArgumentParser
+import EmberIR
+import EmberONNX
+import Foundation
+
+/// `ember inspect MODEL`: inputs and outputs, the op histogram, and what Ember cannot run.
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a model's inputs and outputs, its ops, and any ops Ember does not support.")
+
+    @Argument(help: "The model (.onnx, or Ember text IR).")
+    var model: String
+
+    @Flag(help: "Print a machine-readable report.")
+    var json = false
+
+    @Flag(help: "Print the imported graph in Ember's text IR.")
+    var printIR = false
+
+    func run() throws {
+        try Ember.reportingErrors {
+            let file = try ModelFile.open(model)
+            if printIR {
+                print(try file.graph().text, terminator: "")
+                return
+            }
+            let report = try InspectReport(file)
+            if json {
+                print(try report.json())
+            } else {
+                print(report.text, terminator: "")
+            }
+        }
+    }
+}
+
+/// What `inspect` prints, gathered once for both the text and the JSON form.
+struct InspectReport: Encodable {
+    struct Port: Encodable {
+        var name: String
+        var dtype: String?
+        var shape: [JSONDim]?
+    }
+    /// A dim in JSON: a number when known, the symbol's name as a string, or null.
+    enum JSONDim: Encodable, CustomStringConvertible {
+        case dim(Dim)
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.singleValueContainer()
+            switch self {
+            case .dim(.known(let v)): try c.encode(v)
+            case .dim(.symbol(let s)): try c.encode(s)
+            case .dim(.unknown): try c.encodeNil()
+            }
+        }
+        var description: String { if case .dim(let d) = self { d.description } else { "?" } }
+    }
+    struct Unsupported: Encodable {
+        var op: String
+        var nodes: [String]
+    }
+
+    var format: String
+    var opset: Int?
+    var inputs: [Port]
+    var outputs: [Port]
+    var ops_imported: [String: Int]
+    var unsupported: [Unsupported]
+    private var histogram: [(op: String, count: Int)]
+
+    enum CodingKeys: String, CodingKey { case format, opset, inputs, outputs, ops_imported, unsupported }
+
+    init(_ file: ModelFile) throws {
+        switch file {
+        case .onnx(let model):
+            // Output types come from the imported graph where it can be built, else from the file.
+            let graph = try? model.importGraph()
+            let outputs = model.outputs.map { out in
+                let inferred = graph.flatMap { g in g.outputs.first { g.name(of: $0) == out.name }.map(g.type(of:)) }
+                return Self.port(out.name, out.type ?? inferred)
+            }
+            self.init(
+                format: "onnx", opset: model.opset, inputs: try model.inputs().map { Self.port($0.name, $0.type) },
+                outputs: outputs, histogram: model.opHistogram,
+                unsupported: model.unsupported.map { Unsupported(op: $0.op, nodes: $0.nodes) })
+        case .text(let graph):
+            self.init(
+                format: "ember-ir", opset: nil,
+                inputs: graph.inputs.map { Self.port(graph.name(of: $0), graph.type(of: $0)) },
+                outputs: graph.outputs.map { Self.port(graph.name(of: $0), graph.type(of: $0)) },
+                histogram: graph.opHistogram, unsupported: [])
+        }
+    }
+
+    private init(
+        format: String, opset: Int?, inputs: [Port], outputs: [Port], histogram: [(op: String, count: Int)],
+        unsupported: [Unsupported]
+    ) {
+        self.format = format
+        self.opset = opset
+        self.inputs = inputs
+        self.outputs = outputs
+        self.histogram = histogram
+        self.ops_imported = Dictionary(uniqueKeysWithValues: histogram.map { ($0.op, $0.count) })
+        self.unsupported = unsupported
+    }
+
+    static func port(_ name: String, _ type: TensorType?) -> Port {
+        Port(name: name, dtype: type?.dtype.rawValue, shape: type?.shape?.map { .dim($0) })
+    }
+
+    func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    var text: String {
+        func describe(_ p: Port) -> String {
+            "  \(p.name): \(p.dtype ?? "?")[\(p.shape?.map(\.description).joined(separator: ",") ?? "*")]\n"
+        }
+        var out = opset.map { "format: ONNX, opset \($0)\n" } ?? "format: Ember text IR\n"
+        out += "inputs:\n" + inputs.map(describe).joined()
+        out += "outputs:\n" + outputs.map(describe).joined()
+        let total = histogram.reduce(0) { $0 + $1.count }
+        out += "ops (\(total) nodes):\n"
+        let width = histogram.map(\.op.count).max() ?? 0
+        for (op, count) in histogram {
+            out += "  \(op.padding(toLength: width, withPad: " ", startingAt: 0))  \(count)\n"
+        }
+        if unsupported.isEmpty {
+            out += "unsupported ops: none\n"
+        } else {
+            out += "unsupported ops:\n"
+            for u in unsupported { out += "  \(u.op): \(u.nodes.joined(separator: ", "))\n" }
+        }
+        return out
+    }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import EmberIR
+import EmberReference
+import Foundation
+
+/// `ember run MODEL --input NAME=FILE.npy ... --output-dir DIR`: one `OUTPUT_NAME.npy` per output.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a model on inputs from .npy files and write each output as OUTPUT_NAME.npy.")
+
+    enum Backend: String, ExpressibleByArgument, CaseIterable {
+        case auto, reference
+    }
+
+    @Argument(help: "The model (.onnx, or Ember text IR).")
+    var model: String
+
+    @Option(name: .long, help: "Which backend runs the model.")
+    var backend: Backend = .auto
+
+    @Option(
+        name: .long, parsing: .singleValue,
+        help: "An input as NAME=FILE.npy; NAME may be left out when the model has one input.")
+    var input: [String] = []
+
+    @Option(name: .long, help: "Where the outputs are written (created if missing).")
+    var outputDir: String = "."
+
+    @Flag(name: .long, help: "Print how long importing and running took.")
+    var time = false
+
+    func run() throws {
+        try Ember.reportingErrors {
+            let clock = ContinuousClock()
+            let start = clock.now
+            let graph = try ModelFile.open(model).graph()
+            let imported = clock.now
+            let feeds = try readInputs(for: graph)
+            let ran = clock.now
+            let outputs = try ReferenceBackend().run(graph, inputs: feeds)
+            if time {
+                let ms = { (d: Duration) in String(format: "%.2f", Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1e3) }
+                print("time: import \(ms(imported - start)) ms, run \(ms(clock.now - ran)) ms (\(backend == .auto ? "reference" : backend.rawValue) backend)")
+            }
+            let directory = URL(fileURLWithPath: outputDir)
+            do {
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            } catch {
+                throw EmberError(.io, "cannot create output directory '\(outputDir)'")
+            }
+            for (name, tensor) in outputs {
+                let file = directory.appendingPathComponent(Run.fileName(for: name))
+                do {
+                    try tensor.npyData().write(to: file, options: .atomic)
+                } catch {
+                    throw EmberError(.io, "cannot write output '\(name)' to '\(file.path)'")
+                }
+                print("\(name): \(tensor.type) -> \(file.path)")
+            }
+        }
+    }
+
+    /// Inputs by name; a bare `FILE.npy` names the model's only input.
+    func readInputs(for graph: Graph) throws -> [String: Tensor] {
+        let names = graph.inputs.map(graph.name(of:))
+        var feeds: [String: Tensor] = [:]
+        for spec in input {
+            let name: String
+            let path: String
+            let eq = spec.firstIndex(of: "=")
+            if let eq, names.contains(String(spec[..<eq])) {
+                (name, path) = (String(spec[..<eq]), String(spec[spec.index(after: eq)...]))
+            } else if names.count == 1, eq == nil || FileManager.default.fileExists(atPath: spec) {
+                (name, path) = (names[0], spec)
+            } else if let eq {
+                (name, path) = (String(spec[..<eq]), String(spec[spec.index(after: eq)...]))
+            } else {
+                throw EmberError(
+                    .invalidArgument,
+                    "--input '\(spec)' has no NAME=; the model has \(names.count) inputs: \(names.joined(separator: ", "))")
+            }
+            guard feeds[name] == nil else { throw EmberError(.invalidArgument, "input '\(name)' is given twice") }
+            feeds[name] = try Tensor(npyAt: URL(fileURLWithPath: path))
+        }
+        return feeds
+    }
+
+    /// A file name for an output: characters that cannot appear in a file name become `_`.
+    static func fileName(for output: String) -> String {
+        let safe = String(output.map { $0 == "/" || $0 == "\\" || $0 == "\0" ? "_" : $0 })
+        return (safe == "." || safe == ".." ? "_" + safe : safe) + ".npy"
+    }
+}
