@@ -251,7 +251,7 @@ func iota(_ shape: [Int], _ dtype: DType = .f32) -> Tensor {
             Reshape(allowZero: true), Flatten(axis: -2), Transpose(perm: [1, 0]), Concat(axis: 2),
             Split(axis: 1, numOutputs: 3), Gather(axis: 1), GatherElements(axis: -1), GatherND(batchDims: 1),
             ScatterND(reduction: .add), ScatterElements(axis: 1, reduction: .max), Pad(mode: .reflect),
-            DepthToSpace(blockSize: 2, mode: .crd), SpaceToDepth(blockSize: 3), Resize(mode: .cubic),
+            DepthToSpace(blockSize: 2, mode: .crd), SpaceToDepth(blockSize: 3, mode: .crd), Resize(mode: .cubic),
             Shape(start: 1, end: 3), ConstantOfShape(), EyeLike(dtype: .f16, k: 1), OneHot(axis: 0),
             Dropout(seed: 3), Trilu(upper: false), Compress(axis: 1), ReverseSequence(batchAxis: 0, timeAxis: 1),
         ]

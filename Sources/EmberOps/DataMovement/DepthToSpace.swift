@@ -72,23 +72,34 @@ public struct DepthToSpace: Operator {
 }
 
 /// Moves `blocksize x blocksize` spatial blocks into channels: `[N, C, H, W]` becomes
-/// `[N, C * b², H / b, W / b]`, the inverse of `depth_to_space` in `DCR` mode.
+/// `[N, C * b², H / b, W / b]`, the inverse of `depth_to_space` in the same `mode`.
 public struct SpaceToDepth: Operator {
     public static let name = "space_to_depth"
     public static let inputArity: ClosedRange<Int> = 1...1
     public static var traits: OpTraits { .dataMovement }
 
     public var blockSize: Int
+    public var mode: DepthToSpace.Mode
 
-    public init(blockSize: Int) { self.blockSize = blockSize }
+    public init(blockSize: Int, mode: DepthToSpace.Mode = .dcr) {
+        self.blockSize = blockSize
+        self.mode = mode
+    }
     public init(attributes: Attributes) throws {
-        try attributes.expectOnly(["blocksize"])
+        try attributes.expectOnly(["blocksize", "mode"])
         guard let b = try attributes.int("blocksize"), b >= 1, b <= 1 << 16 else {
             throw EmberError(.invalidArgument, "[\(Self.name)] attribute 'blocksize' is required, expected 1 to 65536")
         }
         blockSize = b
+        let text = try attributes.string("mode", default: "DCR")
+        guard let mode = DepthToSpace.Mode(rawValue: text) else {
+            throw EmberError(.invalidArgument, "[\(Self.name)] mode '\(text)' expected DCR or CRD")
+        }
+        self.mode = mode
     }
-    public var attributes: Attributes { Attributes(op: Self.name, [("blocksize", .int(blockSize))]) }
+    public var attributes: Attributes {
+        Attributes(op: Self.name, [("blocksize", .int(blockSize)), ("mode", .string(mode.rawValue))])
+    }
 
     public func inferTypes(_ inputs: OpInputs, outputCount: Int) throws -> [TensorType] {
         let x = try inputs.type(0)
@@ -117,7 +128,8 @@ public struct SpaceToDepth: Operator {
         guard h % b == 0, w % b == 0 else {
             throw EmberError(.shapeMismatch, "[\(Self.name)] spatial dims \(h)x\(w) do not divide by blocksize \(b)")
         }
-        let indices = IndexMaps.transpose([n, c, h / b, b, w / b, b], perm: [0, 3, 5, 1, 2, 4])
+        let perm = mode == .dcr ? [0, 3, 5, 1, 2, 4] : [0, 1, 3, 5, 2, 4]
+        let indices = IndexMaps.transpose([n, c, h / b, b, w / b, b], perm: perm)
         return [x.gathering(indices, shape: [n, c * b * b, h / b, w / b])]
     }
 }

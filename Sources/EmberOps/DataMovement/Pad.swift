@@ -29,7 +29,7 @@ public struct Pad: Operator {
 
     /// Begin and end pads per axis of a tensor of `rank`.
     static func perAxis(_ pads: [Int], axes: [Int]?, rank: Int) throws -> [(begin: Int, end: Int)] {
-        let axes = try axes.map { try Axes.normalize($0, rank: rank, op: name) } ?? Array(0..<rank)
+        let axes = try (axes ?? Array(0..<rank)).map { (a: Int) in try Axes.normalize(a, rank: rank, op: name) }
         guard pads.count == 2 * axes.count else {
             throw EmberError(.invalidArgument, "[\(name)] pads has \(pads.count) values, expected \(2 * axes.count)")
         }

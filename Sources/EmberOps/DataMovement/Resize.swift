@@ -80,7 +80,7 @@ public struct Resize: Operator {
     /// The resized axes of a tensor of `rank`, in the order given.
     func resizedAxes(rank: Int) throws -> [Int] {
         guard let axes else { return Array(0..<rank) }
-        let normalized = try axes.map { try Axes.normalize($0, rank: rank, op: Self.name) }
+        let normalized = try axes.map { (a: Int) in try Axes.normalize(a, rank: rank, op: Self.name) }
         guard Set(normalized).count == normalized.count, normalized.allSatisfy({ $0 < rank }) else {
             throw EmberError(.invalidArgument, "[\(Self.name)] axes \(axes) repeat or are out of range for rank \(rank)")
         }
@@ -115,7 +115,7 @@ public struct Resize: Operator {
                     throw EmberError(.invalidArgument, "[\(Self.name)] scale \(scales[i]) expected to be positive")
                 }
                 if scales[i] == 1 { continue }
-                dims[a] = dims[a].value.map { .known(Int((Double($0) * scales[i]).rounded(.down))) } ?? .unknown
+                dims[a] = try dims[a].value.map { .known(try Self.scaledSize($0, scales[i])) } ?? .unknown
             }
         } else if let sizes = hasSizes ? inputs.constant(3)?.ints() : nil {
             try checkCount(sizes.count, resized.count, "sizes")
@@ -130,6 +130,16 @@ public struct Resize: Operator {
             for a in resized { dims[a] = .unknown }
         }
         return [TensorType(x.dtype, dims)]
+    }
+
+    /// `floor(length * scale)`, computed in f32 (the dtype of `scales`) as ONNX Runtime does, so that
+    /// `10 * 0.7` gives 7 and not 6.
+    static func scaledSize(_ length: Int, _ scale: Double) throws -> Int {
+        let size = (Float(length) * Float(scale)).rounded(.down)
+        guard size.isFinite, size < 1e12 else {
+            throw EmberError(.invalidArgument, "[\(name)] output size \(size) is too large")
+        }
+        return Int(size)
     }
 
     func checkCount(_ n: Int, _ expected: Int, _ what: String) throws {
@@ -176,10 +186,8 @@ public struct Resize: Operator {
                 guard values[i] > 0, values[i].isFinite else {
                     throw EmberError(.invalidArgument, "[\(Self.name)] scale \(values[i]) expected to be positive")
                 }
-                let size = (Double(x.shape[a]) * values[i]).rounded(.down)
-                guard size < 1e12 else { throw EmberError(.invalidArgument, "[\(Self.name)] output size \(size) is too large") }
                 scales[a] = values[i]
-                outSizes[a] = Int(size)
+                outSizes[a] = try Self.scaledSize(x.shape[a], values[i])
             }
         case (nil, let s?):
             let values = try s.indexValues(Self.name, input: "sizes")
@@ -211,12 +219,15 @@ public struct Resize: Operator {
             shape[a] = outSizes[a]
         }
         if x.dtype.isFloatingPoint { return [Tensor(x.dtype, shape: shape, doubles: values)] }
-        // Integers round to nearest (ties to even) and saturate, as the ONNX reference does.
+        // Integers truncate toward zero and saturate, as ONNX Runtime does. A result within rounding
+        // noise of an integer is that integer, so `-33.9999999` (an exact -34) does not truncate to -33.
         let range = x.dtype.integerRange
-        return [
-            Tensor(
-                x.dtype, shape: shape, doubles: values.map { min(max($0.rounded(.toNearestOrEven), range.low), range.high) })
-        ]
+        let converted = values.map { v in
+            let nearest = v.rounded()
+            let snapped = abs(v - nearest) <= 1e-6 * max(1, abs(v)) ? nearest : v.rounded(.towardZero)
+            return min(max(snapped, range.low), range.high)
+        }
+        return [Tensor(x.dtype, shape: shape, doubles: converted)]
     }
 
     /// The input coordinate that output position `y` maps to, along an axis of `length` resized to `size`.
@@ -326,7 +337,10 @@ public struct Resize: Operator {
         let plans: [(indices: [Int], weights: [Double])?] = (0..<size).map { y in
             let c = sourceCoordinate(y, length: n, size: size, scale: scale, roi: roi)
             if outside(c, length: n) || !c.isFinite { return nil }
-            var (first, weights) = taps(c, scale: scale)
+            // Plain linear taps at the borders both clamp to the edge pixel; clamping the coordinate
+            // first gives that pixel exactly, as ONNX Runtime does.
+            let plainLinear = mode == .linear && !(antialias && scale < 1)
+            var (first, weights) = taps(plainLinear ? min(max(c, 0), Double(n - 1)) : c, scale: scale)
             if excludeOutside {
                 for t in weights.indices where first + t < 0 || first + t >= n { weights[t] = 0 }
                 let total = weights.reduce(0, +)
