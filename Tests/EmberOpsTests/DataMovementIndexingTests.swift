@@ -159,4 +159,29 @@ import Testing
         #expect(throws: EmberError.self) { try evaluateOp(ReverseSequence(), [iota([3, 2]), i64([1])]) }
         #expect(throws: EmberError.self) { try ReverseSequence(attributes: Attributes(op: "reverse_sequence", [("batch_axis", .int(1)), ("time_axis", .int(1))])) }
     }
+
+    /// Sizes and indices from a damaged model give errors, never a trap or a huge allocation.
+    @Test func hostileValuesThrow() throws {
+        let x = iota([2, 3])
+        let big = Int(Int64.max)
+        #expect(throws: EmberError.self) { try evaluateOp(Reshape(), [x, i64([big, 2])]) }
+        #expect(throws: EmberError.self) { try evaluateOp(Expand(), [x, i64([big, big, 1])]) }
+        #expect(throws: EmberError.self) { try evaluateOp(Tile(), [x, i64([big, 2])]) }
+        #expect(throws: EmberError.self) { try evaluateOp(Pad(), [x, i64([0, big, 0, big])]) }
+        #expect(throws: EmberError.self) { try evaluateOp(ConstantOfShape(), [i64([big, big])]) }
+        #expect(throws: EmberError.self) { try evaluateOp(OneHot(), [i64([0]), Tensor(scalar: 1e18, .f64), f32([2], [0, 1])]) }
+        #expect(throws: EmberError.self) {
+            try evaluateOp(RangeOp(), [Tensor(scalar: 0, .f32), Tensor(scalar: .infinity, .f32), Tensor(scalar: 1, .f32)])
+        }
+        #expect(throws: EmberError.self) {
+            try evaluateOp(RangeOp(), [Tensor(shape: [], int64s: [Int64.min]), Tensor(shape: [], int64s: [Int64.max]), Tensor(shape: [], int64s: [1])])
+        }
+        #expect(throws: EmberError.self) { try evaluateOp(Resize(), [x, nil, Tensor(shape: [2], floats: [1e30, 1e30])]) }
+        #expect(throws: EmberError.self) { try evaluateOp(Resize(), [x, nil, nil, i64([big, big])]) }
+        #expect(throws: EmberError.self) { try evaluateOp(DepthToSpace(blockSize: 2), [iota([1, 4, 2])]) }
+        let sliced = try evaluateOp(SliceOp(), [x, i64([big]), i64([Int(Int64.min)]), i64([1]), i64([Int(Int64.min)])])[0]
+        #expect(sliced == f32([2, 1], [2, 5]))
+        let stepped = try evaluateOp(SliceOp(), [x, i64([Int(Int64.min)]), i64([big]), i64([1]), i64([big])])[0]
+        #expect(stepped == f32([2, 1], [0, 3]))
+    }
 }

@@ -34,6 +34,9 @@ public struct Expand: Operator, AttributeFree {
             throw EmberError(.invalidArgument, "[\(Self.name)] shape \(target) has a negative dim")
         }
         let shape = try Broadcast.shape(x.shape, target, op: Self.name)
+        guard Tensor.elementCount(shape) != nil else {
+            throw EmberError(.invalidArgument, "[\(Self.name)] output shape \(shape) is too large")
+        }
         if shape == x.shape { return [x] }
         return [x.gathering(Broadcast.indices(from: x.shape, to: shape), shape: shape)]
     }

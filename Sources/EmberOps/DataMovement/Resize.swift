@@ -2,7 +2,10 @@ import EmberIR
 
 /// Resizes along `axes` (default all) by `scales` (input 2) or to `sizes` (input 3), by nearest,
 /// linear or cubic interpolation. Each output coordinate maps back to an input coordinate by
-/// `coordinate_transformation_mode`; resizing is separable, one axis at a time.
+/// `coordinate_transformation_mode`; resizing is separable, one axis at a time. `antialias` widens the
+/// linear and cubic filters when downsampling (nearest ignores it). Where ONNX Runtime and the ONNX
+/// reference disagree (`align_corners` with a fractional `scale * length`), Ember follows ONNX Runtime
+/// and PyTorch: lengths are the integer output sizes.
 ///
 ///     resize(f32[batch,3,16,16], scales: [1, 1, 2, 2], mode: "linear") -> f32[batch,3,32,32]
 public struct Resize: Operator {
