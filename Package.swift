@@ -27,7 +27,7 @@ let package = Package(
     ],
     targets: [
         // The graph IR: dtypes, shapes, tensors, nodes, the verifier and the text form.
-        .target(name: "EmberIR"),
+        .target(name: "EmberIR", swiftSettings: kernelFlags),
         // Every operator: attributes, shape and dtype inference, reference evaluation.
         .target(name: "EmberOps", dependencies: ["EmberIR"], swiftSettings: kernelFlags),
         // ONNX import (protobuf code generated from onnx.proto, see scripts/generate-onnx-proto.sh).

@@ -8,7 +8,6 @@ private func run(_ op: any Operator, _ inputs: Tensor?...) throws -> Tensor {
     try evaluateOp(op, inputs)[0]
 }
 
-private func f32(_ shape: [Int], _ values: [Float]) -> Tensor { Tensor(shape: shape, floats: values) }
 private func typed(_ dtype: DType, _ shape: [Int], _ values: [Double]) -> Tensor {
     Tensor(dtype, shape: shape, doubles: values)
 }
