@@ -23,7 +23,8 @@ extension Tensor {
         }
     }
 
-    /// Reads an `.npy` file (format 1.0, 2.0 or 3.0, little-endian, C or Fortran order).
+    /// Reads an `.npy` file (format 1.0, 2.0 or 3.0, little-endian, C or Fortran order). Two-byte
+    /// void elements (`<V2`, how ml_dtypes saves bfloat16) are read as bf16.
     public init(npyAt url: URL) throws {
         let data: Data
         do {
@@ -68,7 +69,13 @@ extension Tensor {
         }
         let typeString = descr.trimmingCharacters(in: CharacterSet(charactersIn: "'\" "))
         let normalized = typeString.replacingOccurrences(of: "=", with: "<")
-        guard let dtype = DType.allCases.first(where: { Self.npyDescr($0) == normalized || Self.npyDescr($0) == normalized.replacingOccurrences(of: "|", with: "<") }) else {
+        // NumPy has no bfloat16; ml_dtypes' bfloat16 arrays are saved as two-byte voids.
+        let dtype: DType
+        if normalized == "<V2" || normalized == "|V2" {
+            dtype = .bf16
+        } else if let match = DType.allCases.first(where: { Self.npyDescr($0) == normalized || Self.npyDescr($0) == normalized.replacingOccurrences(of: "|", with: "<") }) {
+            dtype = match
+        } else {
             throw EmberError(.unsupported, ".npy element type '\(typeString)' is not supported (big-endian, strings and objects are not)")
         }
         let inner = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "() "))

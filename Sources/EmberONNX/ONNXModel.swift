@@ -8,8 +8,9 @@ import SwiftProtobuf
 ///     let model = try ONNXModel(contentsOf: URL(fileURLWithPath: "resnet50.onnx"))
 ///     let graph = try model.importGraph()
 public struct ONNXModel {
-    /// The default-domain opsets Ember imports. Ops follow their newest semantics; older forms are rewritten.
-    public static let supportedOpsets = 13...28
+    /// The default-domain opsets Ember imports. Ops follow their newest semantics; older forms from
+    /// opset 13 on are rewritten; below 13, only ops unchanged since then are accepted.
+    public static let supportedOpsets = ONNXOpVersions.oldestOpset...28
 
     let proto: Onnx_ModelProto
     let directory: URL?
@@ -47,7 +48,7 @@ public struct ONNXModel {
         guard Self.supportedOpsets.contains(version) else {
             throw EmberError(
                 .unsupported,
-                "'\(origin)' uses ONNX opset \(version); Ember imports opsets \(Self.supportedOpsets.lowerBound) through \(Self.supportedOpsets.upperBound) (re-export with opset_version=17 or newer)")
+                "'\(origin)' uses ONNX opset \(version); Ember imports opsets \(Self.supportedOpsets.lowerBound) through \(Self.supportedOpsets.upperBound), and opset 13 or newer for ops that changed since (re-export with opset_version=17 or newer)")
         }
         opset = version
     }
@@ -76,6 +77,10 @@ public struct ONNXModel {
             let key = isDefaultDomain(node) ? node.opType : "\(node.domain).\(node.opType)"
             if !isDefaultDomain(node) || (ONNXOps.table[node.opType] == nil && node.opType != "Constant") {
                 found[key, default: []].append(nodeName(i))
+            } else if !ONNXOpVersions.isSupported(node.opType, atOpset: opset) {
+                let version = ONNXOpVersions.version(of: node.opType, atOpset: opset).map { "-\($0)" } ?? ""
+                found["\(key)\(version) (opset \(opset); Ember needs opset \(ONNXOpVersions.baselineOpset) or newer for it)", default: []]
+                    .append(nodeName(i))
             }
         }
         return found.keys.sorted().map { ($0, found[$0] ?? []) }

@@ -39,8 +39,18 @@ import Testing
 
     @Test func refusesOpsetsOutsideTheSupportedRange() throws {
         var model = ONNXTestModels.small
+        model.opsetImport[0].version = 5
+        #expect { try load(model) } throws: { "\($0)".contains("opset 5") }
         model.opsetImport[0].version = 9
-        #expect { try load(model) } throws: { "\($0)".contains("opset 9") }
+        #expect { try load(model).importGraph() } throws: { "\($0)".contains("Relu-6 (opset 9") }
+    }
+
+    @Test func acceptsOlderOpsetsForOpsUnchangedSince() throws {
+        var model = ONNXTestModels.model(
+            [ONNXTestModels.node("Not", ["x"], ["y"])], inputs: [ONNXTestModels.valueInfo("x", .bool, [3])], outputs: ["y"])
+        model.opsetImport[0].version = 7
+        let graph = try load(model).importGraph()
+        #expect(graph.nodes.map(\.op.name) == ["not"])
     }
 
     @Test func refusesInitializerWhoseBytesDoNotMatchItsShape() throws {

@@ -21,7 +21,16 @@ import pytest
 from harness import ember, output_file_name
 
 # Cases that pass today; the suite fails if fewer pass, so a regression cannot hide.
-MINIMUM_PASSING = int(os.environ.get("EMBER_CONFORMANCE_MINIMUM", "0"))
+MINIMUM_PASSING = int(os.environ.get("EMBER_CONFORMANCE_MINIMUM", "1200"))
+
+# Cases whose expected outputs come from ONNX's NumPy reference where it departs from the
+# specification's text, ONNX Runtime and PyTorch. Ember follows the runtimes; these may differ.
+KNOWN_DIFFERENCES = {
+    "test_resize_downsample_scales_linear_align_corners":
+        "the reference divides by the fractional scaled length; the spec, ONNX Runtime and PyTorch use the output size",
+    "test_resize_downsample_scales_cubic_align_corners":
+        "the reference divides by the fractional scaled length; the spec, ONNX Runtime and PyTorch use the output size",
+}
 
 
 def tensor_only_cases():
@@ -44,14 +53,36 @@ def tensor_only_cases():
     return selected
 
 
+# Mantissa bits of the 16-bit float types. The reference computes them step by step in NumPy,
+# rounding every intermediate to 16 bits; Ember rounds each op's result once. Each reference step
+# can add half a unit in the last place, so its result and a correctly rounded one may be two units
+# apart, which the cases' rtol (1e-3) is finer than. Such outputs also pass within 2 ulps.
+HALF_MANTISSA_BITS = {"float16": 10, "bfloat16": 7}
+
+
+def within_ulps(actual: np.ndarray, expected: np.ndarray, mantissa_bits: int, ulps: int = 2) -> bool:
+    a, e = actual.astype(np.float64), expected.astype(np.float64)
+    finite = np.isfinite(e)
+    if not np.array_equal(np.isnan(a), np.isnan(e)) or not np.array_equal(a[~finite & ~np.isnan(e)], e[~finite & ~np.isnan(e)]):
+        return False
+    magnitude = np.maximum(np.abs(e[finite]), np.finfo(np.float16).tiny)
+    ulp = np.exp2(np.floor(np.log2(magnitude)) - mantissa_bits)
+    return bool(np.all(np.abs(a[finite] - e[finite]) <= ulps * ulp))
+
+
 def outputs_match(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> str | None:
+    mantissa_bits = HALF_MANTISSA_BITS.get(expected.dtype.name)
+    if expected.dtype.name == "bfloat16" and actual.dtype == np.float32:
+        expected = expected.astype(np.float32)  # ember writes bf16 outputs as f32, which NumPy reads
+        actual = actual.astype(np.float32)
     if actual.dtype != expected.dtype:
         return f"dtype {actual.dtype}, expected {expected.dtype}"
     if actual.shape != expected.shape:
         return f"shape {actual.shape}, expected {expected.shape}"
     if np.issubdtype(expected.dtype, np.floating):
         a, e = actual.astype(np.float64), expected.astype(np.float64)
-        if not np.allclose(a, e, rtol=rtol, atol=atol, equal_nan=True):
+        close = np.allclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
+        if not close and not (mantissa_bits and within_ulps(actual, expected, mantissa_bits)):
             return f"values differ (max abs diff {np.nanmax(np.abs(a - e)):.3g})"
         return None
     return None if np.array_equal(actual, expected) else "values differ"
@@ -110,10 +141,15 @@ def test_onnx_node_conformance():
         results = list(pool.map(run_case, cases))
     by_outcome = collections.defaultdict(list)
     for name, outcome, detail in results:
+        if outcome == "wrong" and name in KNOWN_DIFFERENCES:
+            outcome, detail = "known difference", KNOWN_DIFFERENCES[name]
         by_outcome[outcome].append((name, detail))
-    summary = ", ".join(f"{len(by_outcome[k])} {k}" for k in ("passed", "refused", "wrong", "crashed"))
+    summary = ", ".join(f"{len(by_outcome[k])} {k}" for k in ("passed", "refused", "wrong", "crashed", "known difference"))
     print(f"\nONNX node conformance, {len(cases)} tensor-only cases: {summary}")
-    for outcome in ("wrong", "crashed"):
+    refusals = collections.Counter(detail.split(":")[-1].strip()[:90] for _, detail in by_outcome["refused"])
+    for reason, count in refusals.most_common():
+        print(f"  refused {count:4d}: {reason}")
+    for outcome in ("wrong", "crashed", "known difference"):
         for name, detail in by_outcome[outcome]:
             print(f"  {outcome}: {name}: {detail}")
     assert not by_outcome["crashed"], f"{len(by_outcome['crashed'])} cases crashed"
