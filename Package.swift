@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "EmberIR", targets: ["EmberIR"]),
         .library(name: "EmberOps", targets: ["EmberOps"]),
         .library(name: "EmberONNX", targets: ["EmberONNX"]),
+        .library(name: "EmberPasses", targets: ["EmberPasses"]),
         .library(name: "EmberReference", targets: ["EmberReference"]),
     ],
     dependencies: [
@@ -34,19 +35,22 @@ let package = Package(
         .target(
             name: "EmberONNX",
             dependencies: ["EmberIR", "EmberOps", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        // The optimizer: named passes and the pipelines that run them.
+        .target(name: "EmberPasses", dependencies: ["EmberIR", "EmberOps"]),
         // The reference backend: runs a graph with the operators' own evaluation.
         .target(name: "EmberReference", dependencies: ["EmberIR", "EmberOps"]),
         // The `ember` command line.
         .executableTarget(
             name: "ember",
             dependencies: [
-                "EmberIR", "EmberOps", "EmberONNX", "EmberReference",
+                "EmberIR", "EmberOps", "EmberONNX", "EmberPasses", "EmberReference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Helpers shared by the tests: random tensors, tolerances, IR round trips.
         .target(name: "EmberTestSupport", dependencies: ["EmberIR", "EmberOps", "EmberReference"]),
         .testTarget(name: "EmberIRTests", dependencies: ["EmberIR", "EmberOps", "EmberTestSupport"]),
         .testTarget(name: "EmberOpsTests", dependencies: ["EmberIR", "EmberOps", "EmberReference", "EmberTestSupport"]),
+        .testTarget(name: "EmberPassesTests", dependencies: ["EmberPasses", "EmberReference", "EmberTestSupport"], resources: [.copy("Golden")]),
         .testTarget(name: "EmberONNXTests", dependencies: ["EmberONNX", "EmberReference", "EmberTestSupport"]),
         .testTarget(name: "EmberCLITests", dependencies: ["EmberTestSupport"]),
     ]

@@ -42,19 +42,47 @@ public struct Graph: Sendable {
     public var inputs: [ValueID] = []
     public var outputs: [ValueID] = []
     public var constants: [ValueID: Tensor] = [:]
+    /// Every value's name, for unique naming and lookup.
+    private var valueNames: [String: ValueID] = [:]
+    private var nameCounter = 0
 
     public init(name: String = "main") { self.name = name }
 
-    /// Adds a value and returns its id. Names must be unique; the verifier checks it.
-    public mutating func addValue(_ name: String, _ type: TensorType) -> ValueID {
+    /// Adds a value and returns its id. It gets `preferred` as its name when that is free,
+    /// else `preferred` with a numeric suffix (or a plain number when `preferred` is nil or empty).
+    public mutating func addValue(_ preferred: String?, _ type: TensorType) -> ValueID {
+        let name = uniqueName(preferred)
         values.append(Value(name: name, type: type))
-        return ValueID(values.count - 1)
+        let id = ValueID(values.count - 1)
+        valueNames[name] = id
+        return id
     }
 
-    public subscript(_ id: ValueID) -> Value {
-        get { values[id.index] }
-        set { values[id.index] = newValue }
+    /// A name no value has yet.
+    public mutating func uniqueName(_ preferred: String?) -> String {
+        if let preferred, !preferred.isEmpty, valueNames[preferred] == nil { return preferred }
+        let base = preferred.flatMap { $0.isEmpty ? nil : $0 }
+        while true {
+            let candidate = base.map { "\($0)_\(nameCounter)" } ?? "\(nameCounter)"
+            nameCounter += 1
+            if valueNames[candidate] == nil { return candidate }
+        }
     }
+
+    /// The value with this name, if any.
+    public func value(named name: String) -> ValueID? { valueNames[name] }
+
+    /// Gives a value another name; `name` must be free.
+    public mutating func rename(_ id: ValueID, to name: String) {
+        valueNames[values[id.index].name] = nil
+        values[id.index].name = name
+        valueNames[name] = id
+    }
+
+    /// Changes a value's type (passes refine types as they learn more).
+    public mutating func setType(_ id: ValueID, _ type: TensorType) { values[id.index].type = type }
+
+    public subscript(_ id: ValueID) -> Value { values[id.index] }
 
     public func type(of id: ValueID) -> TensorType { values[id.index].type }
     public func name(of id: ValueID) -> String { values[id.index].name }

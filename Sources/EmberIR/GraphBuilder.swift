@@ -7,36 +7,19 @@
 ///     let graph = try b.finish()
 public struct GraphBuilder {
     public private(set) var graph: Graph
-    private var usedNames: Set<String> = []
-    private var counter = 0
-
     public init(name: String = "main") { graph = Graph(name: name) }
 
     /// A name not used yet: `preferred` if free, else `preferred` with a numeric suffix.
-    public mutating func uniqueName(_ preferred: String?) -> String {
-        if let preferred, !preferred.isEmpty, !usedNames.contains(preferred) {
-            usedNames.insert(preferred)
-            return preferred
-        }
-        let base = preferred.flatMap { $0.isEmpty ? nil : $0 }
-        while true {
-            let candidate = base.map { "\($0)_\(counter)" } ?? "\(counter)"
-            counter += 1
-            if !usedNames.contains(candidate) {
-                usedNames.insert(candidate)
-                return candidate
-            }
-        }
-    }
+    public mutating func uniqueName(_ preferred: String?) -> String { graph.uniqueName(preferred) }
 
     public mutating func input(_ name: String, _ type: TensorType) -> ValueID {
-        let id = graph.addValue(uniqueName(name), type)
+        let id = graph.addValue(name, type)
         graph.inputs.append(id)
         return id
     }
 
     public mutating func constant(_ tensor: Tensor, name: String? = nil) -> ValueID {
-        let id = graph.addValue(uniqueName(name), tensor.type)
+        let id = graph.addValue(name, tensor.type)
         graph.constants[id] = tensor
         return id
     }
@@ -52,7 +35,7 @@ public struct GraphBuilder {
             throw EmberError(.invalidIR, "[\(op.name)] produced \(inferred.count) output types, expected \(outputs)")
         }
         let ids = inferred.enumerated().map { i, type in
-            graph.addValue(uniqueName(names.flatMap { i < $0.count ? $0[i] : nil }), type)
+            graph.addValue(names.flatMap { i < $0.count ? $0[i] : nil }, type)
         }
         graph.nodes.append(Node(name: nodeName, op: op, inputs: inputs, outputs: ids))
         return ids

@@ -14,17 +14,27 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print a machine-readable report.")
     var json = false
 
-    @Flag(help: "Print the imported graph in Ember's text IR.")
+    @Flag(help: "Print the optimized graph in Ember's text IR.")
     var printIR = false
+
+    @OptionGroup var optimization: OptimizationOptions
 
     func run() throws {
         try Ember.reportingErrors {
             let file = try ModelFile.open(model)
-            if printIR {
-                print(try file.graph().text, terminator: "")
+            var optimized: Graph? = nil
+            if case .onnx(let onnx) = file, !onnx.unsupported.isEmpty {
+                optimized = nil  // nothing to optimize: the report lists what is missing
+            } else {
+                var graph = try file.graph()
+                try optimization.optimize(&graph)
+                optimized = graph
+            }
+            if printIR, let optimized {
+                print(optimized.text, terminator: "")
                 return
             }
-            let report = try InspectReport(file)
+            let report = try InspectReport(file, optimized: optimized)
             if json {
                 print(try report.json())
             } else {
@@ -64,10 +74,20 @@ struct InspectReport: Encodable {
     var inputs: [Port]
     var outputs: [Port]
     var ops_imported: [String: Int]
+    var ops_optimized: [String: Int]? = nil
     var unsupported: [Unsupported]
     private var histogram: [(op: String, count: Int)]
+    private var optimizedHistogram: [(op: String, count: Int)] = []
 
-    enum CodingKeys: String, CodingKey { case format, opset, inputs, outputs, ops_imported, unsupported }
+    enum CodingKeys: String, CodingKey { case format, opset, inputs, outputs, ops_imported, ops_optimized, unsupported }
+
+    init(_ file: ModelFile, optimized: Graph?) throws {
+        try self.init(file)
+        if let optimized {
+            ops_optimized = Dictionary(uniqueKeysWithValues: optimized.opHistogram.map { ($0.op, $0.count) })
+            optimizedHistogram = optimized.opHistogram
+        }
+    }
 
     init(_ file: ModelFile) throws {
         switch file {
@@ -126,6 +146,14 @@ struct InspectReport: Encodable {
         let width = histogram.map(\.op.count).max() ?? 0
         for (op, count) in histogram {
             out += "  \(op.padding(toLength: width, withPad: " ", startingAt: 0))  \(count)\n"
+        }
+        if !optimizedHistogram.isEmpty {
+            let total = optimizedHistogram.reduce(0) { $0 + $1.count }
+            out += "ops after optimization (\(total) nodes):\n"
+            let width = optimizedHistogram.map(\.op.count).max() ?? 0
+            for (op, count) in optimizedHistogram {
+                out += "  \(op.padding(toLength: width, withPad: " ", startingAt: 0))  \(count)\n"
+            }
         }
         if unsupported.isEmpty {
             out += "unsupported ops: none\n"

@@ -29,18 +29,21 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Print how long importing and running took.")
     var time = false
 
+    @OptionGroup var optimization: OptimizationOptions
+
     func run() throws {
         try Ember.reportingErrors {
             let clock = ContinuousClock()
             let start = clock.now
-            let graph = try ModelFile.open(model).graph()
+            var graph = try ModelFile.open(model).graph()
+            try optimization.optimize(&graph)
             let imported = clock.now
             let feeds = try readInputs(for: graph)
             let ran = clock.now
             let outputs = try ReferenceBackend().run(graph, inputs: feeds)
             if time {
                 let ms = { (d: Duration) in String(format: "%.2f", Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1e3) }
-                print("time: import \(ms(imported - start)) ms, run \(ms(clock.now - ran)) ms (\(backend == .auto ? "reference" : backend.rawValue) backend)")
+                print("time: import and optimize \(ms(imported - start)) ms, run \(ms(clock.now - ran)) ms (\(backend == .auto ? "reference" : backend.rawValue) backend)")
             }
             let directory = URL(fileURLWithPath: outputDir)
             do {
