@@ -182,8 +182,9 @@ public struct FusedBody: Sendable {
     }
 
     /// `add($0, %1)` -> ("add", [.input(0), .step(1)]).
-    static func parseStep(_ text: String, op: String) throws -> (String, [Operand?]) {
-        func bad() -> EmberError { EmberError.op(op, "step '\(text)' is not of the form name($0, %1, _)", code: .invalidIR) }
+    static func parseStep(_ written: String, op: String) throws -> (String, [Operand?]) {
+        let text = trimmed(written[...])
+        func bad() -> EmberError { EmberError.op(op, "step '\(written)' is not of the form name($0, %1, _)", code: .invalidIR) }
         guard let open = text.firstIndex(of: "("), text.hasSuffix(")") else { throw bad() }
         let name = String(trimmed(text[..<open]))
         guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
