@@ -53,6 +53,7 @@ import Testing
         (["add($0 $1)"], "is not of the form"),
         (["add[$0]"], "is not of the form"),
         (["add($0, #1)"], "is not of the form"),
+        (["add($0, $9223372036854775807)"], "is not of the form"),
         (["relu($0, $1)"], "operands"),
         (["no_such_op($0)"], "unknown op"),
         (["reduce_sum($0)"], "not elementwise"),

@@ -117,7 +117,7 @@ public struct FusedBody: Sendable {
 
     // MARK: Attributes
 
-    /// Reads a body from a fused node's attributes; `extra` names the node's own other attributes.
+    /// Reads a body from a fused node's attributes; step ops are made with `registry`.
     public init(attributes: Attributes, registry: OperatorRegistry = .standard) throws {
         let op = attributes.opName
         try attributes.expectOnly(
@@ -181,6 +181,9 @@ public struct FusedBody: Sendable {
         return rest.isEmpty ? nil : (k, String(rest))
     }
 
+    /// Operand positions beyond any real graph's, refused so that counting inputs cannot overflow.
+    static let maxOperandIndex = 1 << 24
+
     /// `add($0, %1)` -> ("add", [.input(0), .step(1)]).
     static func parseStep(_ written: String, op: String) throws -> (String, [Operand?]) {
         let text = trimmed(written[...])
@@ -195,7 +198,8 @@ public struct FusedBody: Sendable {
         let operands = try inner.split(separator: ",", omittingEmptySubsequences: false).map { word -> Operand? in
             let w = trimmed(word)
             if w == "_" { return nil }
-            guard let sigil = w.first, let index = Int(w.dropFirst()), index >= 0, w.dropFirst().allSatisfy(\.isNumber)
+            guard let sigil = w.first, let index = Int(w.dropFirst()), (0..<maxOperandIndex).contains(index),
+                w.dropFirst().allSatisfy(\.isNumber)
             else { throw bad() }
             switch sigil {
             case "$": return .input(index)
