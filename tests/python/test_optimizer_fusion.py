@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from harness import EmberFailed, assert_close, ember
+from harness import EmberFailed, assert_close, ember, run_ember
 from models import bert, export, vision
 
 FUSION_PASSES = ["fuse-epilogues", "fuse-elementwise"]
@@ -65,20 +64,6 @@ def optimized_ir(path: Path) -> str:
     return proc.stdout
 
 
-def run_at(path: Path, feeds: dict[str, np.ndarray], *flags: str) -> dict[str, np.ndarray]:
-    """`ember run` with extra flags (an optimization level); outputs by file name."""
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        args = ["run", str(path), "--output-dir", str(tmp / "out"), *flags]
-        for i, (name, value) in enumerate(feeds.items()):
-            np.save(tmp / f"input{i}.npy", value)
-            args += ["--input", f"{name}={tmp / f'input{i}.npy'}"]
-        proc = ember(*args)
-        if proc.returncode != 0:
-            raise EmberFailed(proc.returncode, proc.stderr)
-        return {f.name: np.load(f) for f in sorted((tmp / "out").iterdir())}
-
-
 @pytest.mark.parametrize("exporter", EXPORTERS)
 @pytest.mark.parametrize("name", list(MODELS))
 def test_fusion_reduces_node_count(name, exporter, exported):
@@ -101,18 +86,18 @@ def test_fusion_reduces_node_count(name, exporter, exported):
 @pytest.mark.parametrize("name", list(MODELS))
 def test_optimized_outputs_equal_unoptimized(name, exporter, exported):
     path, feeds = exported(name, exporter)
-    reference = run_at(path, feeds, "-O0")
-    optimized = run_at(path, feeds, "-O2")
+    reference = run_ember(path, feeds, extra_args=["-O0"])
+    optimized = run_ember(path, feeds, extra_args=["-O2"])
     assert sorted(optimized) == sorted(reference)
-    for file, value in reference.items():
-        assert_close(optimized[file], value, 1e-5, what=f"{name} ({exporter}) {file}")
+    for output, value in reference.items():
+        assert_close(optimized[output], value, 1e-5, what=f"{name} ({exporter}) output '{output}'")
 
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_fusion_alone_is_bit_exact(name, exported):
     """Fused nodes round each step as the separate ops did: fusing changes no bit of the outputs."""
     path, feeds = exported(name, "torchscript")
-    unfused = run_at(path, feeds, "-O2", *[flag for p in FUSION_PASSES for flag in ("--disable-pass", p)])
-    fused = run_at(path, feeds, "-O2")
-    for file, value in unfused.items():
-        assert np.array_equal(fused[file], value), f"{name}: {file} differs after fusion"
+    unfused = run_ember(path, feeds, extra_args=["-O2", *[flag for p in FUSION_PASSES for flag in ("--disable-pass", p)]])
+    fused = run_ember(path, feeds, extra_args=["-O2"])
+    for output, value in unfused.items():
+        assert np.array_equal(fused[output], value), f"{name}: output '{output}' differs after fusion"
