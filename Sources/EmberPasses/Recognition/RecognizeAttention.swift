@@ -61,7 +61,10 @@ public struct RecognizeAttention: PatternPass {
                 continue
             }
             if let select = view.match(current, Where.self), let keep = select.node.inputs[0],
-               let scores = select.node.inputs[1], let fill = view.scalar(select.node.inputs[2]) {
+               let scores = select.node.inputs[1], let fill = view.scalar(select.node.inputs[2]),
+               fill <= -1e30 {
+                // A fill this far below any score absorbs the score it is added to, so adding
+                // where(keep, 0, fill) selects as where(keep, scores, fill) does.
                 pattern.append(select.index)
                 masks.append(.keep(keep, fill))
                 current = skip(scores)

@@ -60,6 +60,13 @@ extension MatchView {
         return t.reshaped(shape)
     }
 
+    /// The constant `value` itself when it holds `t` as it is, else a new constant holding `t`.
+    func constantValue(_ value: ValueID, _ t: Tensor, graph: inout Graph, name: ValueID, _ suffix: String) -> ValueID {
+        let id = skipNoOps(value)
+        if graph.constant(id)?.shape == t.shape { return id }
+        return graph.addConstant(t, after: name, suffix)
+    }
+
     /// Ones of the normalized dims' size when known, else one element that broadcasts.
     func normOnes(_ x: ValueID, axis: Int, _ dtype: DType) -> Tensor {
         let dims = type(x).shape.map { Array($0[axis...]) } ?? []
@@ -108,7 +115,7 @@ public struct RecognizeLayerNorm: PatternPass {
             for (parameter, suffix) in [(candidate.gamma, ".scale"), (candidate.beta, ".bias")] {
                 if let parameter {
                     guard let t = view.normParameter(parameter, rank: rank, axis: axis), t.dtype == dtype else { inputs = []; break }
-                    inputs.append(graph.addConstant(t, after: output, suffix))
+                    inputs.append(view.constantValue(parameter, t, graph: &graph, name: output, suffix))
                 } else if suffix == ".scale" {
                     inputs.append(graph.addConstant(view.normOnes(x, axis: axis, dtype), after: output, suffix))
                 }
@@ -170,14 +177,14 @@ public struct RecognizeRMSNorm: PatternPass {
             guard pattern.contains(index), rewriter.isFree(pattern), view.isClosed(pattern, root: index) else { continue }
             let dtype = view.type(x).dtype
             let output = node.outputs[0]
-            let scale: Tensor
+            let scale: ValueID
             if let weight = candidate.weight {
                 guard let t = view.normParameter(weight, rank: rank, axis: axis), t.dtype == dtype else { continue }
-                scale = t
+                scale = view.constantValue(weight, t, graph: &graph, name: output, ".scale")
             } else {
-                scale = view.normOnes(x, axis: axis, dtype)
+                scale = graph.addConstant(view.normOnes(x, axis: axis, dtype), after: output, ".scale")
             }
-            let inputs = [x, graph.addConstant(scale, after: output, ".scale")]
+            let inputs = [x, scale]
             let op = RMSNorm(axis: axis - rank, epsilon: epsilon, stashType: .f32)
             rewriter.replace(index, with: [Node(name: node.name, op: op, inputs: inputs, outputs: [output])], removing: pattern)
             return true
