@@ -8,7 +8,7 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show a model's inputs and outputs, its ops, and any ops Ember does not support.")
 
-    @Argument(help: "The model (.onnx, or Ember text IR).")
+    @Argument(help: "The model (.onnx, Ember text IR, or an engine file).")
     var model: String
 
     @Flag(help: "Print a machine-readable report.")
@@ -25,6 +25,8 @@ struct Inspect: ParsableCommand {
             var optimized: Graph? = nil
             if case .onnx(let onnx) = file, !onnx.unsupported.isEmpty {
                 optimized = nil  // nothing to optimize: the report lists what is missing
+            } else if case .engine(let engine) = file {
+                optimized = engine.graph  // already optimized
             } else {
                 var graph = try file.graph()
                 try optimization.optimize(&graph)
@@ -102,6 +104,13 @@ struct InspectReport: Encodable {
                 format: "onnx", opset: model.opset, inputs: try model.inputs().map { Self.port($0.name, $0.type) },
                 outputs: outputs, histogram: model.opHistogram,
                 unsupported: model.unsupported.map { Unsupported(op: $0.op, nodes: $0.nodes) })
+        case .engine(let engine):
+            let graph = engine.graph
+            self.init(
+                format: "engine (\(engine.backend.rawValue))", opset: nil,
+                inputs: graph.inputs.map { Self.port(graph.name(of: $0), graph.type(of: $0)) },
+                outputs: graph.outputs.map { Self.port(graph.name(of: $0), graph.type(of: $0)) },
+                histogram: graph.opHistogram, unsupported: [])
         case .text(let graph):
             self.init(
                 format: "ember-ir", opset: nil,
@@ -138,7 +147,7 @@ struct InspectReport: Encodable {
         func describe(_ p: Port) -> String {
             "  \(p.name): \(p.dtype ?? "?")[\(p.shape?.map(\.description).joined(separator: ",") ?? "*")]\n"
         }
-        var out = opset.map { "format: ONNX, opset \($0)\n" } ?? "format: Ember text IR\n"
+        var out = opset.map { "format: ONNX, opset \($0)\n" } ?? "format: \(format == "ember-ir" ? "Ember text IR" : format)\n"
         out += "inputs:\n" + inputs.map(describe).joined()
         out += "outputs:\n" + outputs.map(describe).joined()
         let total = histogram.reduce(0) { $0 + $1.count }

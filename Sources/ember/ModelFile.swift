@@ -1,11 +1,13 @@
 import EmberIR
 import EmberONNX
 import EmberOps
+import EmberRuntime
 import Foundation
 
-/// A model named on the command line, recognized by its contents: an ONNX protobuf, or a graph
-/// in Ember's text IR (the form `ember inspect --print-ir` writes).
+/// A model named on the command line, recognized by its contents: an engine, an ONNX protobuf,
+/// or a graph in Ember's text IR (the form `ember inspect --print-ir` writes).
 enum ModelFile {
+    case engine(Engine)
     case onnx(ONNXModel)
     case text(Graph)
 
@@ -17,6 +19,10 @@ enum ModelFile {
         }
         guard !isDirectory.boolValue else {
             throw EmberError(.io, "'\(path)' is a directory, not a model file")
+        }
+        let prefix = (try? FileHandle(forReadingFrom: url).read(upToCount: 16)) ?? Data()
+        if EngineFile.looksLikeEngine(prefix ?? Data()) {
+            return .engine(try EngineFile.read(from: url))
         }
         if let text = try? String(contentsOf: url, encoding: .utf8),
             text.drop(while: { $0.isWhitespace }).hasPrefix("graph @")
@@ -30,10 +36,20 @@ enum ModelFile {
         return .onnx(try ONNXModel(contentsOf: url))
     }
 
+    /// The model's graph as imported (for an engine, its optimized graph).
     func graph() throws -> Graph {
         switch self {
+        case .engine(let engine): engine.graph
         case .onnx(let model): try model.importGraph()
         case .text(let graph): graph
         }
+    }
+
+    /// An engine ready to run: an engine file as it is, any other model optimized and built for `backend`.
+    func engine(backend: Engine.Backend, optimization: OptimizationOptions) throws -> Engine {
+        if case .engine(let engine) = self { return engine }
+        var graph = try graph()
+        try optimization.optimize(&graph)
+        return Engine(graph: graph, backend: backend)
     }
 }
