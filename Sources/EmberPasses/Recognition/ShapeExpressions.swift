@@ -1,17 +1,22 @@
 import EmberIR
 import EmberOps
 
-/// One element of a shape vector computed in the graph: a number, or a dim of some tensor.
+/// One element of a shape vector computed in the graph: a number, a named symbolic dim, or an
+/// otherwise unknown dim of some tensor.
 enum DimExpression: Equatable {
     case constant(Int)
+    case symbol(String)
     case dim(ValueID, Int)
 }
 
 extension MatchView {
-    /// Dim `i` of `value`: its size when the type knows it, else a reference to it.
+    /// Dim `i` of `value`: its size or symbol when the type knows it, else a reference to it.
     func dimExpression(_ value: ValueID, _ i: Int) -> DimExpression {
-        if let size = type(value).shape?[i].value { return .constant(size) }
-        return .dim(value, i)
+        switch type(value).shape?[i] {
+        case .known(let size): .constant(size)
+        case .symbol(let name): .symbol(name)
+        default: .dim(value, i)
+        }
     }
 
     /// The elements of a small integer vector computed from shapes, when every element is a
