@@ -12,7 +12,7 @@ struct Run: ParsableCommand {
         case auto, reference
     }
 
-    @Argument(help: "The model (.onnx, or Ember text IR).")
+    @Argument(help: "The model (.onnx, .pt2 from torch.export.save, or Ember text IR).")
     var model: String
 
     @Option(name: .long, help: "Which backend runs the model.")
