@@ -58,7 +58,11 @@ let package = Package(
         .testTarget(name: "EmberOpsTests", dependencies: ["EmberIR", "EmberOps", "EmberReference", "EmberTestSupport"]),
         .testTarget(name: "EmberPassesTests", dependencies: ["EmberPasses", "EmberReference", "EmberTestSupport"], resources: [.copy("Golden")]),
         .testTarget(name: "EmberONNXTests", dependencies: ["EmberONNX", "EmberReference", "EmberTestSupport"]),
-        .testTarget(name: "EmberTorchTests", dependencies: ["EmberTorch", "EmberReference", "EmberTestSupport"]),
+        .testTarget(
+            name: "EmberTorchTests",
+            dependencies: [
+                "EmberTorch", "EmberReference", "EmberTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]),
         .testTarget(name: "EmberCLITests", dependencies: ["EmberTestSupport"]),
     ]
 )

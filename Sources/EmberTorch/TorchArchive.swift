@@ -35,10 +35,19 @@ struct TorchArchive {
         try self.init(archive, byteCount: size, origin: url.lastPathComponent)
     }
 
+    /// An archive from its bytes. They are read through a temporary file: ZIPFoundation's
+    /// in-memory backing does not bounds-check reads of a damaged archive.
     init(bytes: Data, origin: String = "archive") throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ember-\(UUID().uuidString).pt2")
+        do {
+            try bytes.write(to: url)
+        } catch {
+            throw EmberError(.io, "cannot write a temporary copy of '\(origin)' (\(error))")
+        }
+        defer { try? FileManager.default.removeItem(at: url) }
         let archive: Archive
         do {
-            archive = try Archive(data: bytes, accessMode: .read)
+            archive = try Archive(url: url, accessMode: .read)
         } catch {
             throw EmberError(.invalidModel, "'\(origin)' is not a readable zip archive (\(error))")
         }
