@@ -48,6 +48,8 @@ extension TorchProgram {
             context.begin(node, name: name, target: target)
             do {
                 try convert(&context)
+                try context.recordView()
+                try context.applyMutation()
             } catch let error as EmberError {
                 throw error.location == nil || !(error.location ?? "").hasPrefix("node ")
                     ? error.located("node '\(name)' (\(target))") : error

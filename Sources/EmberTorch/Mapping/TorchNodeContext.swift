@@ -15,6 +15,8 @@ public struct TorchNodeContext {
     let program: TorchProgram
     var builder: GraphBuilder
     var values: [String: TorchValue] = [:]
+    /// Values that alias another's memory, by torch name.
+    var views: [String: TorchView] = [:]
 
     init(program: TorchProgram, builder: GraphBuilder) {
         self.program = program
@@ -391,5 +393,92 @@ public struct TorchNodeContext {
     func declaredSizes(_ i: Int = 0) throws -> [SymValue] {
         guard let shape = outputType(i)?.shape else { throw fail("torch declares no shape for the output") }
         return shape.map { SymValue(dim: $0) }
+    }
+}
+
+/// How a torch value aliases another's memory, so that an in-place op on it (`fill_` on a slice,
+/// as Swin's attention mask is built) can be written back into the tensor it views.
+enum TorchView {
+    /// The same elements (`alias`, `contiguous` of a contiguous tensor, eval-mode dropout).
+    case alias(base: String)
+    /// `base[start::step]` along `dim` (`slice`), or one index with the dim dropped (`select`).
+    case slice(base: String, dim: Int, start: Int, step: Int, dropsDim: Bool)
+    /// A view Ember does not write back through (reshapes, permutes, expands...).
+    case opaque(base: String)
+}
+
+extension TorchNodeContext {
+    /// Whether the current target is an in-place variant (`aten.add_.Tensor`).
+    var isInPlace: Bool {
+        let parts = target.split(separator: ".")
+        return parts.count == 3 && parts[1].hasSuffix("_") && !parts[1].hasPrefix("_")
+    }
+
+    /// Records what the node's output views, after the node is converted.
+    mutating func recordView() throws {
+        guard case .tensor(let output)? = node.outputs.first, case .tensor(let base)? = arg("self") ?? arg("input") else {
+            return
+        }
+        let op = TorchOps.opName(target).replacingOccurrences(of: "aten.", with: "")
+        switch op {
+        case "alias", "contiguous", "detach", "dropout", "lift_fresh", "feature_dropout", "alpha_dropout":
+            views[output] = .alias(base: base)
+        case "slice":
+            guard let x = try? optionalTensor("self"), let rank = type(x).rank, let dim = try? axis(int("dim", default: 0), rank: rank),
+                let size = type(x).shape?[dim].value
+            else { views[output] = .opaque(base: base); return }
+            var start = (try? int("start", default: 0)) ?? 0
+            if start < 0 { start += size }
+            views[output] = .slice(base: base, dim: dim, start: min(max(start, 0), size), step: (try? int("step", default: 1)) ?? 1, dropsDim: false)
+        case "select":
+            guard let x = try? optionalTensor("self"), let rank = type(x).rank, let dim = try? axis(int("dim"), rank: rank),
+                let size = type(x).shape?[dim].value, var index = try? int("index")
+            else { views[output] = .opaque(base: base); return }
+            if index < 0 { index += size }
+            views[output] = .slice(base: base, dim: dim, start: index, step: 1, dropsDim: true)
+        case "view", "_unsafe_view", "reshape", "permute", "transpose", "t", "expand", "unsqueeze", "squeeze", "flatten",
+            "unflatten", "narrow", "diagonal", "as_strided", "view_as", "expand_as", "swapaxes", "unfold":
+            views[output] = .opaque(base: base)
+        default:
+            if isInPlace, let existing = views[base] { views[output] = existing }
+        }
+    }
+
+    /// After an in-place op: its `self` (and whatever `self` views, transitively) now hold the result.
+    mutating func applyMutation() throws {
+        guard isInPlace, case .tensor(let mutated)? = arg("self"), case .tensor(let output)? = node.outputs.first,
+            case .tensor(let result)? = values[output]
+        else { return }
+        var name = mutated
+        var value = result
+        while true {
+            values[name] = .tensor(value)
+            guard let view = views[name] else { return }
+            switch view {
+            case .alias(let base):
+                name = base
+            case .slice(let base, let dim, let start, let step, let dropsDim):
+                guard case .tensor(let baseValue)? = values[base] else { return }
+                var src = value
+                if dropsDim { src = try emit1("unsqueeze", [src, ints([dim])]) }
+                let saved = node
+                node.outputs = []  // the scatter is an intermediate: no torch name
+                defer { node = saved }
+                value = try scatterSliceValue(baseValue, src, dim: dim, start: start, step: step)
+                name = base
+            case .opaque:
+                throw fail("writes in place through a reshaping view, which Ember does not support", .unsupported)
+            }
+        }
+    }
+
+    /// `scatterSlice` as an intermediate value.
+    mutating func scatterSliceValue(_ x: ValueID, _ src: ValueID, dim: Int, start: Int, step: Int) throws -> ValueID {
+        guard let shape = type(src).knownShape else { throw fail("needs the source's shape known at import", .unsupported) }
+        let count = Tensor.elementCount(shape) ?? 0
+        let strides = Tensor.strides(of: shape)
+        let indices = (0..<count).map { i in Int64(start + (i / strides[dim]) % shape[dim] * step) }
+        let index = constant(Tensor(shape: shape, int64s: indices))
+        return try emit1("scatter_elements", [x, index, try cast(src, type(x).dtype)], [("axis", .int(dim))])
     }
 }

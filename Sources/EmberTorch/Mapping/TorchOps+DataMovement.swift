@@ -204,6 +204,30 @@ extension TorchOps {
             try ctx.resize(mode: "linear", alignCorners: try ctx.bool("align_corners", default: false))
         }),
         all(["aten.slice_scatter.default"], sliceScatter),
+        // Only the form decompositions leave: the input's own shape with row-major strides, which
+        // is the input itself. Anything else reads memory layouts Ember does not model.
+        all(["aten.as_strided.default", "aten.as_strided_copy.default"], { ctx in
+            let x = try ctx.tensor("self")
+            let sizes = try ctx.symInts("size")
+            let strides = try ctx.ints("stride")
+            let offset = try ctx.int("storage_offset", default: 0)
+            let input = ctx.type(x).shape ?? []
+            var expected = 1
+            var rowMajor = true
+            for (size, stride) in zip(sizes, strides).reversed() {
+                if size.known == 1 { continue }
+                if stride != expected { rowMajor = false }
+                guard let k = size.known else {
+                    expected = -1
+                    continue
+                }
+                expected = expected < 0 ? -1 : expected * k
+            }
+            guard offset == 0, rowMajor, sizes.count == input.count, zip(sizes, input).allSatisfy({ $0.dim == $1 }) else {
+                throw ctx.fail("only the identity form (the input's shape, row-major strides) is supported", .unsupported)
+            }
+            ctx.alias(x)
+        }),
         all(["aten.select_scatter.default"], { ctx in
             // As a slice of length 1 along dim, with src unsqueezed.
             let x = try ctx.tensor("self")
