@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "EmberTorch", targets: ["EmberTorch"]),
         .library(name: "EmberPasses", targets: ["EmberPasses"]),
         .library(name: "EmberReference", targets: ["EmberReference"]),
+        .library(name: "EmberRuntime", targets: ["EmberRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -45,11 +46,15 @@ let package = Package(
         .target(name: "EmberPasses", dependencies: ["EmberIR", "EmberOps"]),
         // The reference backend: runs a graph with the operators' own evaluation.
         .target(name: "EmberReference", dependencies: ["EmberIR", "EmberOps"]),
+        // zlib, for the engine file's checksum.
+        .systemLibrary(name: "EmberZlib", path: "Sources/EmberZlib"),
+        // Engines: compiled models, their file format, and running them.
+        .target(name: "EmberRuntime", dependencies: ["EmberIR", "EmberOps", "EmberPasses", "EmberReference", "EmberZlib"]),
         // The `ember` command line.
         .executableTarget(
             name: "ember",
             dependencies: [
-                "EmberIR", "EmberOps", "EmberONNX", "EmberTorch", "EmberPasses", "EmberReference",
+                "EmberIR", "EmberOps", "EmberONNX", "EmberTorch", "EmberPasses", "EmberReference", "EmberRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Helpers shared by the tests: random tensors, tolerances, IR round trips.
@@ -57,6 +62,7 @@ let package = Package(
         .testTarget(name: "EmberIRTests", dependencies: ["EmberIR", "EmberOps", "EmberTestSupport"]),
         .testTarget(name: "EmberOpsTests", dependencies: ["EmberIR", "EmberOps", "EmberReference", "EmberTestSupport"]),
         .testTarget(name: "EmberPassesTests", dependencies: ["EmberPasses", "EmberReference", "EmberTestSupport"], resources: [.copy("Golden")]),
+        .testTarget(name: "EmberRuntimeTests", dependencies: ["EmberRuntime", "EmberTestSupport"]),
         .testTarget(name: "EmberONNXTests", dependencies: ["EmberONNX", "EmberReference", "EmberTestSupport"]),
         .testTarget(
             name: "EmberTorchTests",

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EmberRuntime
 import Foundation
 
 /// `ember doctor`: which backends work on this machine, and why the others do not.

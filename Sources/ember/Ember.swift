@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmberIR
+import EmberRuntime
 import Foundation
 
 /// The `ember` command line: compile, run, inspect and benchmark models.
@@ -9,7 +10,7 @@ struct Ember: ParsableCommand {
         commandName: "ember",
         abstract: "Ember: an inference compiler for PyTorch and ONNX models.",
         version: EmberVersion.string,
-        subcommands: [Inspect.self, Run.self, Doctor.self])
+        subcommands: [Compile.self, Run.self, Inspect.self, Doctor.self])
 
     /// Runs a command body, turning Ember errors into a message on stderr and exit code 1.
     static func reportingErrors(_ body: () throws -> Void) throws {
@@ -22,6 +23,3 @@ struct Ember: ParsableCommand {
     }
 }
 
-enum EmberVersion {
-    static let string = "0.1.0"
-}

@@ -9,7 +9,7 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show a model's inputs and outputs, its ops, and any ops Ember does not support.")
 
-    @Argument(help: "The model (.onnx, .pt2 from torch.export.save, or Ember text IR).")
+    @Argument(help: "The model (.onnx, .pt2 from torch.export.save, Ember text IR, or an engine file).")
     var model: String
 
     @Flag(help: "Print a machine-readable report.")
@@ -28,6 +28,8 @@ struct Inspect: ParsableCommand {
                 optimized = nil  // nothing to optimize: the report lists what is missing
             } else if case .torch(let program) = file, !program.unsupported.isEmpty {
                 optimized = nil
+            } else if case .engine(let engine) = file {
+                optimized = engine.graph  // already optimized
             } else {
                 var graph = try file.graph()
                 try optimization.optimize(&graph)
@@ -130,6 +132,13 @@ struct InspectReport: Encodable {
             schema = "\(program.schemaVersion.major).\(program.schemaVersion.minor)"
             torch_version = program.torchVersion
             symbols = program.symbolRanges.map { SymbolRange(symbol: $0.symbol, min: $0.min, max: $0.max) }
+        case .engine(let engine):
+            let graph = engine.graph
+            self.init(
+                format: "engine (\(engine.backend.rawValue))", opset: nil,
+                inputs: graph.inputs.map { Self.port(graph.name(of: $0), graph.type(of: $0)) },
+                outputs: graph.outputs.map { Self.port(graph.name(of: $0), graph.type(of: $0)) },
+                histogram: graph.opHistogram, unsupported: [])
         case .text(let graph):
             self.init(
                 format: "ember-ir", opset: nil,
@@ -176,7 +185,7 @@ struct InspectReport: Encodable {
                 }
             }
         } else {
-            out = opset.map { "format: ONNX, opset \($0)\n" } ?? "format: Ember text IR\n"
+            out = opset.map { "format: ONNX, opset \($0)\n" } ?? "format: \(format == "ember-ir" ? "Ember text IR" : format)\n"
         }
         out += "inputs:\n" + inputs.map(describe).joined()
         out += "outputs:\n" + outputs.map(describe).joined()

@@ -1,13 +1,15 @@
 import EmberIR
 import EmberONNX
 import EmberOps
+import EmberRuntime
 import EmberTorch
 import Foundation
 
-/// A model named on the command line, recognized by its contents: an ONNX protobuf, a
-/// `torch.export.save` archive (a zip: `.pt2`), or a graph in Ember's text IR (the form
+/// A model named on the command line, recognized by its contents: an engine, an ONNX protobuf,
+/// a `torch.export.save` archive (a zip: `.pt2`), or a graph in Ember's text IR (the form
 /// `ember inspect --print-ir` writes).
 enum ModelFile {
+    case engine(Engine)
     case onnx(ONNXModel)
     case torch(TorchProgram)
     case text(Graph)
@@ -21,6 +23,10 @@ enum ModelFile {
         guard !isDirectory.boolValue else {
             throw EmberError(.io, "'\(path)' is a directory, not a model file")
         }
+        let prefix = (try? FileHandle(forReadingFrom: url).read(upToCount: 16)) ?? Data()
+        if EngineFile.looksLikeEngine(prefix ?? Data()) {
+            return .engine(try EngineFile.read(from: url))
+        }
         if let text = try? String(contentsOf: url, encoding: .utf8),
             text.drop(while: { $0.isWhitespace }).hasPrefix("graph @")
         {
@@ -30,25 +36,28 @@ enum ModelFile {
                 throw error.located("'\(path)'")
             }
         }
-        if isZip(url) {
+        // A zip's local file header; an ONNX protobuf never starts with it.
+        if prefix.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
             return .torch(try TorchProgram(contentsOf: url))
         }
         return .onnx(try ONNXModel(contentsOf: url))
     }
 
+    /// The model's graph as imported (for an engine, its optimized graph).
     func graph() throws -> Graph {
         switch self {
+        case .engine(let engine): engine.graph
         case .onnx(let model): try model.importGraph()
         case .torch(let program): try program.importGraph()
         case .text(let graph): graph
         }
     }
 
-    /// Whether the file starts with a zip local file header (`PK\u{3}\u{4}`); an ONNX protobuf never does.
-    static func isZip(_ url: URL) -> Bool {
-        guard let handle = try? FileHandle(forReadingFrom: url) else { return false }
-        defer { try? handle.close() }
-        let head = (try? handle.read(upToCount: 4)) ?? Data()
-        return head == Data([0x50, 0x4B, 0x03, 0x04])
+    /// An engine ready to run: an engine file as it is, any other model optimized and built for `backend`.
+    func engine(backend: Engine.Backend, optimization: OptimizationOptions) throws -> Engine {
+        if case .engine(let engine) = self { return engine }
+        var graph = try graph()
+        try optimization.optimize(&graph)
+        return Engine(graph: graph, backend: backend)
     }
 }

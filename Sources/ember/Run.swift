@@ -1,6 +1,6 @@
 import ArgumentParser
 import EmberIR
-import EmberReference
+import EmberRuntime
 import Foundation
 
 /// `ember run MODEL --input NAME=FILE.npy ... --output-dir DIR`: one `OUTPUT_NAME.npy` per output.
@@ -8,15 +8,11 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a model on inputs from .npy files and write each output as OUTPUT_NAME.npy.")
 
-    enum Backend: String, ExpressibleByArgument, CaseIterable {
-        case auto, reference
-    }
-
-    @Argument(help: "The model (.onnx, .pt2 from torch.export.save, or Ember text IR).")
+    @Argument(help: "The model (.onnx, .pt2 from torch.export.save, Ember text IR, or an engine file).")
     var model: String
 
-    @Option(name: .long, help: "Which backend runs the model.")
-    var backend: Backend = .auto
+    @Option(name: .long, help: "Which backend runs the model (an engine file runs on the backend it was built for).")
+    var backend: BackendChoice = .auto
 
     @Option(
         name: .long, parsing: .singleValue,
@@ -35,15 +31,14 @@ struct Run: ParsableCommand {
         try Ember.reportingErrors {
             let clock = ContinuousClock()
             let start = clock.now
-            var graph = try ModelFile.open(model).graph()
-            try optimization.optimize(&graph)
+            let engine = try ModelFile.open(model).engine(backend: backend.resolved, optimization: optimization)
             let imported = clock.now
-            let feeds = try readInputs(for: graph)
+            let feeds = try readInputs(for: engine.graph)
             let ran = clock.now
-            let outputs = try ReferenceBackend().run(graph, inputs: feeds)
+            let outputs = try engine.run(feeds)
             if time {
                 let ms = { (d: Duration) in String(format: "%.2f", Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1e3) }
-                print("time: import and optimize \(ms(imported - start)) ms, run \(ms(clock.now - ran)) ms (\(backend == .auto ? "reference" : backend.rawValue) backend)")
+                print("time: load and optimize \(ms(imported - start)) ms, run \(ms(clock.now - ran)) ms (\(engine.backend.rawValue) backend)")
             }
             let directory = URL(fileURLWithPath: outputDir)
             do {

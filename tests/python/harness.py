@@ -34,11 +34,12 @@ def ember(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
 
 
 def run_ember(model_path: Path | str, inputs: dict[str, np.ndarray], backend: str = "reference",
-              workdir: Path | None = None, timeout: float = 600) -> dict[str, np.ndarray]:
+              workdir: Path | None = None, timeout: float = 600,
+              extra_args: list[str] | None = None) -> dict[str, np.ndarray]:
     """Runs `ember run` on a model file; returns outputs by name. Raises EmberFailed on a non-zero exit."""
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         tmp = Path(tmp)
-        args = ["run", str(model_path), "--backend", backend, "--output-dir", str(tmp / "out")]
+        args = ["run", str(model_path), "--backend", backend, "--output-dir", str(tmp / "out"), *(extra_args or [])]
         for i, (name, value) in enumerate(inputs.items()):
             path = tmp / f"input{i}.npy"
             np.save(path, value)

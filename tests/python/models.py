@@ -81,8 +81,22 @@ def gpt2(layers: int = 2, seq: int = 32) -> ModelCase:
                      {0: {1: "sequence"}, 1: {1: "sequence"}})
 
 
-def export(case: ModelCase, exporter: str, directory: Path) -> Path:
-    """Exports with a symbolic batch dim: `torchscript` (opset 17) or `dynamo` (opset 18, external data)."""
+def t5_encoder(layers: int = 2, seq: int = 32) -> ModelCase:
+    """A T5 encoder: RMS norms and a learned relative position bias added to every attention."""
+    from transformers import T5Config, T5EncoderModel
+
+    def build():
+        torch.manual_seed(0)
+        config = T5Config(d_model=128, d_kv=32, d_ff=256, num_layers=layers, num_heads=4,
+                          attn_implementation="eager")
+        return _FirstOutputs(T5EncoderModel(config).eval(), ["last_hidden_state"]).eval()
+    return ModelCase(build, token_inputs(seq, 32128), ["input_ids", "attention_mask"], ["last_hidden_state"],
+                     {0: {1: "sequence"}, 1: {1: "sequence"}})
+
+
+def export(case: ModelCase, exporter: str, directory: Path, keep_batch_norm: bool = False) -> Path:
+    """Exports with a symbolic batch dim: `torchscript` (opset 17) or `dynamo` (opset 18, external data).
+    With `keep_batch_norm`, the TorchScript exporter leaves batch norms in the graph unfolded."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "model.onnx"
     model = case.build()
@@ -91,8 +105,9 @@ def export(case: ModelCase, exporter: str, directory: Path) -> Path:
         axes = {name: {0: "batch"} for name in case.input_names + case.output_names}
         for index, dims in (case.extra_dynamic or {}).items():
             axes[case.input_names[index]].update(dims)
+        extra = {"training": torch.onnx.TrainingMode.PRESERVE, "do_constant_folding": False} if keep_batch_norm else {}
         torch.onnx.export(model, example, str(path), dynamo=False, opset_version=17,
-                          input_names=case.input_names, output_names=case.output_names, dynamic_axes=axes)
+                          input_names=case.input_names, output_names=case.output_names, dynamic_axes=axes, **extra)
     else:
         batch = torch.export.Dim("batch", min=1, max=64)
         shapes = []

@@ -2,7 +2,16 @@
 extension Graph {
     /// Parses text printed by `Graph.text`; op names are resolved with `registry`. The result is verified.
     public init(parsing text: String, registry: OperatorRegistry) throws {
-        var parser = TextParser(text, registry: registry)
+        try self.init(parsing: text, registry: registry, loadingConstant: nil)
+    }
+
+    /// Parses text whose constants may be stored elsewhere (`@blob(offset)`, as written by
+    /// `text(storingConstant:)`); `load` reads one from its dtype, shape and offset.
+    public init(
+        parsing text: String, registry: OperatorRegistry,
+        loadingConstant load: ((DType, [Int], Int) throws -> Tensor)?
+    ) throws {
+        var parser = TextParser(text, registry: registry, loadingConstant: load)
         self = try parser.parseGraph()
         try verify()
     }
@@ -14,10 +23,12 @@ struct TextParser {
     private let registry: OperatorRegistry
     private var builder = GraphBuilder()
     private var ids: [String: ValueID] = [:]
+    private let loadConstant: ((DType, [Int], Int) throws -> Tensor)?
 
-    init(_ text: String, registry: OperatorRegistry) {
+    init(_ text: String, registry: OperatorRegistry, loadingConstant: ((DType, [Int], Int) throws -> Tensor)? = nil) {
         bytes = Array(text.utf8)
         self.registry = registry
+        self.loadConstant = loadingConstant
     }
 
     // MARK: Grammar
@@ -160,6 +171,17 @@ struct TextParser {
         try expect("]")
         skipSpace()
         if peek("0x") { return try hexTensor(dtype, shape) }
+        if accept("@blob") {
+            try expect("(")
+            let offset = try integer()
+            try expect(")")
+            guard let loadConstant else { throw error("constant stored in a blob, but no blob was given") }
+            do {
+                return try loadConstant(dtype, shape, offset)
+            } catch let e as EmberError {
+                throw e.located(location)
+            }
+        }
         try expect("[")
         var words: [String] = []
         if !peek("]") {

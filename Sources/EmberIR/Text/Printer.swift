@@ -7,13 +7,24 @@
 ///       return %y
 ///     }
 extension Graph {
-    public var text: String {
+    public var text: String { text(storingConstant: nil) }
+
+    /// The text form, with constants written elsewhere: `store` saves a constant's bytes and
+    /// returns its offset, and the text says `constant f32[64,3,7,7] @blob(4096)` instead of the data.
+    /// Small constants (at most `TensorLiteral.listLimit` elements) stay inline.
+    public func text(storingConstant store: ((Tensor) -> Int)?) -> String {
         var out = "graph \(TextName.format(name, sigil: "@"))("
         out += inputs.map { "\(TextName.format(self.name(of: $0))): \(type(of: $0))" }.joined(separator: ", ")
         out += ") {\n"
         for id in constantIDs {
             guard let t = constants[id] else { continue }
-            out += "  \(TextName.format(self.name(of: id))) = constant \(TensorLiteral.format(t))\n"
+            let literal: String
+            if let store, t.count > TensorLiteral.listLimit {
+                literal = "\(t.dtype)[\(t.shape.map(String.init).joined(separator: ","))] @blob(\(store(t)))"
+            } else {
+                literal = TensorLiteral.format(t)
+            }
+            out += "  \(TextName.format(self.name(of: id))) = constant \(literal)\n"
         }
         for node in nodes {
             out += "  " + node.outputs.map { TextName.format(self.name(of: $0)) }.joined(separator: ", ")

@@ -1,0 +1,198 @@
+import EmberIR
+import EmberOps
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The engine file: one file holding everything needed to run a compiled model.
+///
+/// Layout (all integers little-endian):
+///
+///     0        "EMBERENG"                       magic
+///     8        u32 format version
+///     12       u32 header length H
+///     16       header, JSON (H bytes)            versions, backend, CPU features, section offsets
+///     G        graph, Ember text IR              constants point into the weights (`@blob(offset)`)
+///     W        weights, 64-byte aligned          raw little-endian tensor bytes
+///     end - 8  u32 CRC-32 of every byte before it, then "EEND"
+///
+/// Loading checks every part and names what does not match.
+public enum EngineFile {
+    static let magic = Array("EMBERENG".utf8)
+    static let trailerMark = Array("EEND".utf8)
+    /// The layout version this build writes and reads.
+    public static let formatVersion: UInt32 = 1
+    static let alignment = 64
+
+    /// What the header records.
+    struct Header: Codable, Equatable {
+        var emberVersion: String
+        var backend: String
+        /// CPU features the engine's kernels need on the machine that runs it.
+        var cpuFeatures: [String]
+        var graphOffset: Int
+        var graphLength: Int
+        var weightsOffset: Int
+        var weightsLength: Int
+    }
+
+    // MARK: Writing
+
+    /// Writes `engine` to `url` through a temporary file renamed into place, so a failure never
+    /// leaves a half-written engine or clobbers the file that was there.
+    public static func write(_ engine: Engine, to url: URL) throws {
+        let data = try serialize(engine)
+        let directory = url.deletingLastPathComponent()
+        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
+        do {
+            try data.write(to: temporary)
+            // rename(2) replaces the destination atomically.
+            guard rename(temporary.path, url.path) == 0 else {
+                throw EmberError(.io, String(cString: strerror(errno)))
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw EmberError(.io, "cannot write engine '\(url.path)': \(error.localizedDescription)")
+        }
+    }
+
+    /// The engine's bytes.
+    public static func serialize(_ engine: Engine) throws -> Data {
+        var weights: [UInt8] = []
+        let graphText = engine.graph.text(storingConstant: { tensor in
+            weights.append(contentsOf: [UInt8](repeating: 0, count: padding(weights.count)))
+            let offset = weights.count
+            weights.append(contentsOf: tensor.bytes())
+            return offset
+        })
+        let graphBytes = Array(graphText.utf8)
+        // The header holds offsets that depend on its own length: lay it out until it settles.
+        var header = Header(
+            emberVersion: EmberVersion.string, backend: engine.backend.rawValue, cpuFeatures: CPUFeatures.required,
+            graphOffset: 0, graphLength: graphBytes.count, weightsOffset: 0, weightsLength: weights.count)
+        var headerBytes: [UInt8] = []
+        for _ in 0..<4 {
+            headerBytes = try encode(header)
+            let graphOffset = align(16 + headerBytes.count)
+            let weightsOffset = align(graphOffset + graphBytes.count)
+            if header.graphOffset == graphOffset && header.weightsOffset == weightsOffset { break }
+            header.graphOffset = graphOffset
+            header.weightsOffset = weightsOffset
+        }
+        var out: [UInt8] = magic
+        out += littleEndian(formatVersion)
+        out += littleEndian(UInt32(headerBytes.count))
+        out += headerBytes
+        out += [UInt8](repeating: 0, count: header.graphOffset - out.count)
+        out += graphBytes
+        out += [UInt8](repeating: 0, count: header.weightsOffset - out.count)
+        out += weights
+        let crc = out.withUnsafeBytes(Checksum.crc32)
+        out += littleEndian(crc)
+        out += trailerMark
+        return Data(out)
+    }
+
+    // MARK: Reading
+
+    /// Whether `prefix` (the first bytes of a file) starts like an engine.
+    public static func looksLikeEngine(_ prefix: Data) -> Bool { prefix.starts(with: magic) }
+
+    /// Loads and checks an engine file.
+    public static func read(from url: URL) throws -> Engine {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url, options: .mappedIfSafe)
+        } catch {
+            throw EmberError(.io, "cannot read engine '\(url.path)'")
+        }
+        do {
+            return try deserialize(data)
+        } catch let error as EmberError {
+            throw error.located("engine '\(url.path)'")
+        }
+    }
+
+    public static func deserialize(_ data: Data) throws -> Engine {
+        try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+            let end = bytes.count
+            guard end >= 16 + 8, Array(bytes[0..<8]) == magic else {
+                throw EmberError(.invalidModel, "not an Ember engine (no EMBERENG magic at the start)")
+            }
+            let version = readUInt32(bytes, at: 8)
+            guard version == formatVersion else {
+                throw EmberError(
+                    .invalidModel,
+                    "engine format version \(version) is not the version this Ember reads (\(formatVersion)); compile the model again with this Ember")
+            }
+            guard Array(bytes[(end - 4)..<end]) == trailerMark else {
+                throw EmberError(.invalidModel, "the engine is truncated (no end marker)")
+            }
+            let stored = readUInt32(bytes, at: end - 8)
+            let actual = Checksum.crc32(UnsafeRawBufferPointer(rebasing: bytes[0..<(end - 8)]))
+            guard stored == actual else {
+                throw EmberError(.invalidModel, "the engine is damaged: checksum \(hex(actual)) does not match the stored \(hex(stored))")
+            }
+            let headerLength = Int(readUInt32(bytes, at: 12))
+            guard headerLength <= end - 24 else { throw EmberError(.invalidModel, "the engine header is truncated") }
+            let header: Header
+            do {
+                header = try JSONDecoder().decode(Header.self, from: Data(bytes[16..<(16 + headerLength)]))
+            } catch {
+                throw EmberError(.invalidModel, "the engine header is not valid")
+            }
+            let body = end - 8
+            guard header.graphOffset >= 16 + headerLength, header.graphLength >= 0,
+                header.graphOffset <= body, header.graphLength <= body - header.graphOffset,
+                header.weightsOffset >= 0, header.weightsLength >= 0,
+                header.weightsOffset <= body, header.weightsLength <= body - header.weightsOffset
+            else {
+                throw EmberError(.invalidModel, "the engine's sections lie outside the file")
+            }
+            guard let backend = Engine.Backend(rawValue: header.backend) else {
+                throw EmberError(.unsupported, "the engine is for backend '\(header.backend)', which this Ember does not have")
+            }
+            let missing = header.cpuFeatures.filter { !CPUFeatures.available.contains($0) }
+            guard missing.isEmpty else {
+                throw EmberError(
+                    .unsupported, "the engine needs CPU features this machine lacks: \(missing.joined(separator: ", "))")
+            }
+            let text = String(decoding: bytes[header.graphOffset..<(header.graphOffset + header.graphLength)], as: UTF8.self)
+            let weights = UnsafeRawBufferPointer(
+                rebasing: bytes[header.weightsOffset..<(header.weightsOffset + header.weightsLength)])
+            let graph = try Graph(parsing: text, registry: .standard) { dtype, shape, offset in
+                guard let count = Tensor.elementCount(shape),
+                    case (let length, false) = count.multipliedReportingOverflow(by: dtype.byteSize),
+                    offset >= 0, offset <= weights.count, length <= weights.count - offset
+                else {
+                    throw EmberError(.invalidModel, "constant of \(dtype)\(shape) at offset \(offset) lies outside the weights")
+                }
+                return try Tensor(dtype, shape: shape, bytes: UnsafeRawBufferPointer(rebasing: weights[offset..<(offset + length)]))
+            }
+            return Engine(graph: graph, backend: backend)
+        }
+    }
+
+    // MARK: Bytes
+
+    static func align(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
+    static func padding(_ n: Int) -> Int { align(n) - n }
+
+    static func littleEndian(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+
+    static func readUInt32(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt32 {
+        (0..<4).reduce(0) { $0 | UInt32(bytes[offset + $1]) << (8 * $1) }
+    }
+
+    static func hex(_ v: UInt32) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: 8 - s.count) + s
+    }
+
+    static func encode(_ header: Header) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array(try encoder.encode(header))
+    }
+}
