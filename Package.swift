@@ -2,7 +2,7 @@
 import PackageDescription
 
 /// One target per stage of the pipeline in docs/ARCHITECTURE.md; dependencies point one way:
-/// IR <- Ops <- (ONNX import, Reference backend) <- CLI.
+/// IR <- Ops <- (ONNX import, torch import, Reference backend) <- CLI.
 /// The reference kernels are built for AVX2 and FMA on x86-64 (every server CPU of the last decade);
 /// the baseline x86-64 target would leave them on SSE at less than half the speed.
 #if arch(x86_64)
@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "EmberIR", targets: ["EmberIR"]),
         .library(name: "EmberOps", targets: ["EmberOps"]),
         .library(name: "EmberONNX", targets: ["EmberONNX"]),
+        .library(name: "EmberTorch", targets: ["EmberTorch"]),
         .library(name: "EmberPasses", targets: ["EmberPasses"]),
         .library(name: "EmberReference", targets: ["EmberReference"]),
         .library(name: "EmberRuntime", targets: ["EmberRuntime"]),
@@ -26,6 +27,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // The graph IR: dtypes, shapes, tensors, nodes, the verifier and the text form.
@@ -36,19 +38,23 @@ let package = Package(
         .target(
             name: "EmberONNX",
             dependencies: ["EmberIR", "EmberOps", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        // torch.export archive (.pt2) import: the zip, the serialized program, ATen op mapping.
+        .target(
+            name: "EmberTorch",
+            dependencies: ["EmberIR", "EmberOps", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // The optimizer: named passes and the pipelines that run them.
         .target(name: "EmberPasses", dependencies: ["EmberIR", "EmberOps"]),
         // The reference backend: runs a graph with the operators' own evaluation.
         .target(name: "EmberReference", dependencies: ["EmberIR", "EmberOps"]),
         // zlib, for the engine file's checksum.
-        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "EmberZlib", path: "Sources/EmberZlib"),
         // Engines: compiled models, their file format, and running them.
-        .target(name: "EmberRuntime", dependencies: ["EmberIR", "EmberOps", "EmberPasses", "EmberReference", "CZlib"]),
+        .target(name: "EmberRuntime", dependencies: ["EmberIR", "EmberOps", "EmberPasses", "EmberReference", "EmberZlib"]),
         // The `ember` command line.
         .executableTarget(
             name: "ember",
             dependencies: [
-                "EmberIR", "EmberOps", "EmberONNX", "EmberPasses", "EmberReference", "EmberRuntime",
+                "EmberIR", "EmberOps", "EmberONNX", "EmberTorch", "EmberPasses", "EmberReference", "EmberRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Helpers shared by the tests: random tensors, tolerances, IR round trips.
@@ -58,6 +64,11 @@ let package = Package(
         .testTarget(name: "EmberPassesTests", dependencies: ["EmberPasses", "EmberReference", "EmberTestSupport"], resources: [.copy("Golden")]),
         .testTarget(name: "EmberRuntimeTests", dependencies: ["EmberRuntime", "EmberTestSupport"]),
         .testTarget(name: "EmberONNXTests", dependencies: ["EmberONNX", "EmberReference", "EmberTestSupport"]),
+        .testTarget(
+            name: "EmberTorchTests",
+            dependencies: [
+                "EmberTorch", "EmberReference", "EmberTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]),
         .testTarget(name: "EmberCLITests", dependencies: ["EmberTestSupport"]),
     ]
 )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EmberIR
 import EmberONNX
+import EmberTorch
 import Foundation
 
 /// `ember inspect MODEL`: inputs and outputs, the op histogram, and what Ember cannot run.
@@ -8,7 +9,7 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show a model's inputs and outputs, its ops, and any ops Ember does not support.")
 
-    @Argument(help: "The model (.onnx, Ember text IR, or an engine file).")
+    @Argument(help: "The model (.onnx, .pt2 from torch.export.save, Ember text IR, or an engine file).")
     var model: String
 
     @Flag(help: "Print a machine-readable report.")
@@ -25,6 +26,8 @@ struct Inspect: ParsableCommand {
             var optimized: Graph? = nil
             if case .onnx(let onnx) = file, !onnx.unsupported.isEmpty {
                 optimized = nil  // nothing to optimize: the report lists what is missing
+            } else if case .torch(let program) = file, !program.unsupported.isEmpty {
+                optimized = nil
             } else if case .engine(let engine) = file {
                 optimized = engine.graph  // already optimized
             } else {
@@ -70,9 +73,19 @@ struct InspectReport: Encodable {
         var op: String
         var nodes: [String]
     }
+    /// A symbolic size and the range torch.export proved for it.
+    struct SymbolRange: Encodable {
+        var symbol: String
+        var min: Int?
+        var max: Int?
+    }
 
     var format: String
     var opset: Int?
+    /// For torch archives: the schema version and the torch that wrote it.
+    var schema: String? = nil
+    var torch_version: String? = nil
+    var symbols: [SymbolRange]? = nil
     var inputs: [Port]
     var outputs: [Port]
     var ops_imported: [String: Int]
@@ -81,7 +94,9 @@ struct InspectReport: Encodable {
     private var histogram: [(op: String, count: Int)]
     private var optimizedHistogram: [(op: String, count: Int)] = []
 
-    enum CodingKeys: String, CodingKey { case format, opset, inputs, outputs, ops_imported, ops_optimized, unsupported }
+    enum CodingKeys: String, CodingKey {
+        case format, opset, schema, torch_version, symbols, inputs, outputs, ops_imported, ops_optimized, unsupported
+    }
 
     init(_ file: ModelFile, optimized: Graph?) throws {
         try self.init(file)
@@ -104,6 +119,19 @@ struct InspectReport: Encodable {
                 format: "onnx", opset: model.opset, inputs: try model.inputs().map { Self.port($0.name, $0.type) },
                 outputs: outputs, histogram: model.opHistogram,
                 unsupported: model.unsupported.map { Unsupported(op: $0.op, nodes: $0.nodes) })
+        case .torch(let program):
+            let graph = try? program.importGraph()
+            let outputs = program.outputs.map { out in
+                let inferred = graph.flatMap { g in g.outputs.first { g.name(of: $0) == out.name }.map(g.type(of:)) }
+                return Self.port(out.name, out.type ?? inferred)
+            }
+            self.init(
+                format: "pt2", opset: nil, inputs: try program.inputs().map { Self.port($0.name, $0.type) },
+                outputs: outputs, histogram: program.opHistogram,
+                unsupported: program.unsupported.map { Unsupported(op: $0.op, nodes: $0.nodes) })
+            schema = "\(program.schemaVersion.major).\(program.schemaVersion.minor)"
+            torch_version = program.torchVersion
+            symbols = program.symbolRanges.map { SymbolRange(symbol: $0.symbol, min: $0.min, max: $0.max) }
         case .engine(let engine):
             let graph = engine.graph
             self.init(
@@ -147,7 +175,18 @@ struct InspectReport: Encodable {
         func describe(_ p: Port) -> String {
             "  \(p.name): \(p.dtype ?? "?")[\(p.shape?.map(\.description).joined(separator: ",") ?? "*")]\n"
         }
-        var out = opset.map { "format: ONNX, opset \($0)\n" } ?? "format: \(format == "ember-ir" ? "Ember text IR" : format)\n"
+        var out: String
+        if let schema {
+            out = "format: torch.export archive (pt2), schema \(schema)\(torch_version.map { ", written by torch \($0)" } ?? "")\n"
+            if let symbols, !symbols.isEmpty {
+                out += "symbolic sizes:\n"
+                for s in symbols {
+                    out += "  \(s.symbol): \(s.min.map(String.init) ?? "?")..\(s.max.map(String.init) ?? "?")\n"
+                }
+            }
+        } else {
+            out = opset.map { "format: ONNX, opset \($0)\n" } ?? "format: \(format == "ember-ir" ? "Ember text IR" : format)\n"
+        }
         out += "inputs:\n" + inputs.map(describe).joined()
         out += "outputs:\n" + outputs.map(describe).joined()
         let total = histogram.reduce(0) { $0 + $1.count }

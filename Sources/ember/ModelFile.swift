@@ -2,13 +2,16 @@ import EmberIR
 import EmberONNX
 import EmberOps
 import EmberRuntime
+import EmberTorch
 import Foundation
 
 /// A model named on the command line, recognized by its contents: an engine, an ONNX protobuf,
-/// or a graph in Ember's text IR (the form `ember inspect --print-ir` writes).
+/// a `torch.export.save` archive (a zip: `.pt2`), or a graph in Ember's text IR (the form
+/// `ember inspect --print-ir` writes).
 enum ModelFile {
     case engine(Engine)
     case onnx(ONNXModel)
+    case torch(TorchProgram)
     case text(Graph)
 
     static func open(_ path: String) throws -> ModelFile {
@@ -33,6 +36,10 @@ enum ModelFile {
                 throw error.located("'\(path)'")
             }
         }
+        // A zip's local file header; an ONNX protobuf never starts with it.
+        if prefix.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
+            return .torch(try TorchProgram(contentsOf: url))
+        }
         return .onnx(try ONNXModel(contentsOf: url))
     }
 
@@ -41,6 +48,7 @@ enum ModelFile {
         switch self {
         case .engine(let engine): engine.graph
         case .onnx(let model): try model.importGraph()
+        case .torch(let program): try program.importGraph()
         case .text(let graph): graph
         }
     }

@@ -8,7 +8,7 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a model on inputs from .npy files and write each output as OUTPUT_NAME.npy.")
 
-    @Argument(help: "The model (.onnx, Ember text IR, or an engine file).")
+    @Argument(help: "The model (.onnx, .pt2 from torch.export.save, Ember text IR, or an engine file).")
     var model: String
 
     @Option(name: .long, help: "Which backend runs the model (an engine file runs on the backend it was built for).")

@@ -120,3 +120,24 @@ def export(case: ModelCase, exporter: str, directory: Path, keep_batch_norm: boo
                           input_names=case.input_names, output_names=case.output_names,
                           dynamic_shapes=tuple(shapes), verbose=False)
     return path
+
+
+def export_pt2(case: ModelCase, directory: Path, decompose: bool = False) -> Path:
+    """Exports with `torch.export` (symbolic batch, and the case's other dynamic dims) and saves a
+    `.pt2` archive; with `decompose`, after `run_decompositions()` (the core ATen op set)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "model.pt2"
+    model = case.build()
+    batch = torch.export.Dim("batch", min=1, max=64)
+    shapes = []
+    for index, _ in enumerate(case.input_names):
+        dims = {0: batch}
+        for dim, name in (case.extra_dynamic or {}).get(index, {}).items():
+            dims[dim] = torch.export.Dim(name, min=2, max=512)
+        shapes.append(dims)
+    with torch.no_grad():
+        program = torch.export.export(model, case.inputs(2), dynamic_shapes=tuple(shapes))
+    if decompose:
+        program = program.run_decompositions()
+    torch.export.save(program, str(path))
+    return path

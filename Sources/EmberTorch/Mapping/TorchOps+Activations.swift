@@ -1,0 +1,75 @@
+import EmberIR
+import EmberOps
+
+extension TorchOps {
+    static let activations: [String: TorchConverter] = dictionary([
+        all(["aten.relu.default"], unary("relu")),
+        all(["aten.sigmoid.default"], unary("sigmoid")),
+        all(["aten.silu.default"], unary("silu")),
+        all(["aten.mish.default"], unary("mish")),
+        all(["aten.hardswish.default"], unary("hard_swish")),
+        // relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1)
+        all(["aten.hardsigmoid.default"], unary("hard_sigmoid", [("alpha", .float(1.0 / 6)), ("beta", .float(0.5))])),
+        all(["aten.gelu.default"], { ctx in
+            let approximate = try ctx.string("approximate", default: "none")
+            try ctx.emitFinal("gelu", [try ctx.tensor("self")], [("approximate", .string(approximate))])
+        }),
+        all(["aten.leaky_relu.default"], { ctx in
+            let slope = try ctx.float("negative_slope", default: 0.01)
+            try ctx.emitFinal("leaky_relu", [try ctx.tensor("self")], [("alpha", .float(slope))])
+        }),
+        all(["aten.elu.default"], { ctx in
+            guard try ctx.float("scale", default: 1) == 1, try ctx.float("input_scale", default: 1) == 1 else {
+                throw ctx.fail("scale and input_scale other than 1 are not supported", .unsupported)
+            }
+            try ctx.emitFinal("elu", [try ctx.tensor("self")], [("alpha", .float(try ctx.float("alpha", default: 1)))])
+        }),
+        all(["aten.softplus.default"], { ctx in
+            // log(1 + exp(beta x)) / beta; torch's threshold only avoids overflow.
+            let beta = try ctx.float("beta", default: 1)
+            let x = try ctx.tensor("self")
+            guard beta != 1 else { return try ctx.emitFinal("softplus", [x]) }
+            let dtype = ctx.type(x).dtype
+            let scaled = try ctx.emit1("softplus", [try ctx.emit1("mul", [x, ctx.scalar(beta, dtype)])])
+            try ctx.emitFinal("div", [scaled, ctx.scalar(beta, dtype)])
+        }),
+        all(["aten.relu6.default"], { ctx in try ctx.clip(try ctx.tensor("self"), 0, 6) }),
+        all(["aten.hardtanh.default"], { ctx in
+            try ctx.clip(try ctx.tensor("self"), try ctx.float("min_val", default: -1), try ctx.float("max_val", default: 1))
+        }),
+        all(["aten.clamp.default"], { ctx in
+            try ctx.clip(try ctx.tensor("self"), try ctx.number("min"), try ctx.number("max"))
+        }),
+        all(["aten.clamp_min.default"], { ctx in try ctx.clip(try ctx.tensor("self"), try ctx.number("min"), nil) }),
+        all(["aten.clamp_max.default"], { ctx in try ctx.clip(try ctx.tensor("self"), nil, try ctx.number("max")) }),
+        all(["aten.clamp.Tensor"], { ctx in
+            let x = try ctx.tensor("self")
+            let dtype = ctx.type(x).dtype
+            var y = x
+            if let lo = try ctx.optionalTensor("min") { y = try ctx.emit1("max", [y, try ctx.cast(lo, dtype)]) }
+            if let hi = try ctx.optionalTensor("max") { y = try ctx.emit1("min", [y, try ctx.cast(hi, dtype)]) }
+            try ctx.emitFinal("identity", [y])
+        }),
+        all(["aten.softmax.int", "aten._softmax.default", "aten._safe_softmax.default"], softmax("softmax")),
+        all(["aten.log_softmax.int", "aten._log_softmax.default"], softmax("log_softmax")),
+    ])
+
+    private static func softmax(_ name: String) -> TorchConverter {
+        { ctx in
+            var x = try ctx.tensor("self")
+            if let dtype = try ctx.dtype("dtype") { x = try ctx.cast(x, dtype) }
+            if try ctx.bool("half_to_float", default: false) { x = try ctx.cast(x, .f32) }
+            try ctx.emitFinal(name, [x], [("axis", .int(try ctx.int("dim")))])
+        }
+    }
+}
+
+extension TorchNodeContext {
+    /// `clip(x, lo, hi)` with either bound optional.
+    mutating func clip(_ x: ValueID, _ lo: Double?, _ hi: Double?) throws {
+        let dtype = type(x).dtype
+        let low = lo.map { scalar($0, dtype) }
+        let high = hi.map { scalar($0, dtype) }
+        try emitFinal("clip", high == nil ? [x, low] : [x, low, high])
+    }
+}

@@ -1,0 +1,60 @@
+import EmberIR
+import EmberOps
+
+extension TorchOps {
+    static let normalization: [String: TorchConverter] = dictionary([
+        all(["aten.batch_norm.default", "aten.native_batch_norm.default", "aten._native_batch_norm_legit.default"], { ctx in
+            guard try !ctx.bool("training", default: false) else {
+                throw ctx.fail("expected training = False, received True: Ember runs inference only (export the model in eval mode)", .unsupported)
+            }
+            try batchNorm(&ctx)
+        }),
+        all(["aten._native_batch_norm_legit_no_training.default"], batchNorm),
+        all(["aten.layer_norm.default", "aten.native_layer_norm.default"], { ctx in
+            let x = try ctx.tensor("input")
+            let normalized = try ctx.ints("normalized_shape")
+            let dtype = ctx.type(x).dtype
+            let scale = try ctx.optionalTensor("weight") ?? ctx.constant(Tensor(filling: 1, dtype, shape: normalized))
+            let bias = try ctx.optionalTensor("bias")
+            try ctx.emitFinal(
+                "layer_norm", [x, scale, bias],
+                [("axis", .int(-normalized.count)), ("epsilon", .float(try ctx.float("eps", default: 1e-5)))])
+        }),
+        all(["aten.group_norm.default", "aten.native_group_norm.default"], { ctx in
+            let x = try ctx.tensor("input")
+            let groups = ctx.has("num_groups") ? try ctx.int("num_groups") : try ctx.int("group")
+            guard let channels = ctx.type(x).shape?.dropFirst().first?.value else {
+                throw ctx.fail("needs the input's channel count known at import", .unsupported)
+            }
+            let dtype = ctx.type(x).dtype
+            let scale = try ctx.optionalTensor("weight") ?? ctx.constant(Tensor(filling: 1, dtype, shape: [channels]))
+            let bias = try ctx.optionalTensor("bias") ?? ctx.constant(Tensor(filling: 0, dtype, shape: [channels]))
+            try ctx.emitFinal(
+                "group_norm", [x, scale, bias],
+                [("num_groups", .int(groups)), ("epsilon", .float(try ctx.float("eps", default: 1e-5)))])
+        }),
+        all(["aten.rms_norm.default"], { ctx in
+            let x = try ctx.tensor("input")
+            let normalized = try ctx.ints("normalized_shape")
+            let dtype = ctx.type(x).dtype
+            let scale = try ctx.optionalTensor("weight") ?? ctx.constant(Tensor(filling: 1, dtype, shape: normalized))
+            var attributes: [(String, Attribute)] = [("axis", .int(-normalized.count))]
+            if let eps = try ctx.optionalFloat("eps") { attributes.append(("epsilon", .float(eps))) }
+            else if dtype == .f32 { attributes.append(("epsilon", .float(Double(Float.ulpOfOne)))) }
+            try ctx.emitFinal("rms_norm", [x, scale], attributes)
+        }),
+    ])
+
+    /// Inference batch norm; absent weight and bias are ones and zeros.
+    private static func batchNorm(_ ctx: inout TorchNodeContext) throws {
+        let x = try ctx.tensor("input")
+        let mean = try ctx.tensor("running_mean")
+        let variance = try ctx.tensor("running_var")
+        let dtype = ctx.type(x).dtype
+        let channels = ctx.type(mean).shape?.first?.value ?? 0
+        let scale = try ctx.optionalTensor("weight") ?? ctx.constant(Tensor(filling: 1, dtype, shape: [channels]))
+        let bias = try ctx.optionalTensor("bias") ?? ctx.constant(Tensor(filling: 0, dtype, shape: [channels]))
+        try ctx.emitFinal(
+            "batch_norm", [x, scale, bias, mean, variance], [("epsilon", .float(try ctx.float("eps", default: 1e-5)))])
+    }
+}
