@@ -94,9 +94,11 @@ def t5_encoder(layers: int = 2, seq: int = 32) -> ModelCase:
                      {0: {1: "sequence"}, 1: {1: "sequence"}})
 
 
-def export(case: ModelCase, exporter: str, directory: Path, keep_batch_norm: bool = False) -> Path:
+def export(case: ModelCase, exporter: str, directory: Path, keep_batch_norm: bool = False,
+           static: bool = False) -> Path:
     """Exports with a symbolic batch dim: `torchscript` (opset 17) or `dynamo` (opset 18, external data).
-    With `keep_batch_norm`, the TorchScript exporter leaves batch norms in the graph unfolded."""
+    With `keep_batch_norm`, the TorchScript exporter leaves batch norms in the graph unfolded;
+    with `static`, every dim is fixed at the example's (batch 2)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "model.onnx"
     model = case.build()
@@ -107,7 +109,8 @@ def export(case: ModelCase, exporter: str, directory: Path, keep_batch_norm: boo
             axes[case.input_names[index]].update(dims)
         extra = {"training": torch.onnx.TrainingMode.PRESERVE, "do_constant_folding": False} if keep_batch_norm else {}
         torch.onnx.export(model, example, str(path), dynamo=False, opset_version=17,
-                          input_names=case.input_names, output_names=case.output_names, dynamic_axes=axes, **extra)
+                          input_names=case.input_names, output_names=case.output_names,
+                          dynamic_axes=None if static else axes, **extra)
     else:
         batch = torch.export.Dim("batch", min=1, max=64)
         shapes = []
@@ -118,7 +121,7 @@ def export(case: ModelCase, exporter: str, directory: Path, keep_batch_norm: boo
             shapes.append(dims)
         torch.onnx.export(model, example, str(path), dynamo=True, opset_version=18, external_data=True,
                           input_names=case.input_names, output_names=case.output_names,
-                          dynamic_shapes=tuple(shapes), verbose=False)
+                          dynamic_shapes=None if static else tuple(shapes), verbose=False)
     return path
 
 

@@ -158,6 +158,15 @@ public struct RecognizeAttention: PatternPass {
             return ((x, keyPerm == [0, 1, 2, 3] ? nil : keyPerm), chain + [transpose.index])
         }
         // reshape(transpose(reshape(k, [-1, S, D]), [0, 2, 1]), [B, H, D, S])
+        if let key = reshapedTransposedKey(t, view: view) {
+            return ((key.value, nil), chain + key.nodes)
+        }
+        // Any other 4-D k^T: a transpose of it swapping the last two axes gives K back.
+        guard view.type(kT).rank == 4 else { return nil }
+        return ((kT, [0, 1, 3, 2]), [])
+    }
+
+    private func reshapedTransposedKey(_ t: ValueID, view: MatchView) -> (value: ValueID, nodes: [Int])? {
         guard let outer = view.match(t, Reshape.self), let swapped = outer.node.inputs[0],
               let transpose = view.match(swapped, Transpose.self), transpose.op.perm == [0, 2, 1],
               let inner = view.match(transpose.node.inputs[0], Reshape.self), let k = inner.node.inputs[0],
@@ -169,7 +178,7 @@ public struct RecognizeAttention: PatternPass {
         if case .constant(let b) = d[0], case .constant(let h) = d[1] { leading.append(.constant(b * h)) }
         guard flat.count == 3, leading.contains(flat[0]), Array(flat[1...]) == [d[2], d[3]],
               split == [d[0], d[1], d[3], d[2]] else { return nil }
-        return ((k, nil), chain + [outer.index, transpose.index, inner.index])
+        return (k, [outer.index, transpose.index, inner.index])
     }
 
     /// One mask for the attention op from the terms found, with the nodes that combine them.
