@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "EmberPasses", targets: ["EmberPasses"]),
         .library(name: "EmberReference", targets: ["EmberReference"]),
         .library(name: "EmberRuntime", targets: ["EmberRuntime"]),
+        .library(name: "EmberC", type: .dynamic, targets: ["EmberC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -50,6 +51,9 @@ let package = Package(
         .systemLibrary(name: "EmberZlib", path: "Sources/EmberZlib"),
         // Engines: compiled models, their file format, and running them.
         .target(name: "EmberRuntime", dependencies: ["EmberIR", "EmberOps", "EmberPasses", "EmberReference", "EmberZlib"]),
+        // The C API: include/ember.h declares it, EmberC defines it (libEmberC.so).
+        .target(name: "CEmberAPI"),
+        .target(name: "EmberC", dependencies: ["CEmberAPI", "EmberIR", "EmberRuntime"]),
         // The `ember` command line.
         .executableTarget(
             name: "ember",

@@ -1,0 +1,82 @@
+/*
+ * Ember's C API: load an engine file and run it with caller-owned buffers.
+ *
+ * An engine is immutable and may be run from many threads at once. Every function that can fail
+ * returns 0 on success and non-zero on failure; `ember_last_error()` then describes the failure
+ * (the message is per thread and stays valid until the thread's next Ember call).
+ *
+ *     ember_engine *engine = ember_engine_load("model.engine");
+ *     if (!engine) { fprintf(stderr, "%s\n", ember_last_error()); return 1; }
+ *     int64_t dims[4] = {1, 3, 224, 224};
+ *     ember_tensor input = {"image", EMBER_F32, 4, dims, pixels, sizeof pixels};
+ *     int64_t out_dims[EMBER_MAX_RANK];
+ *     ember_tensor output = {"logits", EMBER_F32, 0, out_dims, logits, sizeof logits};
+ *     if (ember_engine_run(engine, &input, 1, &output, 1) != 0) { ... }
+ *     ember_engine_free(engine);
+ */
+#ifndef EMBER_H
+#define EMBER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Element types; the values are ONNX's TensorProto.DataType codes. */
+enum {
+    EMBER_F32 = 1, EMBER_U8 = 2, EMBER_I8 = 3, EMBER_U16 = 4, EMBER_I16 = 5, EMBER_I32 = 6,
+    EMBER_I64 = 7, EMBER_BOOL = 9, EMBER_F16 = 10, EMBER_F64 = 11, EMBER_U32 = 12, EMBER_U64 = 13,
+    EMBER_BF16 = 16
+};
+
+/* The highest rank a tensor passed through this API may have. */
+#define EMBER_MAX_RANK 16
+
+typedef struct ember_engine ember_engine;
+
+/* A tensor in caller-owned memory. For inputs every field is read. For outputs, `name` picks the
+ * output (NULL: the output at the same position), `dims` must hold EMBER_MAX_RANK entries and
+ * receives the shape, `rank` and `dtype` are written, and `data` must hold `byte_size` bytes. */
+typedef struct {
+    const char *name;
+    int32_t dtype;
+    int32_t rank;
+    int64_t *dims;
+    void *data;
+    size_t byte_size;
+} ember_tensor;
+
+/* An input or output as the engine declares it. Symbolic dims are -1, with their names in
+ * `dim_names` (NULL for known dims). The strings live as long as the engine. */
+typedef struct {
+    const char *name;
+    int32_t dtype;
+    int32_t rank;
+    const int64_t *dims;
+    const char *const *dim_names;
+} ember_tensor_info;
+
+const char *ember_version(void);
+const char *ember_last_error(void);
+
+/* Loads and checks an engine file; NULL on failure. */
+ember_engine *ember_engine_load(const char *path);
+void ember_engine_free(ember_engine *engine);
+
+int32_t ember_engine_input_count(const ember_engine *engine);
+int32_t ember_engine_output_count(const ember_engine *engine);
+int ember_engine_input_info(const ember_engine *engine, int32_t index, ember_tensor_info *info);
+int ember_engine_output_info(const ember_engine *engine, int32_t index, ember_tensor_info *info);
+
+/* Runs the engine. Fails without writing anything when an input does not fit the engine or an
+ * output buffer is too small (the message says how many bytes it needs). */
+int ember_engine_run(const ember_engine *engine, const ember_tensor *inputs, int32_t input_count,
+                     ember_tensor *outputs, int32_t output_count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,1 @@
+../Sources/CEmberAPI/include/ember.h
