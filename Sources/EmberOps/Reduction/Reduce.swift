@@ -13,12 +13,24 @@ public enum ReduceKind: Sendable {
 public protocol AxesReduction: Operator {
     static var kind: ReduceKind { get }
     static var dtypes: Set<DType> { get }
-    var keepdims: Bool { get }
-    var noopWithEmptyAxes: Bool { get }
-    init(keepdims: Bool, noopWithEmptyAxes: Bool)
+    var options: ReductionOptions { get }
+    init(options: ReductionOptions)
+}
+
+/// The attributes every `Reduce*` op shares.
+public struct ReductionOptions: Sendable, Equatable {
+    public var keepdims = true
+    public var noopWithEmptyAxes = false
 }
 
 extension AxesReduction {
+    public init(keepdims: Bool = true, noopWithEmptyAxes: Bool = false) {
+        self.init(options: ReductionOptions(keepdims: keepdims, noopWithEmptyAxes: noopWithEmptyAxes))
+    }
+
+    public var keepdims: Bool { options.keepdims }
+    public var noopWithEmptyAxes: Bool { options.noopWithEmptyAxes }
+
     public static var inputArity: ClosedRange<Int> { 1...2 }
     public static var traits: OpTraits { .reduction }
     public static var dtypes: Set<DType> { DType.floatingPoint.union([.i64, .i32, .u64, .u32]) }
@@ -103,24 +115,16 @@ extension AxesReduction {
 public struct ReduceSum: AxesReduction {
     public static let name = "reduce_sum"
     public static let kind = ReduceKind.sum
-    public var keepdims: Bool
-    public var noopWithEmptyAxes: Bool
-    public init(keepdims: Bool = true, noopWithEmptyAxes: Bool = false) {
-        self.keepdims = keepdims
-        self.noopWithEmptyAxes = noopWithEmptyAxes
-    }
+    public var options: ReductionOptions
+    public init(options: ReductionOptions) { self.options = options }
 }
 
 /// `sum(x) / n` over axes; integers divide truncating toward zero.
 public struct ReduceMean: AxesReduction {
     public static let name = "reduce_mean"
     public static let kind = ReduceKind.mean
-    public var keepdims: Bool
-    public var noopWithEmptyAxes: Bool
-    public init(keepdims: Bool = true, noopWithEmptyAxes: Bool = false) {
-        self.keepdims = keepdims
-        self.noopWithEmptyAxes = noopWithEmptyAxes
-    }
+    public var options: ReductionOptions
+    public init(options: ReductionOptions) { self.options = options }
 }
 
 /// `max(x)` over axes; NaN propagates, an empty reduction gives -inf (the type's minimum for integers).
@@ -128,12 +132,8 @@ public struct ReduceMax: AxesReduction {
     public static let name = "reduce_max"
     public static let kind = ReduceKind.max
     public static var dtypes: Set<DType> { DType.floatingPoint.union([.i64, .i32, .u64, .u32, .i8, .u8, .bool]) }
-    public var keepdims: Bool
-    public var noopWithEmptyAxes: Bool
-    public init(keepdims: Bool = true, noopWithEmptyAxes: Bool = false) {
-        self.keepdims = keepdims
-        self.noopWithEmptyAxes = noopWithEmptyAxes
-    }
+    public var options: ReductionOptions
+    public init(options: ReductionOptions) { self.options = options }
 }
 
 /// `min(x)` over axes; NaN propagates, an empty reduction gives +inf (the type's maximum for integers).
@@ -141,84 +141,56 @@ public struct ReduceMin: AxesReduction {
     public static let name = "reduce_min"
     public static let kind = ReduceKind.min
     public static var dtypes: Set<DType> { DType.floatingPoint.union([.i64, .i32, .u64, .u32, .i8, .u8, .bool]) }
-    public var keepdims: Bool
-    public var noopWithEmptyAxes: Bool
-    public init(keepdims: Bool = true, noopWithEmptyAxes: Bool = false) {
-        self.keepdims = keepdims
-        self.noopWithEmptyAxes = noopWithEmptyAxes
-    }
+    public var options: ReductionOptions
+    public init(options: ReductionOptions) { self.options = options }
 }
 
 /// `prod(x)` over axes.
 public struct ReduceProd: AxesReduction {
     public static let name = "reduce_prod"
     public static let kind = ReduceKind.prod
-    public var keepdims: Bool
-    public var noopWithEmptyAxes: Bool
-    public init(keepdims: Bool = true, noopWithEmptyAxes: Bool = false) {
-        self.keepdims = keepdims
-        self.noopWithEmptyAxes = noopWithEmptyAxes
-    }
+    public var options: ReductionOptions
+    public init(options: ReductionOptions) { self.options = options }
 }
 
 /// `sum(|x|)` over axes.
 public struct ReduceL1: AxesReduction {
     public static let name = "reduce_l1"
     public static let kind = ReduceKind.l1
-    public var keepdims: Bool
-    public var noopWithEmptyAxes: Bool
-    public init(keepdims: Bool = true, noopWithEmptyAxes: Bool = false) {
-        self.keepdims = keepdims
-        self.noopWithEmptyAxes = noopWithEmptyAxes
-    }
+    public var options: ReductionOptions
+    public init(options: ReductionOptions) { self.options = options }
 }
 
 /// `sqrt(sum(x^2))` over axes.
 public struct ReduceL2: AxesReduction {
     public static let name = "reduce_l2"
     public static let kind = ReduceKind.l2
-    public var keepdims: Bool
-    public var noopWithEmptyAxes: Bool
-    public init(keepdims: Bool = true, noopWithEmptyAxes: Bool = false) {
-        self.keepdims = keepdims
-        self.noopWithEmptyAxes = noopWithEmptyAxes
-    }
+    public var options: ReductionOptions
+    public init(options: ReductionOptions) { self.options = options }
 }
 
 /// `log(sum(exp(x)))` over axes, computed as `m + log(sum(exp(x - m)))` with `m = max(x)`.
 public struct ReduceLogSumExp: AxesReduction {
     public static let name = "reduce_log_sum_exp"
     public static let kind = ReduceKind.logSumExp
-    public var keepdims: Bool
-    public var noopWithEmptyAxes: Bool
-    public init(keepdims: Bool = true, noopWithEmptyAxes: Bool = false) {
-        self.keepdims = keepdims
-        self.noopWithEmptyAxes = noopWithEmptyAxes
-    }
+    public var options: ReductionOptions
+    public init(options: ReductionOptions) { self.options = options }
 }
 
 /// `log(sum(x))` over axes.
 public struct ReduceLogSum: AxesReduction {
     public static let name = "reduce_log_sum"
     public static let kind = ReduceKind.logSum
-    public var keepdims: Bool
-    public var noopWithEmptyAxes: Bool
-    public init(keepdims: Bool = true, noopWithEmptyAxes: Bool = false) {
-        self.keepdims = keepdims
-        self.noopWithEmptyAxes = noopWithEmptyAxes
-    }
+    public var options: ReductionOptions
+    public init(options: ReductionOptions) { self.options = options }
 }
 
 /// `sum(x^2)` over axes.
 public struct ReduceSumSquare: AxesReduction {
     public static let name = "reduce_sum_square"
     public static let kind = ReduceKind.sumSquare
-    public var keepdims: Bool
-    public var noopWithEmptyAxes: Bool
-    public init(keepdims: Bool = true, noopWithEmptyAxes: Bool = false) {
-        self.keepdims = keepdims
-        self.noopWithEmptyAxes = noopWithEmptyAxes
-    }
+    public var options: ReductionOptions
+    public init(options: ReductionOptions) { self.options = options }
 }
 
 /// Where each input element goes in a reduction: the input shape with runs of neighbouring
