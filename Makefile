@@ -5,7 +5,7 @@ SWIFT ?= swift
 EMBER := .build/debug/ember
 PYTEST_FLAGS ?= -q
 
-.PHONY: demo test build deps python-deps swift-test python-test clean
+.PHONY: demo test build system-deps python-deps swift-test python-test clean
 
 demo: build python-deps
 	$(PYTHON) scripts/demo.py
@@ -13,8 +13,12 @@ demo: build python-deps
 test: build python-deps swift-test python-test
 
 # Swift packages come from the package manager; the ONNX protobuf code is generated and committed.
-build:
+build: system-deps
 	$(SWIFT) build --build-tests
+
+# Debian packages: oneDNN's headers (the CPU backend loads the library itself at run time).
+system-deps:
+	@test -f /usr/include/dnnl.h || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libdnnl-dev; }
 
 python-deps: .build/python-deps.stamp
 

@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "EmberTorch", targets: ["EmberTorch"]),
         .library(name: "EmberPasses", targets: ["EmberPasses"]),
         .library(name: "EmberReference", targets: ["EmberReference"]),
+        .library(name: "EmberCPU", targets: ["EmberCPU"]),
         .library(name: "EmberRuntime", targets: ["EmberRuntime"]),
         .library(name: "EmberC", type: .dynamic, targets: ["EmberC"]),
     ],
@@ -47,10 +48,15 @@ let package = Package(
         .target(name: "EmberPasses", dependencies: ["EmberIR", "EmberOps"]),
         // The reference backend: runs a graph with the operators' own evaluation.
         .target(name: "EmberReference", dependencies: ["EmberIR", "EmberOps"]),
+        // oneDNN, loaded at run time (the headers come from Debian's libdnnl-dev).
+        .target(name: "EmberDNNL", linkerSettings: [.linkedLibrary("dl")]),
+        // The CPU backend: the partitioner, memory plan and executor, oneDNN's primitives and
+        // Ember's own vectorized kernels.
+        .target(name: "EmberCPU", dependencies: ["EmberIR", "EmberOps", "EmberReference", "EmberDNNL"], swiftSettings: kernelFlags),
         // zlib, for the engine file's checksum.
         .systemLibrary(name: "EmberZlib", path: "Sources/EmberZlib"),
         // Engines: compiled models, their file format, and running them.
-        .target(name: "EmberRuntime", dependencies: ["EmberIR", "EmberOps", "EmberPasses", "EmberReference", "EmberZlib"]),
+        .target(name: "EmberRuntime", dependencies: ["EmberIR", "EmberOps", "EmberPasses", "EmberReference", "EmberCPU", "EmberZlib"]),
         // The C API: include/ember.h declares it, EmberC defines it (libEmberC.so).
         .target(name: "CEmberAPI"),
         .target(name: "EmberC", dependencies: ["CEmberAPI", "EmberIR", "EmberRuntime"]),
@@ -66,6 +72,7 @@ let package = Package(
         .testTarget(name: "EmberIRTests", dependencies: ["EmberIR", "EmberOps", "EmberTestSupport"]),
         .testTarget(name: "EmberOpsTests", dependencies: ["EmberIR", "EmberOps", "EmberReference", "EmberTestSupport"]),
         .testTarget(name: "EmberPassesTests", dependencies: ["EmberPasses", "EmberReference", "EmberTestSupport"], resources: [.copy("Golden")]),
+        .testTarget(name: "EmberCPUTests", dependencies: ["EmberCPU", "EmberTestSupport"]),
         .testTarget(name: "EmberRuntimeTests", dependencies: ["EmberRuntime", "EmberTestSupport"]),
         .testTarget(name: "EmberONNXTests", dependencies: ["EmberONNX", "EmberReference", "EmberTestSupport"]),
         .testTarget(

@@ -1,0 +1,32 @@
+import EmberIR
+
+/// A value's memory during one run: where its bytes are, their dtype, the value's logical shape and
+/// the layout of the bytes. A view owns nothing; the execution context or the caller owns the memory.
+public struct TensorView: @unchecked Sendable {
+    public let data: UnsafeMutableRawPointer
+    public let dtype: DType
+    public let shape: [Int]
+    public let layout: CPULayout
+
+    public init(data: UnsafeMutableRawPointer, dtype: DType, shape: [Int], layout: CPULayout = .plain) {
+        self.data = data
+        self.dtype = dtype
+        self.shape = shape
+        self.layout = layout
+    }
+
+    /// The number of logical elements.
+    public var count: Int { shape.reduce(1, *) }
+
+    /// The number of bytes in memory, padding included.
+    public var byteCount: Int { layout.byteCount(shape: shape, dtype: dtype) }
+
+    /// The elements as `T`, which must match the dtype's size.
+    public func pointer<T>(as type: T.Type) -> UnsafeMutablePointer<T> {
+        precondition(MemoryLayout<T>.stride == dtype.byteSize, "\(T.self) does not fit \(dtype)")
+        return data.assumingMemoryBound(to: T.self)
+    }
+
+    /// The elements of an f32 view.
+    public var floats: UnsafeMutablePointer<Float> { pointer(as: Float.self) }
+}
