@@ -18,6 +18,9 @@ public struct Engine: Sendable {
     /// The backends an engine can be built for.
     public enum Backend: String, Sendable, CaseIterable {
         case reference
+
+        /// The fastest backend that works on this machine, for `--backend auto`.
+        public static var preferred: Backend { .reference }
     }
 
     public let graph: Graph
