@@ -1,3 +1,4 @@
+import EmberCPU
 import EmberIR
 import EmberOps
 import EmberPasses
@@ -18,24 +19,38 @@ public struct Engine: Sendable {
     /// The backends an engine can be built for.
     public enum Backend: String, Sendable, CaseIterable {
         case reference
+        case cpu
 
         /// The fastest backend that works on this machine, for `--backend auto`.
-        public static var preferred: Backend { .reference }
+        public static var preferred: Backend { .cpu }
     }
 
     public let graph: Graph
     public let backend: Backend
+    /// Ops that run on the reference kernels even where a faster kernel exists.
+    public let fallbackOps: Set<String>
+    /// The CPU backend's kernels and plans; nil for the reference backend.
+    public let program: CPUProgram?
 
-    public init(graph: Graph, backend: Backend) {
+    /// An engine that runs `graph` as it is, building its backend's kernels.
+    public init(graph: Graph, backend: Backend, fallbackOps: Set<String> = []) throws {
         self.graph = graph
         self.backend = backend
+        self.fallbackOps = fallbackOps
+        switch backend {
+        case .reference: program = nil
+        case .cpu: program = try CPUProgram(graph, providers: CPUBackend.providers, fallbackOps: fallbackOps)
+        }
     }
 
     /// Optimizes `graph` with `passes` and builds an engine for `backend`.
-    public static func compile(_ graph: Graph, backend: Backend, passes: PassManager = PassManager(Pipeline.passes(.O2))) throws -> Engine {
+    public static func compile(
+        _ graph: Graph, backend: Backend, fallbackOps: Set<String> = [],
+        passes: PassManager = PassManager(Pipeline.passes(.O2))
+    ) throws -> Engine {
         var optimized = graph
         try passes.run(&optimized)
-        return Engine(graph: optimized, backend: backend)
+        return try Engine(graph: optimized, backend: backend, fallbackOps: fallbackOps)
     }
 
     /// The inputs the engine takes, by name, with their (possibly symbolic) types.
@@ -45,8 +60,7 @@ public struct Engine: Sendable {
 
     /// Runs the engine; inputs are checked against the declared types first.
     public func run(_ inputs: [String: Tensor]) throws -> [(name: String, tensor: Tensor)] {
-        switch backend {
-        case .reference: try ReferenceBackend().run(graph, inputs: inputs)
-        }
+        if let program { return try program.run(inputs) }
+        return try ReferenceBackend().run(graph, inputs: inputs)
     }
 }

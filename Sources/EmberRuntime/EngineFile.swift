@@ -31,6 +31,8 @@ public enum EngineFile {
         var backend: String
         /// CPU features the engine's kernels need on the machine that runs it.
         var cpuFeatures: [String]
+        /// Ops forced onto the reference kernels when the engine was compiled.
+        var fallbackOps: [String]?
         var graphOffset: Int
         var graphLength: Int
         var weightsOffset: Int
@@ -70,7 +72,7 @@ public enum EngineFile {
         // The header holds offsets that depend on its own length: lay it out until it settles.
         var header = Header(
             emberVersion: EmberVersion.string, backend: engine.backend.rawValue, cpuFeatures: CPUFeatures.required,
-            graphOffset: 0, graphLength: graphBytes.count, weightsOffset: 0, weightsLength: weights.count)
+            fallbackOps: engine.fallbackOps.isEmpty ? nil : engine.fallbackOps.sorted(), graphOffset: 0, graphLength: graphBytes.count, weightsOffset: 0, weightsLength: weights.count)
         var headerBytes: [UInt8] = []
         for _ in 0..<4 {
             headerBytes = try encode(header)
@@ -170,7 +172,7 @@ public enum EngineFile {
                 }
                 return try Tensor(dtype, shape: shape, bytes: UnsafeRawBufferPointer(rebasing: weights[offset..<(offset + length)]))
             }
-            return Engine(graph: graph, backend: backend)
+            return try Engine(graph: graph, backend: backend, fallbackOps: Set(header.fallbackOps ?? []))
         }
     }
 
