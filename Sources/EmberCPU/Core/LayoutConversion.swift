@@ -3,11 +3,16 @@ import EmberIR
 /// Copies a tensor between the plain and the channel-blocked layout; the planner inserts one where a
 /// value's layout differs from the one a consumer reads. The padding channels of a blocked result
 /// are zero, as oneDNN expects.
-struct LayoutConversion: CPUKernel {
-    let from: CPULayout
-    let to: CPULayout
+public struct LayoutConversion: CPUKernel {
+    public let from: CPULayout
+    public let to: CPULayout
 
-    func run(_ inputs: [TensorView?], _ outputs: [TensorView], _ context: KernelContext) throws {
+    public init(from: CPULayout, to: CPULayout) {
+        self.from = from
+        self.to = to
+    }
+
+    public func run(_ inputs: [TensorView?], _ outputs: [TensorView], _ context: KernelContext) throws {
         guard let source = inputs[0] else { return }
         let destination = outputs[0]
         let elementSize = source.dtype.byteSize
