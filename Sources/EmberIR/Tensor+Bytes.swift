@@ -13,11 +13,13 @@ extension Tensor {
                 .invalidModel,
                 "tensor of \(dtype)\(shape) needs \(overflow ? "too many" : String(expected)) bytes, received \(bytes.count)")
         }
-        let raw = Array(bytes)
         func load<T>(_: T.Type) -> [T] {
             [T](unsafeUninitializedCapacity: n) { buffer, initialized in
-                raw.withUnsafeBytes { src in
-                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: src)
+                let destination = UnsafeMutableRawBufferPointer(buffer)
+                if let raw = bytes as? UnsafeRawBufferPointer {
+                    destination.copyMemory(from: raw)
+                } else if bytes.withContiguousStorageIfAvailable({ destination.copyMemory(from: UnsafeRawBufferPointer($0)) }) == nil {
+                    destination.copyBytes(from: bytes)
                 }
                 initialized = n
             }
