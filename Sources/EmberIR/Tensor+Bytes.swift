@@ -62,4 +62,24 @@ extension Tensor {
         case .bool(let a): return a.map { $0 ? 1 : 0 }
         }
     }
+
+    /// Calls `body` with the elements' bytes in place, without copying them: little-endian, in
+    /// dtype order (a bool is one byte, 0 or 1).
+    public func withUnsafeRawBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch storage {
+        case .f64(let a): try a.withUnsafeBytes(body)
+        case .f32(let a): try a.withUnsafeBytes(body)
+        case .f16(let a): try a.withUnsafeBytes(body)
+        case .bf16(let a): try a.withUnsafeBytes(body)
+        case .i64(let a): try a.withUnsafeBytes(body)
+        case .i32(let a): try a.withUnsafeBytes(body)
+        case .i16(let a): try a.withUnsafeBytes(body)
+        case .i8(let a): try a.withUnsafeBytes(body)
+        case .u64(let a): try a.withUnsafeBytes(body)
+        case .u32(let a): try a.withUnsafeBytes(body)
+        case .u16(let a): try a.withUnsafeBytes(body)
+        case .u8(let a): try a.withUnsafeBytes(body)
+        case .bool(let a): try a.withUnsafeBytes(body)
+        }
+    }
 }

@@ -63,4 +63,27 @@ public struct Engine: Sendable {
         if let program { return try program.run(inputs) }
         return try ReferenceBackend().run(graph, inputs: inputs)
     }
+
+    /// Runs the engine on inputs in caller memory, in the engine's input order, without copying
+    /// them on the CPU backend. `output` is asked for each output's memory (its position, dtype and
+    /// shape) and must return at least that many bytes; the results are written there.
+    public func run(
+        _ inputs: [TensorView],
+        output: (_ index: Int, _ dtype: DType, _ shape: [Int]) throws -> UnsafeMutableRawPointer
+    ) throws {
+        if let program { return try program.run(inputs, output: output) }
+        guard inputs.count == graph.inputs.count else {
+            throw EmberError(.invalidArgument, "expected \(graph.inputs.count) inputs, received \(inputs.count)")
+        }
+        var tensors: [String: Tensor] = [:]
+        for (id, view) in zip(graph.inputs, inputs) {
+            tensors[graph.name(of: id)] = try Tensor(view.dtype, shape: view.shape, bytes: UnsafeRawBufferPointer(start: view.data, count: view.byteCount))
+        }
+        for (index, result) in try ReferenceBackend().run(graph, inputs: tensors).enumerated() {
+            let destination = try output(index, result.tensor.dtype, result.tensor.shape)
+            result.tensor.withUnsafeRawBytes { bytes in
+                if let base = bytes.baseAddress { destination.copyMemory(from: base, byteCount: bytes.count) }
+            }
+        }
+    }
 }

@@ -30,7 +30,7 @@ struct ReferenceKernel: CPUKernel {
                     .internalError,
                     "\(location): output \(index) is \(result.type), but \(TensorType(output.dtype, known: output.shape)) was planned")
             }
-            result.bytes().withUnsafeBytes { output.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            output.copy(from: result)
         }
     }
 

@@ -7,8 +7,8 @@ struct Slot: Sendable {
     enum Source: Sendable {
         /// The graph input at this position: caller memory, read only.
         case input(Int)
-        /// A constant, at this byte offset in the program's constant pool.
-        case constant(offset: Int)
+        /// The constant at this index in the program's constant table.
+        case constant(Int)
         /// Written by a step.
         case computed
     }
@@ -44,7 +44,7 @@ struct ProgramLayout {
     /// Per graph output, the slot holding it in plain layout.
     var outputSlots: [Int]
 
-    init(_ graph: Graph, partition: Partition, providers: [any CPUKernelProvider], constantOffsets: [ValueID: Int]) throws {
+    init(_ graph: Graph, partition: Partition, providers: [any CPUKernelProvider], constantIndices: [ValueID: Int]) throws {
         let provider = { (node: Int) in providers[partition.assignments[node].provider] }
         let plainNodes = graph.nodes.map { KernelNode($0, in: graph) }
 
@@ -68,7 +68,7 @@ struct ProgramLayout {
             Slot(name: value.name, type: value.type, layout: layouts[index], source: .computed)
         }
         for (position, id) in graph.inputs.enumerated() { slots[id.index].source = .input(position) }
-        for (id, offset) in constantOffsets { slots[id.index].source = .constant(offset: offset) }
+        for (id, index) in constantIndices { slots[id.index].source = .constant(index) }
 
         // Plain copies of blocked values, made right after their producer.
         var plainCopy: [Int: Int] = [:]

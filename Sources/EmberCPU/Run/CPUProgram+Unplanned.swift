@@ -16,8 +16,8 @@ extension CPUProgram {
         for (index, slot) in slots.enumerated() {
             switch slot.source {
             case .input(let position): views[index] = inputs[position]
-            case .constant(let offset):
-                views[index] = TensorView(data: constantAddress(offset), dtype: slot.type.dtype, shape: constants[index]!.shape)
+            case .constant(let constant):
+                views[index] = TensorView(data: constantAddress(constant), dtype: slot.type.dtype, shape: constants[index]!.shape)
             case .computed: break
             }
         }
@@ -47,8 +47,7 @@ extension CPUProgram {
                     let tensors = try arguments.map { try $0.map(ReferenceKernel.tensor) }
                     let results = try step.op!.evaluate(tensors, outputCount: step.outputs.count)
                     for (slot, tensor) in zip(step.outputs, results) {
-                        let view = allocate(slot, shape: tensor.shape)
-                        tensor.bytes().withUnsafeBytes { view.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                        allocate(slot, shape: tensor.shape).copy(from: tensor)
                     }
                 }
             } catch let error as EmberError {

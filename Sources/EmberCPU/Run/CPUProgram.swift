@@ -12,9 +12,12 @@ public final class CPUProgram: @unchecked Sendable {
     public let graph: Graph
     public let partition: Partition
     let layout: ProgramLayout
-    /// Constant tensors by slot, for shape arithmetic.
+    /// Constant tensors by slot, for shape arithmetic; they own the bytes kernels read.
     let constants: [Int: Tensor]
-    private let pool: UnsafeMutableRawPointer
+    /// Where each constant's bytes are, by the index `Slot.Source.constant` holds.
+    private let constantAddresses: [UnsafeMutableRawPointer]
+    /// The address of constants with no elements.
+    nonisolated(unsafe) private static let empty = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
     private let plans = Locked<[[[Int]]: MemoryPlan?]>([:])
     private let idle = Locked<[ExecutionContext]>([])
 
@@ -24,28 +27,24 @@ public final class CPUProgram: @unchecked Sendable {
         self.graph = graph
         partition = try Partition(graph, providers: providers, fallbackOps: fallbackOps)
 
-        var offsets: [ValueID: Int] = [:]
-        var size = 0
-        for id in graph.constantIDs {
-            offsets[id] = size
-            size += MemoryPlan.align(graph.constants[id]!.count * graph.constants[id]!.dtype.byteSize)
-        }
-        let pool = UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: MemoryPlan.alignment)
-        self.pool = pool
-        for (id, offset) in offsets {
-            graph.constants[id]!.bytes().withUnsafeBytes { (pool + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        }
+        // Kernels read constants where the graph's tensors hold them: those tensors are never
+        // mutated, and the program keeps them alive, so their storage stays put.
         constants = Dictionary(uniqueKeysWithValues: graph.constants.map { ($0.key.index, $0.value) })
-        layout = try ProgramLayout(graph, partition: partition, providers: providers, constantOffsets: offsets)
+        var addresses: [UnsafeMutableRawPointer] = []
+        var indices: [ValueID: Int] = [:]
+        for id in graph.constantIDs {
+            indices[id] = addresses.count
+            addresses.append(graph.constants[id]!.withUnsafeRawBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress) ?? Self.empty })
+        }
+        constantAddresses = addresses
+        layout = try ProgramLayout(graph, partition: partition, providers: providers, constantIndices: indices)
 
         // A graph with known input shapes is planned now, so its first run does no planning.
         let known = graph.inputs.compactMap { graph.type(of: $0).knownShape }
         if known.count == graph.inputs.count { _ = try plan(for: known) }
     }
 
-    deinit { pool.deallocate() }
-
-    func constantAddress(_ offset: Int) -> UnsafeMutableRawPointer { pool + offset }
+    func constantAddress(_ index: Int) -> UnsafeMutableRawPointer { constantAddresses[index] }
 
     /// The provider that runs each step, in run order, with conversions: for reports.
     public var steps: [(location: String, provider: String)] { layout.steps.map { ($0.location, $0.provider) } }
@@ -78,17 +77,15 @@ public final class CPUProgram: @unchecked Sendable {
     /// Runs on named tensors and returns the outputs by name, in the graph's order.
     public func run(_ inputs: [String: Tensor]) throws -> [(name: String, tensor: Tensor)] {
         try graph.checkInputs(inputs)
-        let buffers = graph.inputs.map { inputs[graph.name(of: $0)]!.bytes() }
-        let copies = buffers.map { bytes -> UnsafeMutableRawPointer in
-            let p = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
-            bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-            return p
-        }
-        defer { copies.forEach { $0.deallocate() } }
-        let views = graph.inputs.enumerated().map { position, id in
+        let views = graph.inputs.map { id in
             let tensor = inputs[graph.name(of: id)]!
-            return TensorView(data: copies[position], dtype: tensor.dtype, shape: tensor.shape)
+            let bytes = tensor.count * tensor.dtype.byteSize
+            let view = TensorView(
+                data: .allocate(byteCount: max(bytes, 1), alignment: MemoryPlan.alignment), dtype: tensor.dtype, shape: tensor.shape)
+            view.copy(from: tensor)
+            return view
         }
+        defer { views.forEach { $0.data.deallocate() } }
         var results: [(DType, [Int], UnsafeMutableRawPointer, Int)] = []
         defer { results.forEach { $0.2.deallocate() } }
         try run(views) { _, dtype, shape in
@@ -131,7 +128,7 @@ public final class CPUProgram: @unchecked Sendable {
         func address(_ slot: Int) -> UnsafeMutableRawPointer {
             switch layout.slots[slot].source {
             case .input(let position): inputs[position].data
-            case .constant(let offset): constantAddress(offset)
+            case .constant(let index): constantAddress(index)
             case .computed: plan.directOutputs[slot].map { outputs[$0] } ?? arena + plan.offsets[slot]!
             }
         }
