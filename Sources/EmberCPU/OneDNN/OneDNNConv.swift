@@ -12,6 +12,8 @@ struct ConvBuilder: PlanBuilder {
     let x: Int, w: Int, b: Int?
     let postOps: [PostOp]
     let constants: [AlignedBuffer?]
+    /// The constant weight in the formats the plans chose.
+    let packedWeights: PackedWeights?
 
     init(_ node: KernelNode, _ epilogue: Epilogue) throws {
         let conv = epilogue.anchor
@@ -23,6 +25,7 @@ struct ConvBuilder: PlanBuilder {
         b = epilogue.operands.count > 2 ? epilogue.operands[2] : nil
         postOps = epilogue.postOps
         constants = constantBuffers(node, epilogue.postOpInputs.union(b.map { [$0] } ?? []))
+        packedWeights = node.constants[w].map(PackedWeights.init)
     }
 
     func plan(_ runShapes: [[Int]?]) throws -> Plan {
@@ -66,10 +69,9 @@ struct ConvBuilder: PlanBuilder {
             Binding(arg: DNNL_ARG_SRC, desc: src, source: .input(x)),
             Binding(arg: DNNL_ARG_DST, desc: out, source: .output(0)),
         ]
-        if let tensor = weightsConstant {
+        if let packedWeights {
             let chosen = primitive.desc(dnnl_query_weights_md) ?? plainWeights
-            let values = tensor.floats()
-            let packed = try values.withUnsafeBytes { try Reorder.copy($0.baseAddress!, from: plainWeights, to: chosen) }
+            let packed = try packedWeights.buffer(chosen, from: plainWeights)
             bindings.append(Binding(arg: DNNL_ARG_WEIGHTS, desc: chosen, source: .buffer(packed)))
         } else {
             bindings.append(Binding(arg: DNNL_ARG_WEIGHTS, desc: plainWeights, source: .input(w)))

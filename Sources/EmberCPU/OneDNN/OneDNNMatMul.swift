@@ -20,6 +20,8 @@ struct MatMulBuilder: PlanBuilder {
     let postOps: [PostOp]
     let alpha: Float
     let constants: [AlignedBuffer?]
+    /// The constant weight in the formats the plans chose.
+    let packedWeights: PackedWeights?
 
     init(_ node: KernelNode, _ epilogue: Epilogue) throws {
         self.node = node
@@ -63,6 +65,7 @@ struct MatMulBuilder: PlanBuilder {
             constants[c] = buffer
         }
         self.constants = constants
+        packedWeights = node.constants[b].map(PackedWeights.init)
     }
 
     /// The operands' dims and strides, the primitive's dst dims and the node's output shape.
@@ -157,10 +160,9 @@ struct MatMulBuilder: PlanBuilder {
             Binding(arg: DNNL_ARG_SRC, desc: src, source: .input(a)),
             Binding(arg: DNNL_ARG_DST, desc: dst, source: .output(0)),
         ]
-        if let tensor = weightsConstant {
+        if let packedWeights {
             let chosen = primitive.desc(dnnl_query_weights_md) ?? plainWeights
-            let values = tensor.floats()
-            let packed = try values.withUnsafeBytes { try Reorder.copy($0.baseAddress!, from: plainWeights, to: chosen) }
+            let packed = try packedWeights.buffer(chosen, from: plainWeights)
             bindings.append(Binding(arg: DNNL_ARG_WEIGHTS, desc: chosen, source: .buffer(packed)))
         } else {
             bindings.append(Binding(arg: DNNL_ARG_WEIGHTS, desc: plainWeights, source: .input(b)))

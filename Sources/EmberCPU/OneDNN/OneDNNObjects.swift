@@ -1,5 +1,6 @@
 import EmberDNNL
 import EmberIR
+import Foundation
 
 /// Memory that a kernel owns for its lifetime (reordered weights, constant operands), 64-byte
 /// aligned.
@@ -215,5 +216,27 @@ enum Reorder {
         try OneDNN.check(ember_dnnl_reorder_primitive_desc_create(&pd, &a, engine.handle, &b, engine.handle, attributes.handle), "creating a reorder")
         guard let pd else { throw EmberError(.internalError, "[onednn] no reorder descriptor") }
         return try Primitive(descriptor: pd, what: "creating a reorder")
+    }
+}
+
+/// A constant weight reordered into the formats primitives chose for it: plans for different
+/// shapes share one copy while their primitives want the same format (the usual case when only
+/// the batch changes) and get their own when it differs.
+final class PackedWeights: @unchecked Sendable {
+    private let plain: Tensor
+    private let lock = NSLock()
+    private var packed: [(dnnl_memory_desc_t, AlignedBuffer)] = []
+
+    init(_ plain: Tensor) { self.plain = plain }
+
+    /// The weight in `format`, reordered from `plainDesc` on first use.
+    func buffer(_ format: dnnl_memory_desc_t, from plainDesc: dnnl_memory_desc_t) throws -> AlignedBuffer {
+        lock.lock()
+        defer { lock.unlock() }
+        if let (_, buffer) = packed.first(where: { MemoryDesc.equal($0.0, format) }) { return buffer }
+        let values = plain.floats()
+        let buffer = try values.withUnsafeBytes { try Reorder.copy($0.baseAddress!, from: plainDesc, to: format) }
+        packed.append((format, buffer))
+        return buffer
     }
 }
