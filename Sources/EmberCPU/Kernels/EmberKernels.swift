@@ -59,6 +59,8 @@ public struct EmberKernels: CPUKernelProvider {
         case is Concat: return try ConcatKernel(node)
         case is SliceOp: return try SliceKernel(node)
         case is Gather: return try GatherKernel(node)
+        case is any AxesReduction: return try ReduceKernel(node)
+        case is any ArgReduction: return try ArgReduceKernel(node)
         default: break
         }
         if node.op.traits.contains(.elementwise) {
