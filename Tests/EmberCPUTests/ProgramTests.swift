@@ -141,14 +141,11 @@ struct BlockedRelu: CPUKernelProvider {
                 """), providers: [BlockedRelu(), ReferenceKernels()])
         let inputs = (0..<8).map { Tensor.random(.f32, [1 + $0 % 3, 6, 4, 4], seed: UInt64($0)) }
         let sequential = try inputs.map { try program.run(["x": $0])[0].tensor }
-        let concurrent = Locked([Tensor?](repeating: nil, count: 8))
+        let concurrent = ThreadResults<Tensor>(count: 8)
         DispatchQueue.concurrentPerform(iterations: 8) { i in
-            for _ in 0..<5 {
-                let result = try? program.run(["x": inputs[i]])[0].tensor
-                concurrent.withLock { $0[i] = result }
-            }
+            for _ in 0..<5 { concurrent.set(i, try? program.run(["x": inputs[i]])[0].tensor) }
         }
-        #expect(concurrent.withLock { $0 } == sequential.map { Optional($0) })
+        for i in 0..<8 { #expect(concurrent.get(i) == sequential[i], "thread \(i)") }
     }
 
     @Test func wrongInputsAreRefusedByName() throws {
@@ -158,17 +155,5 @@ struct BlockedRelu: CPUKernelProvider {
         #expect(throws: EmberError.self) { try program.run(["x": .random(.f32, [2, 4])]) }
         #expect(throws: EmberError.self) { try program.run(["y": .random(.f32, [2, 3])]) }
         #expect(throws: EmberError.self) { try program.run(["x": .random(.f64, [2, 3])]) }
-    }
-}
-
-/// A value behind a lock, for collecting results from threads.
-final class Locked<Value>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-    init(_ value: Value) { self.value = value }
-    func withLock<T>(_ body: (inout Value) -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
     }
 }
