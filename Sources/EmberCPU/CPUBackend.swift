@@ -19,4 +19,10 @@ public enum CPUBackend {
             "reference kernels: available",
         ]
     }
+
+    /// The versions of the libraries the backend uses here, recorded in engine files.
+    public static var libraryVersions: [String: String] {
+        if case .available(let version) = OneDNN.status { return ["onednn": version] }
+        return [:]
+    }
 }

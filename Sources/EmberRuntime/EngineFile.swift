@@ -1,3 +1,4 @@
+import EmberCPU
 import EmberIR
 import EmberOps
 import Foundation
@@ -33,6 +34,8 @@ public enum EngineFile {
         var cpuFeatures: [String]
         /// Ops forced onto the reference kernels when the engine was compiled.
         var fallbackOps: [String]?
+        /// The versions of the libraries the engine was built with, by library.
+        var libraries: [String: String]?
         var graphOffset: Int
         var graphLength: Int
         var weightsOffset: Int
@@ -72,7 +75,8 @@ public enum EngineFile {
         // The header holds offsets that depend on its own length: lay it out until it settles.
         var header = Header(
             emberVersion: EmberVersion.string, backend: engine.backend.rawValue, cpuFeatures: CPUFeatures.required,
-            fallbackOps: engine.fallbackOps.isEmpty ? nil : engine.fallbackOps.sorted(), graphOffset: 0, graphLength: graphBytes.count, weightsOffset: 0, weightsLength: weights.count)
+            fallbackOps: engine.fallbackOps.isEmpty ? nil : engine.fallbackOps.sorted(),
+            libraries: engine.backend == .cpu ? CPUBackend.libraryVersions : nil, graphOffset: 0, graphLength: graphBytes.count, weightsOffset: 0, weightsLength: weights.count)
         var headerBytes: [UInt8] = []
         for _ in 0..<4 {
             headerBytes = try encode(header)
