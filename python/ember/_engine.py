@@ -137,7 +137,7 @@ class Engine:
 
     def __del__(self):
         handle, self._handle = getattr(self, "_handle", None), None
-        if handle:
+        if handle and _lib is not None:  # module globals may already be gone at interpreter exit
             _lib.lib().ember_engine_free(handle)
 
     def __reduce__(self):

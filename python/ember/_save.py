@@ -67,9 +67,14 @@ def load(path: str | os.PathLike) -> CompiledModule:
     if state.get("format_version") != FORMAT_VERSION:
         raise EmberError(f"'{path}' has format version {state.get('format_version')}; "
                          f"this Ember reads version {FORMAT_VERSION}")
-    program = torch.export.load(io.BytesIO(state["program"]))
-    engines = {name: Engine.from_bytes(data) for name, data in state["engines"].items()}
-    graph, _ = assemble(program, state["options"], lambda region, call, example: engines.get(call.target))
+    try:
+        program = torch.export.load(io.BytesIO(state["program"]))
+        engines = {name: Engine.from_bytes(data) for name, data in state["engines"].items()}
+        graph, _ = assemble(program, state["options"], lambda region, call, example: engines.get(call.target))
+    except EmberError as error:
+        raise EmberError(f"'{path}': {error}") from error
+    except Exception as error:
+        raise EmberError(f"'{path}' holds a damaged program: {type(error).__name__}: {error}") from error
     original, missing = _unpack(state["original"])
     compiled = CompiledModule(original, program, graph, state["options"], state["batch"], state["plan"])
     if missing:

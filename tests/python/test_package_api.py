@@ -182,3 +182,43 @@ def test_errors_are_exceptions_with_the_core_message(tmp_path):
     engine = compiled.engines[0]
     with pytest.raises(ember.EmberError, match=engine.inputs[0].name):
         engine.run([torch.zeros(1, 3, 4, 4)])
+
+
+def test_damaged_files_raise_and_never_crash(tmp_path):
+    import random
+    model, x = Small().eval(), image(2)
+    torch.export.save(torch.export.export(model, (x,)), tmp_path / "small.pt2")
+    good = (tmp_path / "small.pt2").read_bytes()
+    engine = ember.Engine.compile(tmp_path / "small.pt2")
+    assert_tree_close(engine.run([x])[0], eager(model, x))
+    engine.save(tmp_path / "small.engine")
+    ember.save(ember.compile(model, (x,)), tmp_path / "small.ember")
+    rng = random.Random(0)
+    for name, loader in [("small.pt2", ember.Engine.compile), ("small.engine", ember.Engine.load),
+                         ("small.ember", ember.load)]:
+        data = (tmp_path / name).read_bytes()
+        for trial in range(6):
+            damaged = bytearray(data[: rng.randrange(len(data))] if trial % 2 else data)
+            if trial % 2 == 0:
+                for _ in range(8):
+                    damaged[rng.randrange(len(damaged))] ^= 0xFF
+            path = tmp_path / f"damaged-{trial}-{name}"
+            path.write_bytes(bytes(damaged))
+            try:
+                loader(path)  # a flipped byte may land in a weight: loading then succeeds
+            except ember.EmberError as error:
+                assert str(error), name
+    assert good == (tmp_path / "small.pt2").read_bytes()
+
+
+def test_engine_refuses_wrong_dtypes_and_counts():
+    model, x = Small().eval(), image(2)
+    engine = ember.compile(model, (x,)).engines[0]
+    with pytest.raises(ember.EmberError, match=engine.inputs[0].name):
+        engine.run([x.to(torch.int32)])
+    with pytest.raises(ember.EmberError, match="takes 1 inputs"):
+        engine.run([x, x])
+    with pytest.raises(ember.EmberError, match="complex64"):
+        engine.run([torch.zeros(2, 3, 8, 8, dtype=torch.complex64)])
+    (y,) = engine.run([x.permute(0, 1, 3, 2).contiguous().permute(0, 1, 3, 2)])  # not contiguous
+    assert_tree_close(y, eager(model, x))
