@@ -222,3 +222,16 @@ def test_engine_refuses_wrong_dtypes_and_counts():
         engine.run([torch.zeros(2, 3, 8, 8, dtype=torch.complex64)])
     (y,) = engine.run([x.permute(0, 1, 3, 2).contiguous().permute(0, 1, 3, 2)])  # not contiguous
     assert_tree_close(y, eager(model, x))
+
+
+def test_installed_library_needs_no_swift_runtime():
+    import os
+    import shutil as sh
+    from ember import _lib
+    if os.environ.get("EMBER_LIBRARY"):
+        pytest.skip("EMBER_LIBRARY points at a development build; the installed library is what is checked")
+    if sh.which("readelf") is None:
+        pytest.skip("readelf is not installed")
+    dynamic = subprocess.run(["readelf", "-d", _lib.library_path()], capture_output=True, text=True, check=True).stdout
+    needed = [line.split("[")[1].rstrip("]") for line in dynamic.splitlines() if "(NEEDED)" in line]
+    assert needed and not [n for n in needed if "swift" in n.lower() or "Foundation" in n], needed
