@@ -1,4 +1,5 @@
 import CEmberAPI
+import EmberCPU
 import EmberIR
 import EmberONNX
 import EmberRuntime
@@ -94,24 +95,55 @@ public func ember_engine_run_allocating(
     reporting {
         let engine = try handle(pointer).engine
         guard let allocate else { throw EmberError(.invalidArgument, "the output allocator is NULL") }
-        let results = try engine.run(feeds(inputs, inputCount))
-        for (index, (name, tensor)) in results.enumerated() {
-            let bytes = tensor.bytes()
-            let dims = tensor.shape.map { Int64($0) }
+        let views = try views(of: inputs, inputCount, for: engine)
+        try engine.run(views) { index, dtype, shape in
+            let name = engine.outputs[index].name
+            let bytes = shape.reduce(1, *) * dtype.byteSize
+            let dims = shape.map { Int64($0) }
             let buffer = name.withCString { cName in
                 dims.withUnsafeBufferPointer { dims in
-                    allocate(context, Int32(index), cName, Int32(tensor.dtype.onnxCode), Int32(dims.count), dims.baseAddress, bytes.count)
+                    allocate(context, Int32(index), cName, Int32(dtype.onnxCode), Int32(dims.count), dims.baseAddress, bytes)
                 }
             }
-            guard let buffer else {
-                if bytes.isEmpty { continue }
-                throw EmberError(.invalidArgument, "the allocator returned no buffer for output '\(name)' (\(bytes.count) bytes)")
-            }
-            bytes.withUnsafeBytes { src in
-                if let base = src.baseAddress { buffer.copyMemory(from: base, byteCount: src.count) }
-            }
+            if let buffer { return buffer }
+            if bytes == 0 { return emptyBuffer }
+            throw EmberError(.invalidArgument, "the allocator returned no buffer for output '\(name)' (\(bytes) bytes)")
         }
     }
+}
+
+/// Where an empty tensor points: never read or written, but never NULL.
+nonisolated(unsafe) private let emptyBuffer = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+
+/// The caller's inputs as views of its memory (nothing is copied), in the engine's input order,
+/// checked against the engine's declared types and their buffers' sizes.
+func views(of inputs: UnsafePointer<ember_tensor>?, _ inputCount: Int32, for engine: Engine) throws -> [TensorView] {
+    guard inputCount >= 0, inputCount == 0 || inputs != nil else {
+        throw EmberError(.invalidArgument, "the input array is NULL or has a negative count")
+    }
+    var byName: [String: TensorView] = [:]
+    for i in 0..<Int(inputCount) {
+        let t = inputs![i]
+        guard let cName = t.name else { throw EmberError(.invalidArgument, "input \(i) has no name") }
+        let name = String(cString: cName)
+        guard let dtype = DType(onnxCode: Int(t.dtype)) else {
+            throw EmberError(.invalidArgument, "input '\(name)' has unknown dtype code \(t.dtype)")
+        }
+        guard t.rank >= 0, t.rank <= EMBER_MAX_RANK, t.rank == 0 || t.dims != nil else {
+            throw EmberError(.invalidArgument, "input '\(name)' has rank \(t.rank) (0 to \(EMBER_MAX_RANK) with dims)")
+        }
+        let shape = (0..<Int(t.rank)).map { Int(clamping: t.dims![$0]) }
+        guard let count = Tensor.elementCount(shape), count.multipliedReportingOverflow(by: dtype.byteSize) == (t.byte_size, false)
+        else {
+            throw EmberError(.invalidArgument, "input '\(name)' of shape \(shape) (\(dtype)) does not fit its \(t.byte_size)-byte buffer")
+        }
+        guard let data = t.data ?? (t.byte_size == 0 ? emptyBuffer : nil) else {
+            throw EmberError(.invalidArgument, "input '\(name)' has no data")
+        }
+        byName[name] = TensorView(data: data, dtype: dtype, shape: shape)
+    }
+    try engine.graph.checkInputs(shapes: byName.mapValues { ($0.dtype, $0.shape) })
+    return engine.inputs.compactMap { byName[$0.name] }
 }
 
 @_cdecl("ember_check_options")

@@ -36,11 +36,21 @@ VISION = {
 }
 
 
-@pytest.mark.parametrize("name", list(VISION))
-def test_vision_model_matches_eager_at_two_batches(name):
+CPU_SQUEEZE_EXCITE = pytest.mark.xfail(
+    strict=True, raises=ember.EmberError,
+    reason="the CPU backend's oneDNN epilogue fusion refuses the squeeze-excite product "
+           "([onednn] operand of shape [2, 16, 16, 16] does not broadcast to the output [2, 16, 1, 1])")
+
+
+@pytest.mark.parametrize("name, backend", [
+    *[(name, "auto") for name in VISION if name != "mobilenet_v3_small"],
+    pytest.param("mobilenet_v3_small", "auto", marks=CPU_SQUEEZE_EXCITE),
+    ("mobilenet_v3_small", "reference"),
+])
+def test_vision_model_matches_eager_at_two_batches(name, backend):
     build, inputs = VISION[name]
     model = build()
-    compiled = ember.compile(model, inputs(2), dynamic_batch=(1, 8))
+    compiled = ember.compile(model, inputs(2), backend=backend, dynamic_batch=(1, 8))
     assert len(compiled.engines) == 1 and not compiled.plan.ops("pytorch"), str(compiled.plan)
     for batch in (2, 3):
         assert_tree_close(compiled(*inputs(batch)), eager(model, *inputs(batch)), f"{name} batch {batch}")
