@@ -235,3 +235,16 @@ def test_installed_library_needs_no_swift_runtime():
     dynamic = subprocess.run(["readelf", "-d", _lib.library_path()], capture_output=True, text=True, check=True).stdout
     needed = [line.split("[")[1].rstrip("]") for line in dynamic.splitlines() if "(NEEDED)" in line]
     assert needed and not [n for n in needed if "swift" in n.lower() or "Foundation" in n], needed
+
+
+def test_runs_from_many_threads_and_in_inference_mode():
+    from concurrent.futures import ThreadPoolExecutor
+    model = Small().eval()
+    compiled = ember.compile(model, (image(2),), dynamic_batch=(1, 8))
+    batches = [1, 2, 3, 4, 5, 6, 7, 8]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda b: compiled(image(b)), batches))
+    for batch, result in zip(batches, results):
+        assert_tree_close(result, eager(model, image(batch)), f"thread, batch {batch}")
+    with torch.inference_mode():
+        assert_tree_close(compiled(image(3)), eager(model, image(3)), "inference mode")
