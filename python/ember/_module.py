@@ -27,9 +27,11 @@ class EngineModule(torch.nn.Module):
 
 @dataclass
 class InputSpec:
-    """What one flattened input must look like: its dtype and shape (None for a symbolic dim)."""
-    dtype: torch.dtype
-    shape: tuple[int | None, ...]
+    """What one flattened input must look like: a tensor's dtype and shape (None for a symbolic
+    dim), or for a Python value (which the export fixed), that value."""
+    dtype: torch.dtype | None
+    shape: tuple[int | None, ...] = ()
+    value: object = None
 
 
 class CompiledModule(torch.nn.Module):
@@ -84,6 +86,10 @@ class CompiledModule(torch.nn.Module):
     def _check(self, index: int, value, expected: InputSpec) -> None:
         def show(shape):
             return "(" + ", ".join("batch" if d is None else str(d) for d in shape) + ")"
+        if expected.dtype is None:
+            if value != expected.value:
+                raise EmberError(f"input {index} is {value!r}; the model was compiled for {expected.value!r}")
+            return
         if not isinstance(value, torch.Tensor):
             raise EmberError(f"input {index} must be a tensor, received {type(value).__name__}")
         if value.dtype != expected.dtype:
@@ -111,4 +117,5 @@ def input_specs(program: torch.export.ExportedProgram) -> list[InputSpec | None]
              if spec.kind == torch.export.graph_signature.InputKind.USER_INPUT}
     values = [n.meta.get("val") for n in program.graph.nodes if n.op == "placeholder" and n.name in users]
     return [InputSpec(v.dtype, tuple(d if isinstance(d, int) else None for d in v.shape))
-            if isinstance(v, torch.Tensor) else None for v in values]
+            if isinstance(v, torch.Tensor) else InputSpec(None, value=v)
+            if isinstance(v, (int, float, bool, str)) else None for v in values]

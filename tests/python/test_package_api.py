@@ -248,3 +248,16 @@ def test_runs_from_many_threads_and_in_inference_mode():
         assert_tree_close(result, eager(model, image(batch)), f"thread, batch {batch}")
     with torch.inference_mode():
         assert_tree_close(compiled(image(3)), eager(model, image(3)), "inference mode")
+
+
+class Scaled(torch.nn.Module):
+    def forward(self, x, factor: int):
+        return x * factor
+
+
+def test_python_value_inputs_are_fixed_at_compile_time():
+    x = torch.randn(2, 3)
+    compiled = ember.compile(Scaled(), (x, 3))
+    assert_tree_close(compiled(x, 3), x * 3)
+    with pytest.raises(ember.EmberError, match="input 1 is 4; the model was compiled for 3"):
+        compiled(x, 4)
