@@ -59,7 +59,7 @@ let package = Package(
         .target(name: "EmberRuntime", dependencies: ["EmberIR", "EmberOps", "EmberPasses", "EmberReference", "EmberCPU", "EmberChecksum"]),
         // The C API: include/ember.h declares it, EmberC defines it (libEmberC.so).
         .target(name: "CEmberAPI"),
-        .target(name: "EmberC", dependencies: ["CEmberAPI", "EmberIR", "EmberRuntime"]),
+        .target(name: "EmberC", dependencies: ["CEmberAPI", "EmberIR", "EmberCPU", "EmberONNX", "EmberTorch", "EmberPasses", "EmberRuntime"]),
         // The `ember` command line.
         .executableTarget(
             name: "ember",
