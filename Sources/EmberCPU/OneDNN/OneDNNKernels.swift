@@ -146,7 +146,7 @@ public struct OneDNNKernels: CPUKernelProvider {
                 throw Unsupported("average_pool with both count_include_pad and ceil_mode")
             }
             return .pool
-        case is Add, is Sub, is Mul, is Div, is BatchNorm, _ where op.traits.contains(.elementwise) || op is Clip:
+        case _ where op is BatchNorm || op is Clip || op.traits.contains(.elementwise):
             // Alone, an elementwise op gains from oneDNN only on the channel-blocked tensors between
             // convolutions; elsewhere Ember's own kernels run it.
             guard let rank = node.outputTypes[0].rank, (3...5).contains(rank), node.outputTypes[0].shape?.count == rank,
