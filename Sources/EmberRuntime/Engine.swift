@@ -59,8 +59,8 @@ public struct Engine: Sendable {
     public var outputs: [(name: String, type: TensorType)] { graph.outputs.map { (graph.name(of: $0), graph.type(of: $0)) } }
 
     /// Runs the engine; inputs are checked against the declared types first.
-    public func run(_ inputs: [String: Tensor]) throws -> [(name: String, tensor: Tensor)] {
-        if let program { return try program.run(inputs) }
+    public func run(_ inputs: [String: Tensor], profile: StepProfile? = nil) throws -> [(name: String, tensor: Tensor)] {
+        if let program { return try program.run(inputs, profile: profile) }
         return try ReferenceBackend().run(graph, inputs: inputs)
     }
 

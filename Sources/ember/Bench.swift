@@ -34,6 +34,9 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "The Python interpreter that runs the peer.")
     var python: String = ProcessInfo.processInfo.environment["EMBER_PYTHON"] ?? "python3"
 
+    @Flag(name: .long, help: "Also print where Ember's time goes: the slowest steps and the time per kernel provider.")
+    var profile = false
+
     @OptionGroup var backend: BackendOptions
     @OptionGroup var optimization: OptimizationOptions
 
@@ -101,6 +104,11 @@ struct Bench: ParsableCommand {
         progress("batch \(batch): timing ember (\(engine.backend.rawValue))")
         let (emberMs, emberOutputs) = try Self.time(warmup: warmup, iterations: iterations) { try engine.run(inputs) }
         var row = Row(batch: batch, emberMs: emberMs)
+        if profile, let program = engine.program {
+            let steps = StepProfile()
+            for _ in 0..<iterations { _ = try engine.run(inputs, profile: steps) }
+            print(Self.profileTable(steps.report(program), runs: iterations, batch: batch))
+        }
         let peerOutputs: [String: Tensor]
         switch against {
         case .none:
@@ -203,6 +211,19 @@ struct Bench: ParsableCommand {
         out += "peak memory: ember \(String(format: "%.0f", emberPeak)) MB"
         if let peak = rows.compactMap(\.peerPeakMB).max() { out += ", \(peerName) \(String(format: "%.0f", peak)) MB" }
         return out + "\n"
+    }
+
+    static func profileTable(_ steps: [(location: String, provider: String, time: Duration)], runs: Int, batch: Int) -> String {
+        let ms = { (d: Duration) in milliseconds(d) / Double(runs) }
+        var byProvider: [String: Double] = [:]
+        for step in steps { byProvider[step.provider, default: 0] += ms(step.time) }
+        var out = "batch \(batch), ms per run by kernels: "
+        out += byProvider.sorted { $0.value > $1.value }.map { "\($0.key) \(String(format: "%.2f", $0.value))" }.joined(separator: ", ")
+        out += "\nslowest steps:\n"
+        for step in steps.prefix(15) {
+            out += "  \(String(format: "%8.3f", ms(step.time))) ms  \(step.provider.padding(toLength: 10, withPad: " ", startingAt: 0))  \(step.location)\n"
+        }
+        return out
     }
 
     private func progress(_ message: String) {

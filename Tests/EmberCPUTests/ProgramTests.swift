@@ -110,6 +110,20 @@ struct BlockedRelu: CPUKernelProvider {
         try Self.expectSameAsReference(apart, ["x": .random(.f32, [4, 16, 8, 8], seed: 4)])
     }
 
+    @Test func valuesLeftBehindByTheOptimizerDoNotStopPlanning() throws {
+        var graph = try Self.graph("""
+            graph @main(%x: f32[batch,4]) {
+              %dead = sigmoid(%x) : f32[batch,4]
+              %y = relu(%x) : f32[batch,4]
+              return %y
+            }
+            """)
+        graph.nodes.removeAll { $0.op.name == "sigmoid" }  // %dead stays among the graph's values
+        let program = try CPUProgram(graph, providers: [ReferenceKernels()])
+        #expect(try program.arenaSize(for: [[3, 4]]) != nil)
+        try Self.expectSameAsReference(program, ["x": .random(.f32, [3, 4], seed: 9)])
+    }
+
     @Test func dataDependentShapesRunWithoutAPlan() throws {
         let program = try CPUProgram(
             Self.graph("""

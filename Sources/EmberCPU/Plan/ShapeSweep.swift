@@ -45,10 +45,17 @@ enum ShapeSweep {
                 values[step.outputs[0]] = value
             }
         }
+        // Values the optimizer left behind are in no step; they take no memory.
+        var used = Set(layout.outputSlots)
+        for step in layout.steps { used.formUnion(step.outputs + step.inputs.compactMap { $0 }) }
         var result: [[Int]] = []
-        for shape in shapes {
-            guard let shape else { return nil }
-            result.append(shape)
+        for (slot, shape) in shapes.enumerated() {
+            if let shape {
+                result.append(shape)
+            } else {
+                guard !used.contains(slot) else { return nil }
+                result.append([0])
+            }
         }
         return result
     }

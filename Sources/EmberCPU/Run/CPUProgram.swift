@@ -61,21 +61,21 @@ public final class CPUProgram: @unchecked Sendable {
     /// memory of each output (its position, dtype and shape) and must return at least that many bytes;
     /// the results are written there.
     public func run(
-        _ inputs: [TensorView],
+        _ inputs: [TensorView], profile: StepProfile? = nil,
         output: (_ index: Int, _ dtype: DType, _ shape: [Int]) throws -> UnsafeMutableRawPointer
     ) throws {
         try check(inputs)
         let context = idle.withLock { $0.popLast() } ?? ExecutionContext()
         defer { idle.withLock { $0.append(context) } }
         if let plan = try plan(for: inputs.map(\.shape)) {
-            try runPlanned(plan, inputs, context: context, output: output)
+            try runPlanned(plan, inputs, context: context, profile: profile, output: output)
         } else {
             try runUnplanned(inputs, context: context, output: output)
         }
     }
 
     /// Runs on named tensors and returns the outputs by name, in the graph's order.
-    public func run(_ inputs: [String: Tensor]) throws -> [(name: String, tensor: Tensor)] {
+    public func run(_ inputs: [String: Tensor], profile: StepProfile? = nil) throws -> [(name: String, tensor: Tensor)] {
         try graph.checkInputs(inputs)
         let views = graph.inputs.map { id in
             let tensor = inputs[graph.name(of: id)]!
@@ -88,7 +88,7 @@ public final class CPUProgram: @unchecked Sendable {
         defer { views.forEach { $0.data.deallocate() } }
         var results: [(DType, [Int], UnsafeMutableRawPointer, Int)] = []
         defer { results.forEach { $0.2.deallocate() } }
-        try run(views) { _, dtype, shape in
+        try run(views, profile: profile) { _, dtype, shape in
             let bytes = shape.reduce(1, *) * dtype.byteSize
             let p = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
             results.append((dtype, shape, p, bytes))
@@ -118,7 +118,7 @@ public final class CPUProgram: @unchecked Sendable {
     }
 
     private func runPlanned(
-        _ plan: MemoryPlan, _ inputs: [TensorView], context: ExecutionContext,
+        _ plan: MemoryPlan, _ inputs: [TensorView], context: ExecutionContext, profile: StepProfile?,
         output: (Int, DType, [Int]) throws -> UnsafeMutableRawPointer
     ) throws {
         let arena = context.arena(bytes: plan.arenaSize)
@@ -135,12 +135,15 @@ public final class CPUProgram: @unchecked Sendable {
         func view(_ slot: Int) -> TensorView {
             TensorView(data: address(slot), dtype: layout.slots[slot].type.dtype, shape: plan.shapes[slot], layout: layout.slots[slot].layout)
         }
-        for step in layout.steps {
+        let clock = ContinuousClock()
+        for (index, step) in layout.steps.enumerated() {
+            let start = profile == nil ? nil : clock.now
             do {
                 try step.kernel.run(step.inputs.map { $0.map(view) }, step.outputs.map(view), context.kernels)
             } catch let error as EmberError {
                 throw error.located(step.location)
             }
+            if let start { profile?.add(step: index, clock.now - start) }
         }
         for (position, slot) in layout.outputSlots.enumerated() where plan.directOutputs[slot] != position {
             outputs[position].copyMemory(from: address(slot), byteCount: view(slot).byteCount)
