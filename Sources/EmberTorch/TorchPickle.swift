@@ -57,6 +57,7 @@ enum TorchPickle {
     ]
 
     static let maximumDepth = 10_000
+    static let maximumNesting = 64
     static let maximumMemo = 1_000_000
 
     /// Runs the pickle and returns the value it leaves, or throws naming what it could not read.
@@ -69,8 +70,11 @@ enum TorchPickle {
         let bytes: [UInt8]
         let origin: String
         var position = 0
-        var stack: [Value] = []
-        var memo: [Int: Value] = [:]
+        /// The values on the stack, each with how deeply it nests containers.
+        var stack: [(value: Value, depth: Int)] = []
+        var memo: [Int: (value: Value, depth: Int)] = [:]
+        /// The deepest value the current opcode has popped: what a container it builds nests.
+        var poppedDepth = 0
 
         init(bytes: [UInt8], origin: String) {
             self.bytes = bytes
@@ -118,25 +122,36 @@ enum TorchPickle {
 
         // MARK: The stack
 
-        mutating func push(_ value: Value) throws {
+        /// Pushes a value; `nesting` is true for a container built of what the opcode popped.
+        mutating func push(_ value: Value, nesting: Bool = false) throws {
+            try push((value, nesting ? poppedDepth + 1 : 0))
+        }
+
+        mutating func push(_ slot: (value: Value, depth: Int)) throws {
             guard stack.count < TorchPickle.maximumDepth else { throw fail("the stack grows past \(TorchPickle.maximumDepth) values") }
-            stack.append(value)
+            // Deeply nested values would be freed recursively: refuse them while they are shallow.
+            guard slot.depth <= TorchPickle.maximumNesting else {
+                throw fail("values nest deeper than \(TorchPickle.maximumNesting) levels")
+            }
+            stack.append(slot)
         }
 
         mutating func pop() throws -> Value {
-            guard let v = stack.popLast() else { throw fail("pops an empty stack at offset \(position)") }
-            if case .mark = v { throw fail("pops a mark at offset \(position)") }
-            return v
+            guard let slot = stack.popLast() else { throw fail("pops an empty stack at offset \(position)") }
+            if case .mark = slot.value { throw fail("pops a mark at offset \(position)") }
+            poppedDepth = max(poppedDepth, slot.depth)
+            return slot.value
         }
 
         /// The values above the topmost mark, which is removed.
         mutating func popToMark() throws -> [Value] {
-            guard let mark = stack.lastIndex(where: { if case .mark = $0 { true } else { false } }) else {
+            guard let mark = stack.lastIndex(where: { if case .mark = $0.value { true } else { false } }) else {
                 throw fail("no mark on the stack at offset \(position)")
             }
-            let items = Array(stack[(mark + 1)...])
+            let items = stack[(mark + 1)...]
+            poppedDepth = max(poppedDepth, items.map(\.depth).max() ?? 0)
             stack.removeSubrange(mark...)
-            return items
+            return items.map(\.value)
         }
 
         mutating func put(_ index: Int) throws {
@@ -146,8 +161,8 @@ enum TorchPickle {
         }
 
         mutating func get(_ index: Int) throws {
-            guard let v = memo[index] else { throw fail("reads memo \(index), which was never stored") }
-            try push(v)
+            guard let slot = memo[index] else { throw fail("reads memo \(index), which was never stored") }
+            try push(slot)
         }
 
         mutating func global(_ module: String, _ name: String) throws {
@@ -166,8 +181,8 @@ enum TorchPickle {
             case .dict(var pairs):
                 guard items.count % 2 == 0 else { throw fail("odd number of dictionary items") }
                 for i in stride(from: 0, to: items.count, by: 2) { pairs.append((items[i], items[i + 1])) }
-                try push(.dict(pairs))
-            case .list(let values): try push(.list(values + items))
+                try push(.dict(pairs), nesting: true)
+            case .list(let values): try push(.list(values + items), nesting: true)
             default: throw fail("adds items to something that is not a dictionary or list")
             }
         }
@@ -177,6 +192,7 @@ enum TorchPickle {
         mutating func run() throws -> Value {
             while true {
                 let opcode = try take(1).first ?? 0
+                poppedDepth = 0
                 switch opcode {
                 case 0x80: _ = try take(1)  // PROTO
                 case 0x95: _ = try take(8)  // FRAME: a hint of the next frame's size
@@ -206,14 +222,14 @@ enum TorchPickle {
                 case 0x7D: try push(.dict([]))  // EMPTY_DICT
                 case 0x5D: try push(.list([]))  // EMPTY_LIST
                 case 0x29: try push(.tuple([]))  // EMPTY_TUPLE
-                case 0x74: try push(.tuple(try popToMark()))  // TUPLE
-                case 0x85: try push(.tuple([try pop()]))  // TUPLE1
+                case 0x74: try push(.tuple(try popToMark()), nesting: true)  // TUPLE
+                case 0x85: try push(.tuple([try pop()]), nesting: true)  // TUPLE1
                 case 0x86:  // TUPLE2
                     let b = try pop(), a = try pop()
-                    try push(.tuple([a, b]))
+                    try push(.tuple([a, b]), nesting: true)
                 case 0x87:  // TUPLE3
                     let c = try pop(), b = try pop(), a = try pop()
-                    try push(.tuple([a, b, c]))
+                    try push(.tuple([a, b, c]), nesting: true)
                 case 0x71: try put(Int(try unsigned(1)))  // BINPUT
                 case 0x72: try put(Int(try unsigned(4)))  // LONG_BINPUT
                 case 0x94: try put(memo.count)  // MEMOIZE
@@ -233,10 +249,10 @@ enum TorchPickle {
                 case 0x75: try extend(try popToMark())  // SETITEMS
                 case 0x61: try extend([try pop()])  // APPEND
                 case 0x65: try extend(try popToMark())  // APPENDS
-                case 0x51: try push(try persistent(try pop()))  // BINPERSID
+                case 0x51: try push(try persistent(try pop()), nesting: true)  // BINPERSID
                 case 0x52:  // REDUCE
                     let args = try pop(), callable = try pop()
-                    try push(try call(callable, args))
+                    try push(try call(callable, args), nesting: true)
                 default:
                     throw fail(String(format: "opcode 0x%02x at offset %d is not one torch.save writes for tensors", opcode, position - 1))
                 }
