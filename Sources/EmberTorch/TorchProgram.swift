@@ -12,9 +12,9 @@ import Foundation
 /// torch.export's symbolic sizes (`s0`, `s77`) become symbolic dims, and their ranges are kept
 /// in `symbolRanges`.
 public struct TorchProgram {
-    /// The serialization schema versions Ember reads: those torch 2.6 through 2.15 write.
+    /// The serialization schema versions Ember reads: those torch 2.6 (8.2) through 2.15 (8.20) write.
     public static let supportedSchemaMajor = 8
-    public static let supportedSchemaMinors = 1...20
+    public static let supportedSchemaMinors = 2...20
     /// The range, as people read it.
     public static var supportedSchemaDescription: String {
         "\(supportedSchemaMajor).\(supportedSchemaMinors.lowerBound) through \(supportedSchemaMajor).\(supportedSchemaMinors.upperBound) (torch 2.6 through 2.15)"

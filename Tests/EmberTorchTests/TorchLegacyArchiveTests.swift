@@ -37,14 +37,14 @@ import ZIPFoundation
 
     @Test func refusesSchemaVersionsOutsideTheSupportedRange() throws {
         let entries = try Self.entries()
-        for version in ["7, \"minor\": 3", "8, \"minor\": 99", "9, \"minor\": 0"] {
+        for version in ["7, \"minor\": 3", "8, \"minor\": 1", "8, \"minor\": 99", "9, \"minor\": 0"] {
             let bytes = try Self.doctored(TorchProgram.legacyProgramPath, in: entries) { json in
                 Data(String(decoding: json, as: UTF8.self)
                     .replacingOccurrences(of: "\"schema_version\": {\"major\": 8, \"minor\": 2}", with: "\"schema_version\": {\"major\": \(version)}").utf8)
             }
             let e = error { _ = try TorchProgram(bytes: bytes) }
             #expect(e?.code == .unsupported, "\(version)")
-            #expect(e?.message.contains("8.1 through 8.20 (torch 2.6 through 2.15)") == true, "\(e?.message ?? "no error")")
+            #expect(e?.message.contains("8.2 through 8.20 (torch 2.6 through 2.15)") == true, "\(e?.message ?? "no error")")
         }
         // The untouched archive is read: the doctoring is what fails.
         _ = try TorchProgram(bytes: try TorchTestArchives.zip(entries)).importGraph()
@@ -86,21 +86,30 @@ import ZIPFoundation
         #expect(weight.storage.dtype == .f32 && weight.storage.count == 128)
     }
 
-    @Test func refusesDamagedNestedArchivesAndPickles() throws {
+    /// Damages the program's JSON, and the state dict's pickle inside its nested archive (the
+    /// nested zip itself is rebuilt intact: damaged zip structure is `refusesDamagedZips`' concern).
+    @Test func refusesDamagedProgramsAndPickles() throws {
         let entries = try Self.entries()
+        let saved = try TorchArchive(bytes: try #require(entries.first { $0.0 == "serialized_state_dict.pt" }?.1))
+        let savedEntries = try saved.paths.map { ("archive/" + $0, try saved.read($0)) }
         var rng = SystemRandomNumberGenerator()
-        for path in ["serialized_state_dict.pt", TorchProgram.legacyProgramPath] {
-            for trial in 0..<120 {
-                let bytes = try Self.doctored(path, in: entries) { data in
-                    var data = data
-                    if trial % 4 == 0 { return data.prefix(Int.random(in: 0..<data.count, using: &rng)) }
-                    for _ in 0..<Int.random(in: 1...8, using: &rng) {
-                        data[Int.random(in: 0..<data.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
-                    }
-                    return data
-                }
-                _ = error { _ = try TorchProgram(bytes: bytes).importGraph() }
+        func damage(_ data: Data, _ trial: Int) -> Data {
+            var data = data
+            if trial % 4 == 0 { return data.prefix(Int.random(in: 0..<data.count, using: &rng)) }
+            for _ in 0..<Int.random(in: 1...8, using: &rng) {
+                data[Int.random(in: 0..<data.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
             }
+            return data
+        }
+        for trial in 0..<240 {
+            let bytes: Data
+            if trial % 2 == 0 {
+                bytes = try Self.doctored(TorchProgram.legacyProgramPath, in: entries) { damage($0, trial / 2) }
+            } else {
+                let pickle = try Self.doctored("archive/data.pkl", in: savedEntries) { damage($0, trial / 2) }
+                bytes = try Self.doctored("serialized_state_dict.pt", in: entries) { _ in pickle }
+            }
+            _ = error { _ = try TorchProgram(bytes: bytes).importGraph() }
         }
     }
 
