@@ -4,7 +4,8 @@ import ZIPFoundation
 
 /// The files of a `torch.export.save` archive: a zip whose entries all sit under one folder,
 /// `<name>/archive_format` (`pt2`), `<name>/models/<model>.json`, `<name>/data/weights/...` and
-/// `<name>/data/constants/...`.
+/// `<name>/data/constants/...`; or the older layout of torch 2.6 and 2.7, whose weights are
+/// `torch.save` archives (`archive/data.pkl`, `archive/data/0`, ...) stored inside it.
 ///
 /// Every entry is checked before it is read: its path may not leave the archive (no `..`, no
 /// absolute path), and its declared size must fit in the bytes the file holds, so a damaged
@@ -64,27 +65,33 @@ struct TorchArchive {
             try Self.checkPath(path, origin: origin)
             paths.append((path, entry))
         }
-        guard let first = paths.first?.0 else {
+        guard !paths.isEmpty else {
             throw EmberError(.invalidModel, "'\(origin)' is an empty zip archive, not a torch.export archive")
         }
-        // torch.export.save puts everything under one folder named after the file; find it from
-        // the archive_format record, else from the models folder.
-        let marker = paths.map(\.0).first { $0 == "archive_format" || $0.hasSuffix("/archive_format") }
-            ?? paths.map(\.0).first { $0.contains("models/") && $0.hasSuffix(".json") }
-            ?? first
-        let root: String
-        if let range = marker.range(of: "archive_format", options: .backwards), marker.hasSuffix("archive_format") {
-            root = String(marker[..<range.lowerBound])
-        } else if let range = marker.range(of: "models/") {
-            root = String(marker[..<range.lowerBound])
-        } else {
-            root = ""
+        // torch.export.save puts everything under one folder named after the file, torch.save under
+        // `archive/`; find it from a file only the root folder has.
+        let names = paths.map(\.0)
+        var root = ""
+        for marker in Self.rootMarkers {
+            if let path = names.first(where: { $0 == marker || $0.hasSuffix("/" + marker) }) {
+                root = String(path.dropLast(marker.count))
+                break
+            }
+        }
+        if root.isEmpty, let model = names.first(where: { $0.contains("models/") && $0.hasSuffix(".json") }),
+            let range = model.range(of: "models/")
+        {
+            root = String(model[..<range.lowerBound])
         }
         self.root = root
         for (path, entry) in paths where path.hasPrefix(root) {
             entries[String(path.dropFirst(root.count))] = entry
         }
     }
+
+    /// Files that sit in an archive's root folder: torch.export.save's (pt2 layout, then the older
+    /// one) and torch.save's.
+    static let rootMarkers = ["archive_format", "serialized_exported_program.json", "data.pkl"]
 
     /// Refuses entry paths that could name a file outside the archive when unpacked.
     static func checkPath(_ path: String, origin: String) throws {
@@ -154,12 +161,56 @@ struct TorchArchive {
     func json<T: Decodable>(_ type: T.Type, _ path: String) throws -> T {
         let data = try read(path)
         do {
-            return try JSONDecoder().decode(T.self, from: data)
+            do {
+                return try JSONDecoder().decode(T.self, from: data)
+            } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
+                // Python's json module writes infinities and NaN as bare `Infinity` and `NaN`
+                // (torch 2.7 and older do, for `-inf` masks), which is not JSON.
+                return try JSONDecoder().decode(T.self, from: Self.quotingNonFiniteNumbers(data))
+            }
         } catch let error as EmberError {
             throw error
         } catch {
             throw EmberError(.invalidModel, "'\(origin)' entry '\(root)\(path)' is not the JSON Ember expects: \(Self.describe(error))")
         }
+    }
+
+    /// The document with the bare `NaN`, `Infinity` and `-Infinity` that Python writes outside
+    /// strings replaced by the strings `"nan"`, `"inf"` and `"-inf"`, which the schema's floats
+    /// accept. Everything else, strings included, is copied as it is.
+    static func quotingNonFiniteNumbers(_ data: Data) -> Data {
+        let replacements: [(token: [UInt8], text: [UInt8])] = [
+            (Array("-Infinity".utf8), Array("\"-inf\"".utf8)), (Array("Infinity".utf8), Array("\"inf\"".utf8)),
+            (Array("NaN".utf8), Array("\"nan\"".utf8)),
+        ]
+        let bytes = [UInt8](data)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        var inString = false
+        outer: while i < bytes.count {
+            let byte = bytes[i]
+            if inString {
+                out.append(byte)
+                if byte == UInt8(ascii: "\\"), i + 1 < bytes.count {
+                    out.append(bytes[i + 1])
+                    i += 2
+                    continue
+                }
+                if byte == UInt8(ascii: "\"") { inString = false }
+                i += 1
+                continue
+            }
+            if byte == UInt8(ascii: "\"") { inString = true }
+            for (token, text) in replacements where bytes[i...].starts(with: token) {
+                out += text
+                i += token.count
+                continue outer
+            }
+            out.append(byte)
+            i += 1
+        }
+        return Data(out)
     }
 
     /// A short reading of a decoding error: what was wrong, and where in the document.

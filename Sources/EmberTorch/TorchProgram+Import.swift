@@ -15,13 +15,12 @@ extension TorchProgram {
         for (name, type) in try inputs() {
             context.values[name] = .tensor(context.builder.input(name, type))
         }
-        let weights = try payloadConfig("data/weights/\(modelName)_weights_config.json")
-        let constants = try payloadConfig("data/constants/\(modelName)_constants_config.json")
+        let store = try weightStore()
         for spec in program.graph_module.signature.input_specs {
             switch spec {
             case .userInput: continue
             case .parameter(let name, let target), .buffer(let name, let target), .tensorConstant(let name, let target):
-                let tensor = try loadTensor(target, weights: weights, constants: constants)
+                let tensor = try loadTensor(target, from: store)
                 let declared = try type(of: name)
                 guard TensorType(tensor.dtype, known: tensor.shape) == declared else {
                     throw EmberError(.invalidModel, "'\(origin)' stores '\(target)' as \(tensor.type) but the graph declares \(declared)")
@@ -76,11 +75,6 @@ extension TorchProgram {
             }
         }
         return try context.builder.finish()
-    }
-
-    func payloadConfig(_ path: String) throws -> [String: TorchSchema.PayloadMeta] {
-        guard archive.contains(path) else { return [:] }
-        return try archive.json(TorchSchema.PayloadConfig.self, path).config
     }
 
     /// At most five node names, then a count of the rest.

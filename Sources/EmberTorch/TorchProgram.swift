@@ -12,12 +12,20 @@ import Foundation
 /// torch.export's symbolic sizes (`s0`, `s77`) become symbolic dims, and their ranges are kept
 /// in `symbolRanges`.
 public struct TorchProgram {
-    /// The serialization schema versions Ember reads: those torch 2.6 through 2.15 write.
+    /// The serialization schema versions Ember reads: those torch 2.6 (8.2) through 2.15 (8.20) write.
     public static let supportedSchemaMajor = 8
-    public static let supportedSchemaMinors = 1...20
+    public static let supportedSchemaMinors = 2...20
     /// The range, as people read it.
     public static var supportedSchemaDescription: String {
         "\(supportedSchemaMajor).\(supportedSchemaMinors.lowerBound) through \(supportedSchemaMajor).\(supportedSchemaMinors.upperBound) (torch 2.6 through 2.15)"
+    }
+
+    /// The two archive layouts torch.export.save has written.
+    enum Layout {
+        /// torch 2.8 and newer: `models/model.json`, raw weight files and JSON configs under `data/`.
+        case pt2
+        /// torch 2.6 and 2.7: `serialized_exported_program.json`, weights in nested `torch.save` files.
+        case legacy
     }
 
     /// A symbolic size and the range torch.export proved for it.
@@ -32,6 +40,8 @@ public struct TorchProgram {
     let origin: String
     /// The model name in `models/<name>.json` (`model` for torch.export.save).
     let modelName: String
+    /// Which of torch.export.save's layouts the archive has.
+    let layout: Layout
     /// The schema version the archive was written with.
     public let schemaVersion: (major: Int, minor: Int)
     /// The torch version that wrote the archive, where it says.
@@ -61,17 +71,19 @@ public struct TorchProgram {
                 throw EmberError(.unsupported, "'\(origin)' has archive format '\(format)', expected 'pt2'")
             }
         }
-        if archive.contains("serialized_exported_program.json") {
-            throw EmberError(
-                .unsupported,
-                "'\(origin)' uses the archive layout of torch 2.7 and older (serialized_exported_program.json with pickled weights); Ember reads the pt2 layout torch.export.save writes since torch 2.8: load and save it again with a newer torch")
+        let modelPath: String
+        if archive.contains(Self.legacyProgramPath) {
+            // torch 2.7 and older: the program's JSON at the top, weights in pickled torch.save files.
+            (layout, modelPath, modelName) = (.legacy, Self.legacyProgramPath, "model")
+        } else {
+            let models = archive.paths.filter { $0.hasPrefix("models/") && $0.hasSuffix(".json") }
+            guard let path = models.contains("models/model.json") ? "models/model.json" : models.first else {
+                throw EmberError(
+                    .invalidModel, "'\(origin)' is not a torch.export archive: it has no models/model.json")
+            }
+            (layout, modelPath) = (.pt2, path)
+            modelName = String(path.dropFirst("models/".count).dropLast(".json".count))
         }
-        let models = archive.paths.filter { $0.hasPrefix("models/") && $0.hasSuffix(".json") }
-        guard let modelPath = models.contains("models/model.json") ? "models/model.json" : models.first else {
-            throw EmberError(
-                .invalidModel, "'\(origin)' is not a torch.export archive: it has no models/model.json")
-        }
-        modelName = String(modelPath.dropFirst("models/".count).dropLast(".json".count))
         let version = try archive.json(VersionOnly.self, modelPath).schema_version
         guard version.major == Self.supportedSchemaMajor, Self.supportedSchemaMinors.contains(version.minor) else {
             throw EmberError(
@@ -195,86 +207,5 @@ public struct TorchProgram {
         case .other(let kind): kind
         default: "\(arg)".prefix(40).description
         }
-    }
-
-    /// Loads a parameter, buffer or tensor constant: its raw storage bytes from the archive, viewed
-    /// with the sizes, strides and offset its metadata gives. Sizes are checked against the bytes the
-    /// entry holds before anything is allocated.
-    func loadTensor(
-        _ fqn: String, weights: [String: TorchSchema.PayloadMeta], constants: [String: TorchSchema.PayloadMeta]
-    ) throws -> Tensor {
-        let folder: String
-        let meta: TorchSchema.PayloadMeta
-        if let m = weights[fqn] {
-            (folder, meta) = ("data/weights/", m)
-        } else if let m = constants[fqn] {
-            (folder, meta) = ("data/constants/", m)
-        } else {
-            throw EmberError(.invalidModel, "'\(origin)' has no stored value for '\(fqn)'")
-        }
-        guard meta.use_pickle != true else {
-            throw EmberError(
-                .unsupported, "'\(origin)' stores '\(fqn)' as a pickled tensor subclass; Ember reads plain tensors only")
-        }
-        guard let tensorMeta = meta.tensor_meta else {
-            throw EmberError(.invalidModel, "'\(origin)' gives no tensor metadata for '\(fqn)'")
-        }
-        let what = "weight '\(fqn)'"
-        try TorchArchive.checkPath(meta.path_name, origin: origin)
-        guard !meta.path_name.contains("/") else {
-            throw EmberError(.invalidModel, "'\(origin)' stores \(what) at '\(meta.path_name)', outside its folder")
-        }
-        let type = try Self.type(tensorMeta, what: what)
-        guard let shape = type.knownShape else {
-            throw EmberError(.invalidModel, "\(what) has symbolic sizes \(type)")
-        }
-        let strides = try tensorMeta.strides.map { s -> Int in
-            guard case .int(let v) = s, v >= 0 else { throw EmberError(.invalidModel, "\(what) has a symbolic or negative stride") }
-            return v
-        }
-        var offset = 0
-        if case .int(let v)? = tensorMeta.storage_offset { offset = v }
-        guard strides.count == shape.count, offset >= 0 else {
-            throw EmberError(.invalidModel, "\(what) has \(strides.count) strides for \(shape.count) sizes, offset \(offset)")
-        }
-        guard let count = Tensor.elementCount(shape) else {
-            throw EmberError(.invalidModel, "\(what) has invalid shape \(shape)")
-        }
-        let path = folder + meta.path_name
-        let available = try archive.size(of: path) / type.dtype.byteSize
-        // The last element the view reads; every index must lie inside the stored bytes.
-        var last = offset
-        for (size, stride) in zip(shape, strides) where size > 0 {
-            let (step, o1) = (size - 1).multipliedReportingOverflow(by: stride)
-            let (sum, o2) = last.addingReportingOverflow(step)
-            guard !o1, !o2 else { throw EmberError(.invalidModel, "\(what) has strides that overflow") }
-            last = sum
-        }
-        guard count == 0 || last < available else {
-            throw EmberError(
-                .invalidModel,
-                "\(what) of \(type.dtype)\(shape) reads element \(last) but '\(archive.root)\(path)' holds \(available): the archive is damaged")
-        }
-        let bytes = try archive.read(path)
-        let contiguous = Tensor.strides(of: shape)
-        if offset == 0, zip(shape, zip(strides, contiguous)).allSatisfy({ $0.0 <= 1 || $0.1.0 == $0.1.1 }) {
-            return try Tensor(type.dtype, shape: shape, bytes: bytes.prefix(count * type.dtype.byteSize))
-        }
-        let storage = try Tensor(type.dtype, shape: [available], bytes: bytes.prefix(available * type.dtype.byteSize))
-        var indices = [Int](repeating: offset, count: count)
-        var position = [Int](repeating: 0, count: shape.count)
-        for i in 0..<count {
-            var index = offset
-            for (p, s) in zip(position, strides) { index += p * s }
-            indices[i] = index
-            var axis = shape.count - 1
-            while axis >= 0 {
-                position[axis] += 1
-                if position[axis] < shape[axis] { break }
-                position[axis] = 0
-                axis -= 1
-            }
-        }
-        return storage.gathering(indices, shape: shape)
     }
 }

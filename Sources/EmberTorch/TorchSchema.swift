@@ -99,7 +99,7 @@ enum TorchSchema {
             switch key.stringValue {
             case "as_name": self = .name(try c.decode(String.self, forKey: key))
             case "as_int": self = .int(try c.decode(Int.self, forKey: key))
-            case "as_float": self = .float(try c.decode(Double.self, forKey: key))
+            case "as_float": self = .float(try c.decode(FloatValue.self, forKey: key).value)
             case "as_bool": self = .bool(try c.decode(Bool.self, forKey: key))
             default: self = .other(key.stringValue)
             }
@@ -153,7 +153,7 @@ enum TorchSchema {
             case "as_int": self = .int(try c.decode(Int.self, forKey: key))
             case "as_ints": self = .ints(try c.decode([Int].self, forKey: key))
             case "as_float": self = .float(try Self.decodeFloat(c, key))
-            case "as_floats": self = .floats(try c.decode([Double].self, forKey: key))
+            case "as_floats": self = .floats(try c.decode([FloatValue].self, forKey: key).map(\.value))
             case "as_string": self = .string(try c.decode(String.self, forKey: key))
             case "as_strings": self = .strings(try c.decode([String].self, forKey: key))
             case "as_bool": self = .bool(try c.decode(Bool.self, forKey: key))
@@ -173,14 +173,26 @@ enum TorchSchema {
 
         /// Floats are written as numbers, or as the strings `inf`, `-inf` and `nan`.
         static func decodeFloat(_ c: KeyedDecodingContainer<AnyKey>, _ key: AnyKey) throws -> Double {
-            if let v = try? c.decode(Double.self, forKey: key) { return v }
-            let text = try c.decode(String.self, forKey: key).lowercased()
+            try c.decode(FloatValue.self, forKey: key).value
+        }
+    }
+
+    /// A float: a number, or one of the strings `inf`, `-inf` and `nan`.
+    struct FloatValue: Decodable {
+        var value: Double
+
+        init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let v = try? c.decode(Double.self) {
+                value = v
+                return
+            }
+            let text = try c.decode(String.self).lowercased()
             switch text {
-            case "inf", "infinity", "+inf": return .infinity
-            case "-inf", "-infinity": return -.infinity
-            case "nan": return .nan
-            default:
-                throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "'\(text)' is not a float")
+            case "inf", "infinity", "+inf": value = .infinity
+            case "-inf", "-infinity": value = -.infinity
+            case "nan": value = .nan
+            default: throw DecodingError.dataCorruptedError(in: c, debugDescription: "'\(text)' is not a float")
             }
         }
     }
