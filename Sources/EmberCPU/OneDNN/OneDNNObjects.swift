@@ -59,6 +59,15 @@ enum MemoryDesc {
         return md
     }
 
+    /// f32 `dims` with explicit element strides.
+    static func strided(_ dims: [Int], _ strides: [Int]) throws -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        try OneDNN.check(
+            ember_dnnl_memory_desc_init_by_strides(&md, Int32(dims.count), dims.map(Int64.init), dnnl_f32, strides.map(Int64.init)),
+            "describing f32\(dims)")
+        return md
+    }
+
     static func size(_ md: dnnl_memory_desc_t) -> Int {
         withUnsafePointer(to: md) { Int(ember_dnnl_memory_desc_get_size($0)) }
     }
