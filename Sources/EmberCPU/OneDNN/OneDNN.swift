@@ -38,7 +38,7 @@ public enum OneDNN {
         var message = [CChar](repeating: 0, count: 1024)
         let failed = ember_dnnl_load(path, &message, message.count)
         guard failed == 0 else {
-            let text = message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             return .unavailable(reason: "could not load '\(path)': \(text)")
         }
         guard let v = ember_dnnl_version()?.pointee else { return .available(version: "unknown") }

@@ -67,8 +67,11 @@ final class OneDNNKernel: CPUKernel, @unchecked Sendable {
     init(_ builder: any PlanBuilder, node: KernelNode) throws {
         self.builder = builder
         location = node.location
+        // Every shape known (and no empty value, which a run skips): make the plan now.
         let known = node.inputTypes.map { $0.map { $0.knownShape } }
-        if !known.contains(where: { $0 != nil && $0! == nil }) {
+        let allKnown = known.allSatisfy { type in type.map { $0 != nil } ?? true }
+        let empty = node.outputTypes.contains { $0.knownShape?.contains(0) ?? false }
+        if allKnown, !empty {
             _ = try plan(for: known.map { $0 ?? nil })
         }
     }

@@ -17,7 +17,9 @@ final class AlignedBuffer: @unchecked Sendable {
     convenience init(floats tensor: Tensor) {
         let values = tensor.floats()
         self.init(byteCount: values.count * 4)
-        values.withUnsafeBytes { pointer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        values.withUnsafeBytes { bytes in
+            if let base = bytes.baseAddress { pointer.copyMemory(from: base, byteCount: bytes.count) }
+        }
     }
 
     deinit { pointer.deallocate() }
@@ -243,8 +245,8 @@ final class PackedWeights: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let (_, buffer) = packed.first(where: { MemoryDesc.equal($0.0, format) }) { return buffer }
-        let values = plain.floats()
-        let buffer = try values.withUnsafeBytes { try Reorder.copy($0.baseAddress!, from: plainDesc, to: format) }
+        let source = AlignedBuffer(floats: plain)
+        let buffer = try Reorder.copy(source.pointer, from: plainDesc, to: format)
         packed.append((format, buffer))
         return buffer
     }
