@@ -38,8 +38,12 @@ public struct OneDNNKernels: CPUKernelProvider {
         guard let block = OneDNN.channelBlock, let rank = node.outputTypes[index].rank, (3...5).contains(rank),
             let kind = try? Self.kind(node)
         else { return .plain }
-        if case .matmul = kind { return .plain }
-        return .channelBlocked(block)
+        switch kind {
+        case .matmul: return .plain
+        // Computed parameters need oneDNN's batch normalization, which keeps one layout.
+        case .batchNorm where !(1...4).allSatisfy({ node.constants[$0] != nil }): return .plain
+        default: return .channelBlocked(block)
+        }
     }
 
     public func accepts(_ node: KernelNode, input index: Int, layout: CPULayout) -> Bool {
