@@ -57,7 +57,7 @@ struct OneDNNRuntimeTests {
         let runner = try OneDNNRunner(node)
         let inputs = (0..<8).map { random([1 + $0 % 2, 9, 12, 12], seed: UInt64(10 + $0)) }
         let sequential = try inputs.map { x in try runner.run([x, w, b], outputShape: [x.shape[0], 24, 12, 12]) }
-        let results = Results(count: inputs.count)
+        let results = ThreadResults<Tensor>(count: inputs.count)
         DispatchQueue.concurrentPerform(iterations: inputs.count) { i in
             let x = inputs[i]
             results.set(i, try? runner.run([x, w, b], outputShape: [x.shape[0], 24, 12, 12]))
@@ -94,13 +94,4 @@ struct OneDNNRuntimeTests {
         #expect(provider.preferredLayout(linear, output: 0) == .plain)
         #expect(!provider.accepts(linear, input: 0, layout: .channelBlocked(block)))
     }
-}
-
-/// Results written from several threads.
-final class Results: @unchecked Sendable {
-    private let lock = NSLock()
-    private var values: [Tensor?]
-    init(count: Int) { values = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ value: Tensor?) { lock.lock(); values[i] = value; lock.unlock() }
-    func get(_ i: Int) -> Tensor? { lock.lock(); defer { lock.unlock() }; return values[i] }
 }

@@ -119,7 +119,3 @@ func expectOneDNNMatches(
 /// A random f32 tensor with values in -1...1.
 func random(_ shape: [Int], seed: UInt64) -> Tensor { Tensor.random(.f32, shape, seed: seed) }
 
-/// An op made from attributes, for tests.
-func makeOp(_ name: String, _ entries: [(String, Attribute)] = []) throws -> any Operator {
-    try OperatorRegistry.standard.make(name, Attributes(op: name, entries))
-}
