@@ -52,4 +52,23 @@ struct OneDNNConvTests {
             #expect((actual.relativeError(to: expected) ?? .infinity) <= 1e-4, "batch \(batch)")
         }
     }
+
+    static let transposedCases: [Case] = [
+        Case(x: [1, 5, 7, 6], w: [5, 3, 3, 3], attributes: [("strides", .ints([2, 2])), ("pads", .ints([1, 1, 1, 1]))]),
+        Case(x: [2, 6, 5, 5], w: [6, 4, 4, 3], attributes: [("strides", .ints([2, 1])), ("group", .int(2)), ("pads", .ints([1, 0, 1, 1]))], bias: false),
+        Case(x: [1, 4, 6, 5], w: [4, 7, 3, 3], attributes: [("strides", .ints([2, 2])), ("pads", .ints([1, 1, 1, 1])), ("output_padding", .ints([1, 1]))]),
+        Case(x: [1, 3, 9], w: [3, 5, 3], attributes: [("strides", .ints([3])), ("dilations", .ints([2]))]),
+    ]
+
+    @Test(arguments: transposedCases) func transposedMatchesReference(_ c: Case) throws {
+        let op = try makeOp("conv_transpose", c.attributes)
+        let inputs: [Tensor?] = [random(c.x, seed: 1), random(c.w, seed: 2), c.bias ? random([c.w[1] * groups(c)], seed: 3) : nil]
+        try expectOneDNNMatches(op, inputs, constant: [1, 2], blocked: [0])
+        try expectOneDNNMatches(op, inputs, constant: [], blocked: [0])
+    }
+
+    private func groups(_ c: Case) -> Int {
+        for (name, value) in c.attributes where name == "group" { if case .int(let g) = value { return g } }
+        return 1
+    }
 }

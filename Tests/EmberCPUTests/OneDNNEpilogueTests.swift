@@ -84,6 +84,14 @@ struct OneDNNEpilogueTests {
         try expectOneDNNMatches(matmul, [random([2, 6, 8], seed: 5), random([8, 12], seed: 6), random([2, 6, 12], seed: 8)], constant: [1])
     }
 
+    @Test func convTransposeWithBiasAndActivation() throws {
+        let transposed = try makeOp("conv_transpose", [("strides", .ints([2, 2])), ("pads", .ints([1, 1, 1, 1]))])
+        let op = try fusedEpilogue([
+            (transposed, [.input(0), .input(1)]), (Add(), [.step(0), .input(2)]), (LeakyRelu(alpha: 0.2), [.step(1)]),
+        ])
+        try expectOneDNNMatches(op, [x, random([7, 5, 3, 3], seed: 11), random([5, 1, 1], seed: 12)], constant: [1, 2], blocked: [0])
+    }
+
     @Test func stepsThatAreNotPostOpsAreUnsupported() throws {
         let op = try fusedEpilogue([(conv, [.input(0), .input(1)]), (Sigmoid(), [.step(0)]), (Softsign(), [.step(1)])])
         let (node, _) = try oneDNNNode(op, [x, w], constant: [1])

@@ -93,23 +93,26 @@ func oneDNNNode(
 
 /// Checks that oneDNN computes `op` on `inputs` like the reference evaluation, within 1e-4 of the
 /// largest magnitude, in plain layout and, where `blocked` lists inputs, with those inputs and the
-/// output channel-blocked.
+/// output channel-blocked, and with the layout changing from inputs to output either way.
 func expectOneDNNMatches(
     _ op: any Operator, _ inputs: [Tensor?], constant: Set<Int> = [], blocked: [Int]? = nil,
     sourceLocation: SourceLocation = #_sourceLocation
 ) throws {
-    var cases: [[CPULayout]] = [inputs.map { _ in .plain }]
+    let plain = inputs.map { _ in CPULayout.plain }
+    var cases: [([CPULayout], CPULayout)] = [(plain, .plain)]
     if let blocked {
-        cases.append(inputs.indices.map { blocked.contains($0) ? .channelBlocked(testBlock) : .plain })
+        let block = CPULayout.channelBlocked(testBlock)
+        let layouts = inputs.indices.map { blocked.contains($0) ? block : .plain }
+        // Blocked throughout, then a change of layout each way.
+        cases += [(layouts, block), (layouts, .plain), (plain, block)]
     }
-    for layouts in cases {
-        let outputLayout: CPULayout = layouts.allSatisfy { $0 == .plain } ? .plain : .channelBlocked(testBlock)
+    for (layouts, outputLayout) in cases {
         let (node, expected) = try oneDNNNode(op, inputs, constant: constant, inputLayouts: layouts, outputLayout: outputLayout)
         let support = OneDNNKernels().support(node)
         #expect(support == .supported, "\(op.name): \(support)", sourceLocation: sourceLocation)
         let actual = try OneDNNRunner(node).run(inputs, outputShape: expected.shape)
         let error = actual.relativeError(to: expected) ?? .infinity
-        #expect(error <= 1e-4, "\(op.name) \(op.attributes) in \(outputLayout): relative error \(error)", sourceLocation: sourceLocation)
+        #expect(error <= 1e-4, "\(op.name) \(op.attributes) \(layouts) to \(outputLayout): relative error \(error)", sourceLocation: sourceLocation)
     }
 }
 

@@ -2,13 +2,15 @@ import EmberDNNL
 import EmberIR
 import EmberOps
 
-/// A convolution (1-D to 3-D, grouped, strided, dilated, padded) with its epilogue as post-ops.
-/// Constant weights are reordered once per plan into the format the primitive prefers; computed
-/// weights are read in their plain layout on every run.
+/// A convolution or transposed convolution (1-D to 3-D, grouped, strided, dilated, padded) with
+/// its epilogue as post-ops. Constant weights are reordered into the format the primitive prefers
+/// when a plan is made; computed weights are read in their plain layout on every run.
 struct ConvBuilder: PlanBuilder {
     let node: KernelNode
     let window: Window
     let group: Int
+    /// `conv_transpose`'s `output_padding`; nil for `conv`.
+    let outputPadding: [Int]?
     let x: Int, w: Int, b: Int?
     let postOps: [PostOp]
     let constants: [AlignedBuffer?]
@@ -20,6 +22,7 @@ struct ConvBuilder: PlanBuilder {
         self.node = node
         window = try Window(conv.attributes)
         group = try conv.attributes.int("group", default: 1)
+        outputPadding = conv is ConvTranspose ? try conv.attributes.ints("output_padding") ?? [] : nil
         guard let x = epilogue.operands[0], let w = epilogue.operands[1] else { throw Unsupported("conv without X or W") }
         (self.x, self.w) = (x, w)
         b = epilogue.operands.count > 2 ? epilogue.operands[2] : nil
@@ -33,19 +36,30 @@ struct ConvBuilder: PlanBuilder {
         guard let xs = shapes[x], let ws = shapes[w], xs.count >= 3, ws.count == xs.count else {
             throw Unsupported("conv needs X and W of the same rank >= 3")
         }
-        let (n, c, m) = (xs[0], xs[1], ws[0])
+        let spatial = xs.count - 2
         let kernel = Array(ws.dropFirst(2))
-        guard c % group == 0, m % group == 0, ws[1] * group == c else {
+        let c = xs[1]
+        // conv's W is [M, C/group, k...]; conv_transpose's [C, M/group, k...].
+        let m = outputPadding == nil ? ws[0] : ws[1] * group
+        guard c % group == 0, m % group == 0, outputPadding == nil ? ws[1] * group == c : ws[0] == c else {
             throw Unsupported("X with \(c) channels and W \(ws) do not split into \(group) groups")
         }
-        let spatial = xs.count - 2
-        let geometry = try window.resolve(input: Array(xs.dropFirst(2)), kernel: kernel)
-        let dst = [n, m] + geometry.output
-        let weightDims = group > 1 ? [group, m / group, c / group] + kernel : ws
-
+        let geometry = try outputPadding.map { try transposedGeometry(Array(xs.dropFirst(2)), kernel, $0) }
+            ?? window.resolve(input: Array(xs.dropFirst(2)), kernel: kernel)
+        let dst = [xs[0], m] + geometry.output
+        let weightDims = (group > 1 ? [group, m / group, c / group] : [m, c]) + kernel
+        let plainWeights: dnnl_memory_desc_t
+        if outputPadding == nil {
+            plainWeights = try MemoryDesc.make(weightDims)
+        } else {
+            // oneDNN's [group, M/group, C/group, k...] over W's [group, C/group, M/group, k...].
+            let taps = kernel.reduce(1, *)
+            let (mg, cg) = (m / group, c / group)
+            let strides = (group > 1 ? [cg * mg * taps] : []) + [taps, mg * taps] + Tensor.strides(of: kernel)
+            plainWeights = try MemoryDesc.strided(weightDims, strides)
+        }
         var src = try MemoryDesc.make(xs, node.inputLayouts[x])
         var out = try MemoryDesc.make(dst, node.outputLayouts[0])
-        let plainWeights = try MemoryDesc.make(weightDims)
         let weightsConstant = node.constants[w]
         var weights = weightsConstant != nil ? try MemoryDesc.any(weightDims) : plainWeights
         var bias = try MemoryDesc.make([m])
@@ -53,11 +67,16 @@ struct ConvBuilder: PlanBuilder {
         let dilations = window.oneDNNDilations(spatial).map(Int64.init)
         let (begin, end) = (geometry.begin.map(Int64.init), geometry.end.map(Int64.init))
 
+        // A transposed convolution's descriptor has the same type in oneDNN 2.
         var desc = dnnl_convolution_desc_t()
         let status = withUnsafePointer(to: &bias) { biasPointer in
-            ember_dnnl_dilated_convolution_forward_desc_init(
-                &desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &weights, b == nil ? nil : biasPointer, &out,
-                strides, dilations, begin, end)
+            let biasDesc = b == nil ? nil : biasPointer
+            if outputPadding == nil {
+                return ember_dnnl_dilated_convolution_forward_desc_init(
+                    &desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &weights, biasDesc, &out, strides, dilations, begin, end)
+            }
+            return ember_dnnl_dilated_deconvolution_forward_desc_init(
+                &desc, dnnl_forward_inference, dnnl_deconvolution_direct, &src, &weights, biasDesc, &out, strides, dilations, begin, end)
         }
         try OneDNN.check(status, "describing conv \(xs) * \(ws)")
         let post = try ResolvedPostOps(postOps, node: node, shapes: shapes, constants: constants, output: dst, dst: dst) { $0 }
@@ -80,5 +99,30 @@ struct ConvBuilder: PlanBuilder {
             bindings.append(Binding(arg: DNNL_ARG_BIAS, desc: bias, source: constants[b].map { .buffer($0) } ?? .input(b)))
         }
         return Plan(primitive, bindings + post.bindings, prefill: post.prefill)
+    }
+
+    /// A transposed convolution's output sizes and pads: `out = stride * (in - 1) +
+    /// output_padding + (kernel - 1) * dilation + 1 - pad_begin - pad_end`. oneDNN takes the
+    /// output padding off the end padding.
+    private func transposedGeometry(_ input: [Int], _ kernel: [Int], _ outputPadding: [Int]) throws
+        -> (output: [Int], begin: [Int], end: [Int], padded: [Bool])
+    {
+        let n = input.count
+        let strides = window.strides(n), dilations = window.dilations.isEmpty ? Array(repeating: 1, count: n) : window.dilations
+        let extra = outputPadding.isEmpty ? Array(repeating: 0, count: n) : outputPadding
+        var begin = Array(repeating: 0, count: n), end = begin
+        if window.autoPad == "NOTSET", !window.pads.isEmpty {
+            guard window.pads.count == 2 * n else { throw Unsupported("pads \(window.pads) for \(n) spatial dims") }
+            begin = Array(window.pads.prefix(n))
+            end = Array(window.pads.suffix(n))
+        }
+        guard strides.count == n, dilations.count == n, extra.count == n else { throw Unsupported("window attributes do not match \(n) spatial dims") }
+        var output: [Int] = []
+        for i in 0..<n {
+            let span = (kernel[i] - 1) * dilations[i] + 1
+            output.append(strides[i] * (input[i] - 1) + extra[i] + span - begin[i] - end[i])
+        }
+        guard output.allSatisfy({ $0 > 0 }) else { throw Unsupported("pads leave no output") }
+        return (output, begin, zip(end, extra).map { $0 - $1 }, Array(repeating: false, count: n))
     }
 }

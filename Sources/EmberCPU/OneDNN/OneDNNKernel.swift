@@ -8,6 +8,8 @@ enum Source {
     case output(Int)
     /// Memory the plan owns: reordered weights, constant operands.
     case buffer(AlignedBuffer)
+    /// Scratch memory holding the primitive's result until the plan's reorder converts it.
+    case intermediate
 }
 
 /// One primitive argument: its kind (`DNNL_ARG_SRC`...), its descriptor and its memory.
@@ -24,11 +26,28 @@ final class Plan: @unchecked Sendable {
     /// The input copied into output 0 before the primitive runs (the residual of a sum post-op),
     /// unless the planner already placed output 0 in that input's buffer.
     let prefill: Int?
+    /// A reorder from the `.intermediate` result into output 0, for primitives that are fast
+    /// only when their result has their input's layout.
+    let reorder: (primitive: Primitive, from: dnnl_memory_desc_t, to: dnnl_memory_desc_t)?
 
-    init(_ primitive: Primitive, _ bindings: [Binding], prefill: Int? = nil) {
+    init(
+        _ primitive: Primitive, _ bindings: [Binding], prefill: Int? = nil,
+        reorder: (primitive: Primitive, from: dnnl_memory_desc_t, to: dnnl_memory_desc_t)? = nil
+    ) {
         self.primitive = primitive
         self.bindings = bindings
         self.prefill = prefill
+        self.reorder = reorder
+    }
+
+    /// Scratch bytes a run needs: the primitive's scratchpad, then the intermediate result and
+    /// the reorder's scratchpad, each 64-byte aligned.
+    var scratchLayout: (total: Int, intermediate: Int, reorderScratch: Int) {
+        func aligned(_ n: Int) -> Int { (n + 63) / 64 * 64 }
+        let intermediate = aligned(primitive.scratchpadBytes)
+        guard let reorder else { return (primitive.scratchpadBytes, 0, 0) }
+        let reorderScratch = intermediate + aligned(MemoryDesc.size(reorder.from))
+        return (reorderScratch + reorder.primitive.scratchpadBytes, intermediate, reorderScratch)
     }
 }
 
@@ -48,8 +67,11 @@ final class OneDNNKernel: CPUKernel, @unchecked Sendable {
     init(_ builder: any PlanBuilder, node: KernelNode) throws {
         self.builder = builder
         location = node.location
+        // Every shape known (and no empty value, which a run skips): make the plan now.
         let known = node.inputTypes.map { $0.map { $0.knownShape } }
-        if !known.contains(where: { $0 != nil && $0! == nil }) {
+        let allKnown = known.allSatisfy { type in type.map { $0 != nil } ?? true }
+        let empty = node.outputTypes.contains { $0.knownShape?.contains(0) ?? false }
+        if allKnown, !empty {
             _ = try plan(for: known.map { $0 ?? nil })
         }
     }
@@ -80,6 +102,8 @@ final class OneDNNKernel: CPUKernel, @unchecked Sendable {
         if let r = plan.prefill, let residual = inputs[r], residual.data != outputs[0].data {
             outputs[0].data.copyMemory(from: residual.data, byteCount: outputs[0].byteCount)
         }
+        let layout = plan.scratchLayout
+        let scratch = layout.total > 0 ? context.scratch(bytes: layout.total) : nil
         var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = []
         args.reserveCapacity(plan.bindings.count + 1)
         for binding in plan.bindings {
@@ -90,12 +114,19 @@ final class OneDNNKernel: CPUKernel, @unchecked Sendable {
                 pointer = view.data
             case .output(let i): pointer = outputs[i].data
             case .buffer(let buffer): pointer = buffer.pointer
+            case .intermediate:
+                guard let scratch else { throw EmberError(.internalError, "[onednn] no scratch for an intermediate result", at: location) }
+                pointer = scratch + layout.intermediate
             }
             args.append((binding.arg, binding.desc, pointer))
         }
-        let scratch = plan.primitive.scratchpadBytes > 0 ? context.scratch(bytes: plan.primitive.scratchpadBytes) : nil
         do {
             try plan.primitive.execute(args, scratch: scratch, stream: stream)
+            if let reorder = plan.reorder, let scratch {
+                try reorder.primitive.execute(
+                    [(DNNL_ARG_SRC, reorder.from, scratch + layout.intermediate), (DNNL_ARG_DST, reorder.to, outputs[0].data)],
+                    scratch: scratch + layout.reorderScratch, stream: stream)
+            }
         } catch let error as EmberError {
             throw error.located(location)
         }

@@ -38,8 +38,12 @@ public struct OneDNNKernels: CPUKernelProvider {
         guard let block = OneDNN.channelBlock, let rank = node.outputTypes[index].rank, (3...5).contains(rank),
             let kind = try? Self.kind(node)
         else { return .plain }
-        if case .matmul = kind { return .plain }
-        return .channelBlocked(block)
+        switch kind {
+        case .matmul: return .plain
+        // Computed parameters need oneDNN's batch normalization, which keeps one layout.
+        case .batchNorm where !(1...4).allSatisfy({ node.constants[$0] != nil }): return .plain
+        default: return .channelBlocked(block)
+        }
     }
 
     public func accepts(_ node: KernelNode, input index: Int, layout: CPULayout) -> Bool {
@@ -111,6 +115,15 @@ public struct OneDNNKernels: CPUKernelProvider {
     /// What oneDNN does with `node`, or why it does not run it.
     static func kind(_ node: KernelNode) throws -> Kind {
         guard OneDNN.status.isAvailable else { throw Unsupported("\(OneDNN.status)") }
+        let op = node.op
+        let families: [any Operator.Type] = [
+            FusedEpilogue.self, Conv.self, ConvTranspose.self, Gemm.self, MatMul.self, Linear.self, MaxPool.self, AveragePool.self, GlobalMaxPool.self,
+            GlobalAveragePool.self, Add.self, Sub.self, Mul.self, Div.self, BatchNorm.self, Clip.self, Pow.self,
+        ]
+        let eltwise = Eltwise.of(op, others: [])
+        if case .failure = eltwise, !families.contains(where: { $0 == Swift.type(of: op) }) {
+            throw Unsupported("no oneDNN kernel for \(op.name)")
+        }
         for case let type? in node.inputTypes where type.dtype != .f32 {
             throw Unsupported("input of \(type.dtype); oneDNN kernels run f32")
         }
@@ -120,11 +133,20 @@ public struct OneDNNKernels: CPUKernelProvider {
         for case let type? in node.inputTypes + node.outputTypes where (type.rank ?? 0) > Int(DNNL_MAX_NDIMS) {
             throw Unsupported("rank above \(DNNL_MAX_NDIMS)")
         }
-        let op = node.op
         switch op {
-        case is FusedEpilogue, is Conv, is Gemm, is MatMul, is Linear:
+        case is FusedEpilogue, is Conv, is ConvTranspose, is Gemm, is MatMul, is Linear:
             let epilogue = try Epilogue(node)
             switch epilogue.anchor {
+            case let transposed as ConvTranspose:
+                let attributes = transposed.attributes
+                if try !(attributes.ints("output_shape") ?? []).isEmpty { throw Unsupported("conv_transpose with output_shape") }
+                if try !["NOTSET", "VALID"].contains(attributes.string("auto_pad", default: "NOTSET")) {
+                    throw Unsupported("conv_transpose with auto_pad SAME_UPPER or SAME_LOWER")
+                }
+                if let rank = epilogue.operands[0].flatMap({ node.inputTypes[$0]?.rank }), !(3...5).contains(rank) {
+                    throw Unsupported("conv_transpose of rank \(rank); oneDNN runs 1-D to 3-D convolutions")
+                }
+                return .conv(epilogue)
             case is Conv:
                 if let rank = epilogue.operands[0].flatMap({ node.inputTypes[$0]?.rank }), !(3...5).contains(rank) {
                     throw Unsupported("conv of rank \(rank); oneDNN runs 1-D to 3-D convolutions")
@@ -138,7 +160,7 @@ public struct OneDNNKernels: CPUKernelProvider {
             case is MatMul, is Linear:
                 return .matmul(epilogue)
             default:
-                throw Unsupported("fused_epilogue anchored on \(epilogue.anchor.name); oneDNN fuses conv, gemm, matmul and linear")
+                throw Unsupported("fused_epilogue anchored on \(epilogue.anchor.name); oneDNN fuses conv, conv_transpose, gemm, matmul and linear")
             }
         case is MaxPool, is AveragePool, is GlobalMaxPool, is GlobalAveragePool:
             if let rank = node.inputTypes[0]?.rank, !(3...5).contains(rank) { throw Unsupported("pooling of rank \(rank)") }
@@ -180,7 +202,6 @@ public struct OneDNNKernels: CPUKernelProvider {
                 guard let type = node.inputTypes[i] else { return .absent }
                 return node.constants[i].map { .constant($0) } ?? .computed(type)
             }
-            guard op.traits.contains(.elementwise) || op is Clip else { throw Unsupported("no oneDNN kernel for \(op.name)") }
             switch Eltwise.of(op, others: others) {
             case .success(let operations): return .eltwise(operations)
             case .failure(let error): throw error

@@ -118,8 +118,8 @@ struct MatMulBuilder: PlanBuilder {
         let shapes = concreteShapes(runShapes, node)
         guard let sa = shapes[a], let sb = shapes[b], !sa.isEmpty, !sb.isEmpty else { throw Unsupported("matrix product operands of unknown shape") }
         let g = try geometry(sa, sb)
-        var src = try strided(g.src, g.srcStrides)
-        let plainWeights = try strided(g.weights, g.weightStrides)
+        var src = try MemoryDesc.strided(g.src, g.srcStrides)
+        let plainWeights = try MemoryDesc.strided(g.weights, g.weightStrides)
         let weightsConstant = node.constants[b]
         var weights = weightsConstant != nil && g.weights.count == 2 ? try MemoryDesc.any(g.weights) : plainWeights
         var dst = try MemoryDesc.make(g.dst)
@@ -171,13 +171,5 @@ struct MatMulBuilder: PlanBuilder {
             bindings.append(Binding(arg: DNNL_ARG_BIAS, desc: biasDesc, source: constants[bias].map { .buffer($0) } ?? .input(bias)))
         }
         return Plan(primitive, bindings + post.bindings, prefill: post.prefill)
-    }
-
-    private func strided(_ dims: [Int], _ strides: [Int]) throws -> dnnl_memory_desc_t {
-        var md = dnnl_memory_desc_t()
-        try OneDNN.check(
-            ember_dnnl_memory_desc_init_by_strides(&md, Int32(dims.count), dims.map(Int64.init), dnnl_f32, strides.map(Int64.init)),
-            "describing f32\(dims)")
-        return md
     }
 }

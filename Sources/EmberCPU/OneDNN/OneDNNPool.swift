@@ -40,7 +40,10 @@ struct PoolBuilder: PlanBuilder {
         }
         let dims = Array(xs.prefix(2)) + output
         var src = try MemoryDesc.make(xs, node.inputLayouts[0])
-        var dst = try MemoryDesc.make(dims, node.outputLayouts[0])
+        let result = try MemoryDesc.make(dims, node.outputLayouts[0])
+        // oneDNN's fast pools keep the input's layout; a change of layout is a reorder after.
+        let changesLayout = node.inputLayouts[0] != node.outputLayouts[0]
+        var dst = changesLayout ? try MemoryDesc.make(dims, node.inputLayouts[0]) : result
         var desc = dnnl_pooling_v2_desc_t()
         try OneDNN.check(
             ember_dnnl_pooling_v2_forward_desc_init(
@@ -48,9 +51,12 @@ struct PoolBuilder: PlanBuilder {
                 dilations.map(Int64.init), begin.map(Int64.init), end.map(Int64.init)),
             "describing \(node.op.name) of \(xs)")
         let primitive = try Primitive(desc, attributes: try PrimitiveAttributes(), what: "creating \(node.op.name) of \(xs)")
-        return Plan(primitive, [
-            Binding(arg: DNNL_ARG_SRC, desc: src, source: .input(0)),
-            Binding(arg: DNNL_ARG_DST, desc: dst, source: .output(0)),
-        ])
+        return Plan(
+            primitive,
+            [
+                Binding(arg: DNNL_ARG_SRC, desc: src, source: .input(0)),
+                Binding(arg: DNNL_ARG_DST, desc: dst, source: changesLayout ? .intermediate : .output(0)),
+            ],
+            reorder: changesLayout ? (try Reorder.make(from: dst, to: result), dst, result) : nil)
     }
 }

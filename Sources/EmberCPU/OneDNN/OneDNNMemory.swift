@@ -1,0 +1,102 @@
+import EmberDNNL
+import EmberIR
+import Foundation
+
+/// Memory that a kernel owns for its lifetime (reordered weights, constant operands), 64-byte
+/// aligned.
+final class AlignedBuffer: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
+    let byteCount: Int
+
+    init(byteCount: Int) {
+        self.byteCount = byteCount
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 64), alignment: 64)
+    }
+
+    /// A copy of an f32 tensor's elements.
+    convenience init(floats tensor: Tensor) {
+        let values = tensor.floats()
+        self.init(byteCount: values.count * 4)
+        values.withUnsafeBytes { bytes in
+            if let base = bytes.baseAddress { pointer.copyMemory(from: base, byteCount: bytes.count) }
+        }
+    }
+
+    deinit { pointer.deallocate() }
+}
+
+/// Memory descriptors of Ember's layouts.
+enum MemoryDesc {
+    /// f32 `shape` in `layout`: row-major strides for `.plain`, oneDNN's `aBc16b` family for
+    /// `.channelBlocked`.
+    static func make(_ shape: [Int], _ layout: CPULayout = .plain) throws -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        var dims = shape.map { Int64($0) }
+        switch layout {
+        case .plain:
+            var strides = Tensor.strides(of: shape).map { Int64($0) }
+            if dims.isEmpty { dims = [1]; strides = [1] }
+            try OneDNN.check(ember_dnnl_memory_desc_init_by_strides(&md, Int32(dims.count), dims, dnnl_f32, strides), "describing f32\(shape)")
+        case .channelBlocked(let block):
+            let tag: dnnl_format_tag_t
+            switch (shape.count, block) {
+            case (3, 16): tag = dnnl_aBc16b
+            case (4, 16): tag = dnnl_aBcd16b
+            case (5, 16): tag = dnnl_aBcde16b
+            case (3, 8): tag = dnnl_aBc8b
+            case (4, 8): tag = dnnl_aBcd8b
+            case (5, 8): tag = dnnl_aBcde8b
+            default: throw EmberError(.unsupported, "[onednn] no memory format for \(layout) of rank \(shape.count)")
+            }
+            try OneDNN.check(ember_dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), dims, dnnl_f32, tag), "describing f32\(shape) \(layout)")
+        }
+        return md
+    }
+
+    /// f32 `shape` with the format left to the primitive (`format_tag_any`).
+    static func any(_ shape: [Int]) throws -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        let dims = shape.map { Int64($0) }
+        try OneDNN.check(ember_dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), dims, dnnl_f32, dnnl_format_tag_any), "describing f32\(shape)")
+        return md
+    }
+
+    /// f32 `dims` with explicit element strides.
+    static func strided(_ dims: [Int], _ strides: [Int]) throws -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        try OneDNN.check(
+            ember_dnnl_memory_desc_init_by_strides(&md, Int32(dims.count), dims.map(Int64.init), dnnl_f32, strides.map(Int64.init)),
+            "describing f32\(dims)")
+        return md
+    }
+
+    static func size(_ md: dnnl_memory_desc_t) -> Int {
+        withUnsafePointer(to: md) { Int(ember_dnnl_memory_desc_get_size($0)) }
+    }
+
+    static func equal(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
+        withUnsafePointer(to: a) { a in withUnsafePointer(to: b) { b in ember_dnnl_memory_desc_equal(a, b) != 0 } }
+    }
+}
+
+/// A constant weight reordered into the formats primitives chose for it: plans for different
+/// shapes share one copy while their primitives want the same format (the usual case when only
+/// the batch changes) and get their own when it differs.
+final class PackedWeights: @unchecked Sendable {
+    private let plain: Tensor
+    private let lock = NSLock()
+    private var packed: [(dnnl_memory_desc_t, AlignedBuffer)] = []
+
+    init(_ plain: Tensor) { self.plain = plain }
+
+    /// The weight in `format`, reordered from `plainDesc` on first use.
+    func buffer(_ format: dnnl_memory_desc_t, from plainDesc: dnnl_memory_desc_t) throws -> AlignedBuffer {
+        lock.lock()
+        defer { lock.unlock() }
+        if let (_, buffer) = packed.first(where: { MemoryDesc.equal($0.0, format) }) { return buffer }
+        let source = AlignedBuffer(floats: plain)
+        let buffer = try Reorder.copy(source.pointer, from: plainDesc, to: format)
+        packed.append((format, buffer))
+        return buffer
+    }
+}
