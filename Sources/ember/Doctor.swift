@@ -1,4 +1,5 @@
 import ArgumentParser
+import EmberCUDA
 import EmberRuntime
 import Foundation
 
@@ -9,5 +10,6 @@ struct Doctor: ParsableCommand {
     func run() throws {
         print("ember \(EmberVersion.string)")
         print("reference: available (the operators' own evaluation)")
+        for line in CUDAEnvironment.report() { print(line) }
     }
 }

@@ -12,9 +12,9 @@ public enum CUDALibrary: String, CaseIterable, Sendable {
     public var role: String {
         switch self {
         case .driver: "CUDA driver"
-        case .nvrtc: "NVRTC (run-time compiler)"
-        case .cublasLt: "cuBLASLt (matrix products)"
-        case .cudnn: "cuDNN (convolutions)"
+        case .nvrtc: "NVRTC, the run-time compiler"
+        case .cublasLt: "cuBLASLt, matrix products"
+        case .cudnn: "cuDNN, convolutions"
         }
     }
 

@@ -1,0 +1,51 @@
+import EmberCUDA
+import EmberCUDAChecks
+import Foundation
+
+// Runs every CUDA check against the reference backend, times each kernel, and prints a table;
+// exits non-zero when a check fails. scripts/gpu-check.sh runs it on the GPU machine.
+
+/// Writes a line at once (unbuffered), so a run cut short still shows how far it got.
+func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
+emit("== environment")
+for line in CUDAEnvironment.report() { emit(line) }
+
+let runner: CUDACheckRunner
+switch CUDACheckRunner.make() {
+case .success(let r): runner = r
+case .failure(let error):
+    emit("no CUDA device to check: \(error)")
+    exit(2)
+}
+
+let iterations = Int(ProcessInfo.processInfo.environment["EMBER_GPU_ITERATIONS"] ?? "") ?? 50
+var failures = 0
+var rows: [String] = []
+let all: [CUDACheckCase]
+do {
+    all = try CUDACheckCases.all()
+} catch {
+    emit("could not build the cases: \(error)")
+    exit(1)
+}
+emit("\n== checks (\(all.count) cases, median of \(iterations) timed runs)")
+for check in all {
+    do {
+        let r = try runner.run(check, iterations: iterations)
+        if !r.passed { failures += 1 }
+        let line = "| \(r.name) | \(String(format: "%.2e", r.relativeError)) | \(String(format: "%.0e", r.tolerance)) | \(r.passed ? "pass" : "FAIL") | \(r.milliseconds.map { String(format: "%.4f", $0) } ?? "-") | \(r.rate) |"
+        rows.append(line)
+        emit(line)
+    } catch {
+        failures += 1
+        let line = "| \(check.name) | error | \(String(format: "%.0e", check.tolerance)) | FAIL | - | \(error) |"
+        rows.append(line)
+        emit(line)
+    }
+}
+emit("\n| case | max rel. error | tolerance | result | median ms | rate |")
+emit("| --- | --- | --- | --- | --- | --- |")
+for row in rows { emit(row) }
+emit("\(all.count - failures) of \(all.count) checks passed; \(runner.kernels.compiler.moduleCount + runner.tf32Kernels.compiler.moduleCount) kernels compiled")
+exit(failures == 0 ? 0 : 1)

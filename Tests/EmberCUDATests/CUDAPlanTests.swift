@@ -1,0 +1,77 @@
+@testable import EmberCUDA
+import EmberIR
+import EmberOps
+import Testing
+
+/// What the provider decides without a device: which nodes run, why others do not, and the
+/// shape of the code it writes.
+@Suite struct CUDAPlanTests {
+    func plan(_ op: any Operator, _ inputs: [CUDATensorType?], constants: [Tensor?]? = nil) throws -> Result<CUDAKernelPlan, Unsupported> {
+        CUDAKernelPlan.plan(try CUDANode(op: op, name: "n", inputs: inputs, constants: constants), multiprocessors: 132)
+    }
+
+    func source(_ r: Result<CUDAKernelPlan, Unsupported>) -> String? {
+        if case .success(.generated(let k)) = r { return k.source }
+        return nil
+    }
+
+    func reason(_ r: Result<CUDAKernelPlan, Unsupported>) -> String? {
+        if case .failure(let why) = r { return why.reason }
+        return nil
+    }
+
+    @Test func sameShapeInputsReadAtTheOutputIndex() throws {
+        let s = try #require(source(try plan(Add(), [CUDATensorType(.f32, [4, 5, 6]), CUDATensorType(.f32, [4, 5, 6])])))
+        #expect(s.contains("float v0 = in0[i];"))
+        #expect(s.contains("float v1 = in1[i];"))
+        #expect(!s.contains("r %"))  // merged to one dim: no coordinates
+    }
+
+    @Test func broadcastInputsUseCoordinates() throws {
+        let s = try #require(source(try plan(Mul(), [CUDATensorType(.f16, [8, 16]), CUDATensorType(.f16, [16])])))
+        #expect(s.contains("ember_h2f(in1[c1 * 1u])"))
+        #expect(s.contains("out[i] = ember_f2h(s0);"))
+    }
+
+    @Test func unsupportedNodesSayWhy() throws {
+        let axes = Tensor(shape: [2], int64s: [0, 2])
+        let gap = try plan(
+            ReduceSum(keepdims: false), [CUDATensorType(.f32, [2, 3, 4]), CUDATensorType(.i64, [2])],
+            constants: [nil, axes])
+        #expect(reason(gap)?.contains("not one contiguous run") == true)
+        let ints = try plan(Add(), [CUDATensorType(.i64, [3]), CUDATensorType(.i64, [3])])
+        #expect(reason(ints)?.contains("i64") == true)
+        let erf = try plan(Gelu(), [CUDATensorType(.f32, [3])])
+        #expect(reason(erf) == nil)
+        let epilogue = try FusedEpilogue(FusedBody(
+            [.init(op: MatMul(), operands: [.input(0), .input(1)]), .init(op: Gelu(), operands: [.step(0)])],
+            op: FusedEpilogue.name))
+        let exactGelu = try plan(epilogue, [CUDATensorType(.f32, [4, 8]), CUDATensorType(.f32, [8, 2])])
+        #expect(reason(exactGelu)?.contains("tanh-GELU") == true)
+    }
+
+    @Test func epiloguesBecomeCuBLASLtEpilogues() throws {
+        let body = try FusedBody(
+            [.init(op: Linear(), operands: [.input(0), .input(1)]), .init(op: Add(), operands: [.step(0), .input(2)]),
+             .init(op: Relu(), operands: [.step(1)])], op: FusedEpilogue.name)
+        let r = try plan(
+            try FusedEpilogue(body),
+            [CUDATensorType(.f16, [2, 3, 64]), CUDATensorType(.f16, [64, 32]), CUDATensorType(.f16, [32])])
+        guard case .success(.matmul(let m)) = r else {
+            Issue.record("expected a cuBLASLt product, got \(r)")
+            return
+        }
+        #expect(m.shape == CUDAMatmul.Shape(m: 6, n: 32, k: 64))
+        #expect(m.hasBias && m.activation == .relu)
+    }
+
+    @Test func missingLibrariesAreNamedWithTheReason() {
+        let report = CUDAEnvironment.report()
+        #expect(report.first?.hasPrefix("cuda: ") == true)
+        for library in CUDALibrary.allCases {
+            let line = report.first { $0.contains(library.rawValue) }
+            #expect(line != nil)
+            if !library.isLoaded { #expect(line?.contains("dlopen(\"\(library.rawValue)\") failed") == true) }
+        }
+    }
+}
