@@ -61,9 +61,9 @@ let package = Package(
         .target(name: "EmberCUDA", dependencies: ["EmberIR", "EmberOps", "EmberCUDADriver"]),
         // The CUDA backend's checks against the reference backend, shared by the tests and the
         // device check program.
-        .target(name: "EmberCUDAChecks", dependencies: ["EmberCUDA", "EmberTestSupport"]),
+        .target(name: "EmberCUDAChecks", dependencies: ["EmberCUDA", "EmberReference", "EmberTestSupport"]),
         // Runs every CUDA check and timing on a GPU machine (scripts/gpu-check.sh).
-        .executableTarget(name: "ember-gpu-check", dependencies: ["EmberCUDAChecks"]),
+        .executableTarget(name: "ember-gpu-check", dependencies: ["EmberCUDAChecks", "EmberIR"]),
         // zlib, for the engine file's checksum.
         .systemLibrary(name: "EmberZlib", path: "Sources/EmberZlib"),
         // Engines: compiled models, their file format, and running them.

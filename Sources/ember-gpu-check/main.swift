@@ -1,5 +1,6 @@
 import EmberCUDA
 import EmberCUDAChecks
+import EmberIR
 import Foundation
 
 // Runs every CUDA check against the reference backend, times each kernel, and prints a table;
@@ -7,6 +8,15 @@ import Foundation
 
 /// Writes a line at once (unbuffered), so a run cut short still shows how far it got.
 func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
+if CommandLine.arguments.contains("--sources") {
+    // The generated CUDA C++ of every case, for reading without a device.
+    for check in (try? CUDACheckCases.all()) ?? [] {
+        guard let node = try? check.node(), let source = CUDAKernels.generatedSource(node) else { continue }
+        emit("// ==== \(check.name)\n\(source)")
+    }
+    exit(0)
+}
 
 emit("== environment")
 for line in CUDAEnvironment.report() { emit(line) }
@@ -44,8 +54,25 @@ for check in all {
         emit(line)
     }
 }
+emit("\n== MLP block (linear+bias+gelu, linear+bias, residual add, layer norm, softmax; 128x512, hidden 2048)")
+for dtype in [DType.f32, .f16] {
+    do {
+        let (error, ms) = try CUDABlockCheck.run(runner, dtype, iterations: iterations)
+        let tolerance = dtype == .f32 ? 1e-4 : 1e-2
+        let passed = error <= tolerance
+        if !passed { failures += 1 }
+        let line = "| mlp block \(dtype) [128,512] | \(String(format: "%.2e", error)) | \(String(format: "%.0e", tolerance)) | \(passed ? "pass" : "FAIL") | \(ms.map { String(format: "%.4f", $0) } ?? "-") | whole graph |"
+        rows.append(line)
+        emit(line)
+    } catch {
+        failures += 1
+        let line = "| mlp block \(dtype) [128,512] | error | - | FAIL | - | \(error) |"
+        rows.append(line)
+        emit(line)
+    }
+}
 emit("\n| case | max rel. error | tolerance | result | median ms | rate |")
 emit("| --- | --- | --- | --- | --- | --- |")
 for row in rows { emit(row) }
-emit("\(all.count - failures) of \(all.count) checks passed; \(runner.kernels.compiler.moduleCount + runner.tf32Kernels.compiler.moduleCount) kernels compiled")
+emit("\(rows.count - failures) of \(rows.count) checks passed; \(runner.kernels.compiler.moduleCount + runner.tf32Kernels.compiler.moduleCount) kernels compiled")
 exit(failures == 0 ? 0 : 1)

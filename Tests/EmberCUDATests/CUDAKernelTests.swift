@@ -34,6 +34,12 @@ struct CUDAKernelTests {
         #expect(result.relativeError <= check.tolerance, "\(check.name): relative error \(result.relativeError)")
     }
 
+    @Test(arguments: [DType.f32, .f16])
+    func mlpBlockRunsWholeOnTheDevice(_ dtype: DType) throws {
+        let (error, _) = try CUDABlockCheck.run(try GPU.runner.get(), dtype, iterations: 0)
+        #expect(error <= (dtype == .f32 ? 1e-4 : 1e-2), "relative error \(error)")
+    }
+
     @Test func memoryRoundTripsAndTimesWithEvents() throws {
         let runner = try GPU.runner.get()
         let x = Tensor.random(.f32, [1 << 20], in: -1...1, seed: 7)

@@ -39,9 +39,10 @@ enum CUDAElementwiseGenerator {
         var d = dims.count - 1
         while d > 0 {
             if strides.allSatisfy({ $0[d - 1] == $0[d] * dims[d] }) {
+                // The merged dim steps like the inner one.
                 dims[d - 1] *= dims[d]
                 dims.remove(at: d)
-                for k in strides.indices { strides[k].remove(at: d) }
+                for k in strides.indices { strides[k][d - 1] = strides[k].remove(at: d) }
             }
             d -= 1
         }

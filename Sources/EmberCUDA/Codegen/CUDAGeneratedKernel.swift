@@ -8,6 +8,9 @@ public struct CUDAGeneratedKernel: Sendable, Equatable {
     public var blocks: Int
     public var threadsPerBlock: Int
     public var sharedBytes: Int = 0
+    /// The node's present inputs the kernel takes, by position; nil for all of them. A reduction
+    /// reads its axes when it is planned, not when it runs.
+    public var reads: [Int]? = nil
 }
 
 /// A tensor shape with its dtype, all dims known: what a generated kernel is specialized for.

@@ -132,9 +132,11 @@ enum CUDAKernelPlan {
         guard let output = node.outputs.first, output.count == x.count / max(x.shape[first...last].reduce(1, *), 1) else {
             return .failure(Unsupported("the output shape does not match a reduction of axes \(axes)"))
         }
-        return .success(.generated(CUDARowGenerator.reduce(
+        var kernel = CUDARowGenerator.reduce(
             x.dtype, outer: x.shape[..<first].reduce(1, *), length: x.shape[first...last].reduce(1, *),
-            inner: x.shape[(last + 1)...].reduce(1, *), combine: combine)))
+            inner: x.shape[(last + 1)...].reduce(1, *), combine: combine)
+        kernel.reads = [0]
+        return .success(.generated(kernel))
     }
 
     /// `linear(x, W, b?)` or `matmul(x, W)` with x `[..., M, K]` and W `[K, N]` or `[..., K, N]`

@@ -40,6 +40,15 @@ public final class CUDAKernels: Sendable {
         }
     }
 
+    /// The CUDA C++ written for `node` on a device with `multiprocessors` SMs, or nil when it is
+    /// not a generated kernel (a cuBLASLt product, or unsupported). Needs no device.
+    public static func generatedSource(_ node: CUDANode, multiprocessors: Int = 132) -> String? {
+        if case .success(.generated(let kernel)) = CUDAKernelPlan.plan(node, multiprocessors: multiprocessors) {
+            return kernel.source
+        }
+        return nil
+    }
+
     /// The kernel for `node`; throws, naming the node, when the provider does not run it.
     public func makeKernel(_ node: CUDANode) throws -> any CUDAOpKernel {
         do {
@@ -68,10 +77,18 @@ struct CUDAGeneratedOpKernel: CUDAOpKernel {
     let function: CUDAFunction
     let kernel: CUDAGeneratedKernel
 
+    private func input(_ index: Int, _ inputs: [CUDABuffer]) throws -> CUDABuffer {
+        guard inputs.indices.contains(index) else {
+            throw EmberError(.invalidArgument, "[cuda] kernel \(kernel.entry) reads input \(index) of \(inputs.count)")
+        }
+        return inputs[index]
+    }
+
     func run(_ inputs: [CUDABuffer], _ outputs: [CUDABuffer], stream: CUDAStream) throws {
+        let read = try kernel.reads.map { try $0.map { try input($0, inputs) } } ?? inputs
         try function.launch(
             grid: (kernel.blocks, 1, 1), block: (kernel.threadsPerBlock, 1, 1), sharedBytes: kernel.sharedBytes,
-            stream: stream, (inputs + outputs).map { .buffer($0) })
+            stream: stream, (read + outputs).map { .buffer($0) })
     }
 }
 
