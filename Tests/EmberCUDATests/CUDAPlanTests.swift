@@ -21,10 +21,21 @@ import Testing
     }
 
     @Test func sameShapeInputsReadAtTheOutputIndex() throws {
-        let s = try #require(source(try plan(Add(), [CUDATensorType(.f32, [4, 5, 6]), CUDATensorType(.f32, [4, 5, 6])])))
+        // 15 elements: no whole 16-byte groups, so one element per step, no coordinates.
+        let s = try #require(source(try plan(Add(), [CUDATensorType(.f32, [3, 5]), CUDATensorType(.f32, [3, 5])])))
         #expect(s.contains("float v0 = in0[i];"))
         #expect(s.contains("float v1 = in1[i];"))
         #expect(!s.contains("r %"))  // merged to one dim: no coordinates
+    }
+
+    @Test func contiguousInputsUse16ByteAccesses() throws {
+        let f32 = try #require(source(try plan(Add(), [CUDATensorType(.f32, [4, 5, 6]), CUDATensorType(.f32, [])])))
+        #expect(f32.contains("uint4 q0_0 = reinterpret_cast<const uint4 *>(in0 + i)[0];"))
+        #expect(f32.contains("float v1 = in1[0];"))
+        #expect(f32.contains("g < 30u"))
+        let f16 = try #require(source(try plan(Silu(), [CUDATensorType(.f16, [64])])))
+        #expect(f16.contains("g < 8u"))
+        #expect(f16.contains("ember_h2f((unsigned short)(q0_0.x >> 16))"))
     }
 
     @Test func broadcastInputsUseCoordinates() throws {

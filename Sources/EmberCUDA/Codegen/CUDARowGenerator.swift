@@ -11,6 +11,14 @@ enum CUDARowGenerator {
         return t
     }
 
+    /// For a row held in registers: threads per block (about four elements each, 32 to 512) and
+    /// elements per thread; nil when the row is too long to hold (more than 16 per thread).
+    static func cached(_ length: Int) -> (threads: Int, perThread: Int)? {
+        let threads = min(512, max(32, ((length + 3) / 4 + 31) / 32 * 32))
+        let per = (length + threads - 1) / threads
+        return per <= 16 ? (threads, per) : nil
+    }
+
     /// softmax or log-softmax along the middle dim of `[outer, length, inner]`.
     static func softmax(
         _ dtype: DType, outer: Int, length: Int, inner: Int, log: Bool, multiprocessors: Int
@@ -19,6 +27,39 @@ enum CUDARowGenerator {
         let ld = { CUDAPrelude.load(dtype, $0) }
         let st = { CUDAPrelude.store(dtype, $0) }
         let result = log ? "v - m - logs" : "expf(v - m) * inv"
+        if inner == 1, let shape = cached(length) {
+            let (threads, per) = (shape.threads, shape.perThread)
+            // The row is read once into registers; element p of a thread is row[threadIdx.x + p * threads].
+            let output = log ? "v[p] - m - logs" : "expf(v[p] - m) * inv"
+            let source = CUDAPrelude.source + """
+                extern "C" __global__ void __launch_bounds__(\(threads)) ember_softmax(const \(t) *__restrict__ x, \(t) *__restrict__ y) {
+                    __shared__ float scratch[32];
+                    const \(t) *row = x + (unsigned long long)blockIdx.x * \(length)u;
+                    \(t) *out = y + (unsigned long long)blockIdx.x * \(length)u;
+                    float v[\(per)];
+                    float m = -EMBER_INF;
+                    #pragma unroll
+                    for (int p = 0; p < \(per); ++p) {
+                        unsigned int j = threadIdx.x + p * \(threads)u;
+                        v[p] = j < \(length)u ? \(ld("row[j]")) : -EMBER_INF;
+                        m = fmaxf(m, v[p]);
+                    }
+                    m = ember_block_max(m, scratch);
+                    float s = 0.0f;
+                    #pragma unroll
+                    for (int p = 0; p < \(per); ++p) s += expf(v[p] - m);
+                    s = ember_block_sum(s, scratch);
+                    float inv = 1.0f / s, logs = logf(s);
+                    #pragma unroll
+                    for (int p = 0; p < \(per); ++p) {
+                        unsigned int j = threadIdx.x + p * \(threads)u;
+                        if (j < \(length)u) out[j] = \(st(output));
+                    }
+                }
+
+                """
+            return CUDAGeneratedKernel(source: source, entry: "ember_softmax", blocks: outer, threadsPerBlock: threads)
+        }
         if inner == 1 {
             let threads = threads(for: length)
             let source = CUDAPrelude.source + """
@@ -69,12 +110,47 @@ enum CUDARowGenerator {
     static func layerNorm(
         x: DType, scale: DType, bias: DType?, rows: Int, length: Int, epsilon: Double
     ) -> CUDAGeneratedKernel {
-        let threads = threads(for: length)
         let t = CUDAPrelude.storage(x)
         var parameters = ["const \(t) *__restrict__ x", "const \(CUDAPrelude.storage(scale)) *__restrict__ scale"]
         if let bias { parameters.append("const \(CUDAPrelude.storage(bias)) *__restrict__ bias") }
         parameters.append("\(t) *__restrict__ y")
         let shift = bias.map { " + " + CUDAPrelude.load($0, "bias[j]") } ?? ""
+        if let shape = cached(length) {
+            let (threads, per) = (shape.threads, shape.perThread)
+            let inverse = CUDAPrelude.literal(1 / Double(length))
+            let source = CUDAPrelude.source + """
+                extern "C" __global__ void __launch_bounds__(\(threads)) ember_layer_norm(\(parameters.joined(separator: ", "))) {
+                    __shared__ float scratch[32];
+                    const \(t) *row = x + (unsigned long long)blockIdx.x * \(length)u;
+                    \(t) *out = y + (unsigned long long)blockIdx.x * \(length)u;
+                    float v[\(per)];
+                    float s = 0.0f;
+                    #pragma unroll
+                    for (int p = 0; p < \(per); ++p) {
+                        unsigned int j = threadIdx.x + p * \(threads)u;
+                        v[p] = j < \(length)u ? \(CUDAPrelude.load(x, "row[j]")) : 0.0f;
+                        s += v[p];
+                    }
+                    float mean = ember_block_sum(s, scratch) * \(inverse);
+                    float q = 0.0f;
+                    #pragma unroll
+                    for (int p = 0; p < \(per); ++p) {
+                        unsigned int j = threadIdx.x + p * \(threads)u;
+                        float d = j < \(length)u ? v[p] - mean : 0.0f;
+                        q += d * d;
+                    }
+                    float rstd = rsqrtf(ember_block_sum(q, scratch) * \(inverse) + \(CUDAPrelude.literal(epsilon)));
+                    #pragma unroll
+                    for (int p = 0; p < \(per); ++p) {
+                        unsigned int j = threadIdx.x + p * \(threads)u;
+                        if (j < \(length)u) out[j] = \(CUDAPrelude.store(x, "(v[p] - mean) * rstd * " + CUDAPrelude.load(scale, "scale[j]") + shift));
+                    }
+                }
+
+                """
+            return CUDAGeneratedKernel(source: source, entry: "ember_layer_norm", blocks: rows, threadsPerBlock: threads)
+        }
+        let threads = threads(for: length)
         let source = CUDAPrelude.source + """
             extern "C" __global__ void __launch_bounds__(\(threads)) ember_layer_norm(\(parameters.joined(separator: ", "))) {
                 __shared__ float scratch[32];
