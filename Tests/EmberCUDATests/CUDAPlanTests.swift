@@ -39,9 +39,16 @@ import Testing
     }
 
     @Test func broadcastInputsUseCoordinates() throws {
-        let s = try #require(source(try plan(Mul(), [CUDATensorType(.f16, [8, 16]), CUDATensorType(.f16, [16])])))
+        // Rows of 12 f16 hold no whole 8-element group: one element per step.
+        let s = try #require(source(try plan(Mul(), [CUDATensorType(.f16, [8, 12]), CUDATensorType(.f16, [12])])))
         #expect(s.contains("ember_h2f(in1[c1 * 1u])"))
         #expect(s.contains("out[i] = ember_f2h(s0);"))
+        // Rows of 16 do: the bias row is read 8 elements at a time at the group's coordinates.
+        let v = try #require(source(try plan(Mul(), [CUDATensorType(.f16, [8, 16]), CUDATensorType(.f16, [16])])))
+        #expect(v.contains("reinterpret_cast<const uint4 *>(in1 + c1 * 1u)[0]"))
+        // A column [8, 1] is one value per group.
+        let c = try #require(source(try plan(Mul(), [CUDATensorType(.f32, [8, 16]), CUDATensorType(.f32, [8, 1])])))
+        #expect(c.contains("float v1 = in1[c0 * 1u];"))
     }
 
     @Test func unsupportedNodesSayWhy() throws {

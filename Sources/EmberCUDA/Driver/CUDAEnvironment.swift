@@ -20,14 +20,8 @@ public enum CUDAEnvironment {
             lines.append("cuda: unavailable: \(error)")
         }
         for library in CUDALibrary.allCases {
-            var line = "  \(library.rawValue) (\(library.role)): "
-            do {
-                try library.require()
-                line += "loaded" + version(library)
-            } catch {
-                line += "not usable: \(error)"
-            }
-            lines.append(line)
+            let state = library.loadFailure.map { "not loaded: \($0)" } ?? "loaded" + version(library)
+            lines.append("  \(library.rawValue) (\(library.role)): \(state)")
         }
         return lines
     }

@@ -21,13 +21,16 @@ public enum CUDALibrary: String, CaseIterable, Sendable {
     /// Throws, naming the library and why dlopen or dlsym failed, unless the library is loaded.
     /// Each library is loaded at most once per process.
     public func require() throws {
-        if let failure = CUDALibrary.failures[self] ?? nil {
-            throw EmberError(.unsupported, "[cuda] \(role) unavailable: \(failure)")
+        if let failure = loadFailure {
+            throw EmberError(.unsupported, "[cuda] \(rawValue) (\(role)) is unavailable: \(failure)")
         }
     }
 
     /// Whether the library loaded.
-    public var isLoaded: Bool { (CUDALibrary.failures[self] ?? nil) == nil }
+    public var isLoaded: Bool { loadFailure == nil }
+
+    /// Why dlopen or dlsym failed; nil when the library loaded.
+    public var loadFailure: String? { CUDALibrary.failures[self] ?? nil }
 
     /// nil for each library that loaded, otherwise the loader's message. Swift initializes a
     /// static once, thread-safely, so this is where the C loaders (not thread-safe) run.
