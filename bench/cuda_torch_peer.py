@@ -63,6 +63,21 @@ def cases():
     yield "batched matmul f16 [16,128,64]x[16,64,128]", lambda: torch.bmm(q, k)
 
 
+def mlp_block(dt):
+    """The block of Ember's CUDABlockCheck: softmax(layer_norm(x + linear(gelu_tanh(linear(x)))))."""
+    x = r((128, 512), dt, -1, 1)
+    w1, b1 = r((512, 2048), dt, -0.05, 0.05), r((2048,), dt, -0.1, 0.1)
+    w2, b2 = r((2048, 512), dt, -0.05, 0.05), r((512,), dt, -0.1, 0.1)
+    g, b = r((512,), dt, 0.5, 1.5), r((512,), dt, -0.5, 0.5)
+
+    def block():
+        h = F.gelu(torch.addmm(b1, x, w1), approximate="tanh")
+        y = torch.addmm(b2, h, w2) + x
+        return torch.softmax(F.layer_norm(y, (512,), g, b, 1e-5), -1)
+
+    return block
+
+
 def main():
     torch.backends.cuda.matmul.allow_tf32 = False
     print(f"torch {torch.__version__} on {torch.cuda.get_device_name()}")
@@ -76,6 +91,14 @@ def main():
         except Exception as error:  # a compile failure is reported, not fatal
             compiled = f"failed: {type(error).__name__}"
         print(f"| {name} | {eager:.4f} | {compiled} |", flush=True)
+    print("\n| mlp block [128,512] | torch eager ms | torch.compile ms | torch.compile reduce-overhead ms |")
+    print("| --- | --- | --- | --- |")
+    for dt in (f32, f16):
+        block = mlp_block(dt)
+        eager = median_ms(block)
+        compiled = median_ms(torch.compile(block))
+        graphed = median_ms(torch.compile(block, mode="reduce-overhead"))
+        print(f"| {names[dt]} | {eager:.4f} | {compiled:.4f} | {graphed:.4f} |", flush=True)
     return 0
 
 

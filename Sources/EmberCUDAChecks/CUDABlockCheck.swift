@@ -29,20 +29,41 @@ public enum CUDABlockCheck {
         return try b.finish()
     }
 
-    /// The block's relative error against the reference, and its median device milliseconds.
-    public static func run(_ runner: CUDACheckRunner, _ dtype: DType, iterations: Int) throws -> (error: Double, milliseconds: Double?) {
+    /// Errors against the reference of a direct run and of a CUDA graph replay (on new inputs),
+    /// and the median device milliseconds of each.
+    public struct Result: Sendable {
+        public var error: Double
+        public var graphError: Double
+        public var milliseconds: Double?
+        public var graphMilliseconds: Double?
+    }
+
+    public static func run(_ runner: CUDACheckRunner, _ dtype: DType, iterations: Int) throws -> Result {
         let graph = try graph(dtype)
+        let reference = ReferenceBackend()
         let x = Tensor.random(dtype, [128, 512], in: -1...1, seed: 17)
         let executor = try CUDAGraphExecutor(graph, kernels: runner.kernels)
         try executor.upload(["x": x])
         try executor.tune(on: runner.stream)
         let actual = try executor.run(["x": x], stream: runner.stream)[0].tensor
-        let expected = try ReferenceBackend().run(graph, inputs: ["x": x])[0].tensor
-        let error = actual.relativeError(to: expected) ?? .infinity
-        guard iterations > 0 else { return (error, nil) }
+        let error = actual.relativeError(to: try reference.run(graph, inputs: ["x": x])[0].tensor) ?? .infinity
+
+        let replay = try executor.capture(on: runner.stream)
+        let x2 = Tensor.random(dtype, [128, 512], in: -1...1, seed: 18)
+        try executor.upload(["x": x2])
+        try replay.launch(on: runner.stream)
+        try runner.stream.synchronize()
+        let replayed = try executor.outputs()[0].tensor
+        let graphError = replayed.relativeError(to: try reference.run(graph, inputs: ["x": x2])[0].tensor) ?? .infinity
+
+        guard iterations > 0 else { return Result(error: error, graphError: graphError) }
         let ms = try runner.stream.medianMilliseconds(warmup: 3, iterations: iterations) {
             try executor.enqueue(on: runner.stream)
         }
-        return (error, ms)
+        let graphMs = try runner.stream.medianMilliseconds(warmup: 3, iterations: iterations) {
+            try replay.launch(on: runner.stream)
+        }
+        return Result(error: error, graphError: graphError, milliseconds: ms, graphMilliseconds: graphMs)
     }
 }
+

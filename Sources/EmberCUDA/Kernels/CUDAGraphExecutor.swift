@@ -87,16 +87,27 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
         }
     }
 
+    /// Records every node's launch as one CUDA graph, replayed with `CUDAGraph.launch`; it reads
+    /// the inputs last uploaded when it runs. Tune before capturing: the algorithms are fixed then.
+    public func capture(on stream: CUDAStream) throws -> CUDAGraph {
+        try CUDAGraph(capturing: stream) { try enqueue(on: stream) }
+    }
+
+    /// The outputs the last run left on the device, by name.
+    public func outputs() throws -> [(name: String, tensor: Tensor)] {
+        try graph.outputs.map { id in
+            let t = graph.type(of: id)
+            guard let shape = t.knownShape else { throw EmberError(.unsupported, "[cuda] output type \(t) is not known") }
+            return (graph.name(of: id), try buffer(id).tensor(t.dtype, shape: shape))
+        }
+    }
+
     /// Runs the graph on `inputs` and returns its outputs by name.
     public func run(_ inputs: [String: Tensor], stream: CUDAStream) throws -> [(name: String, tensor: Tensor)] {
         try upload(inputs)
         try enqueue(on: stream)
         try stream.synchronize()
-        return try graph.outputs.map { id in
-            let t = graph.type(of: id)
-            guard let shape = t.knownShape else { throw EmberError(.unsupported, "[cuda] output type \(t) is not known") }
-            return (graph.name(of: id), try buffer(id).tensor(t.dtype, shape: shape))
-        }
+        return try outputs()
     }
 
     private func buffer(_ id: ValueID) throws -> CUDABuffer {

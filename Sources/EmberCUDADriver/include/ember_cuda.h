@@ -25,6 +25,11 @@ typedef struct CUstream_st *CUstream;
 typedef struct CUevent_st *CUevent;
 typedef struct CUmod_st *CUmodule;
 typedef struct CUfunc_st *CUfunction;
+typedef struct CUgraph_st *CUgraph;
+typedef struct CUgraphExec_st *CUgraphExec;
+
+/* CUstreamCaptureMode: only the capturing thread's calls are checked for safety. */
+#define EMBER_CU_STREAM_CAPTURE_MODE_THREAD_LOCAL 1
 
 /* The CUdevice_attribute values Ember reads. */
 #define EMBER_CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT 16
@@ -123,6 +128,13 @@ typedef struct cudnnContext *cudnnHandle_t;
       (CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, unsigned int by, \
        unsigned int bz, unsigned int shared, CUstream stream, void **params, void **extra), \
       (f, gx, gy, gz, bx, by, bz, shared, stream, params, extra)) \
+    X(CUresult, cuStreamBeginCapture_v2, (CUstream stream, int mode), (stream, mode)) \
+    X(CUresult, cuStreamEndCapture, (CUstream stream, CUgraph *graph), (stream, graph)) \
+    X(CUresult, cuGraphInstantiateWithFlags, (CUgraphExec *exec, CUgraph graph, unsigned long long flags), \
+      (exec, graph, flags)) \
+    X(CUresult, cuGraphLaunch, (CUgraphExec exec, CUstream stream), (exec, stream)) \
+    X(CUresult, cuGraphExecDestroy, (CUgraphExec exec), (exec)) \
+    X(CUresult, cuGraphDestroy, (CUgraph graph), (graph)) \
     X(CUresult, cuGetErrorName, (CUresult error, const char **name), (error, name)) \
     X(CUresult, cuGetErrorString, (CUresult error, const char **text), (error, text))
 
