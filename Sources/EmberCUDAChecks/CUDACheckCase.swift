@@ -158,6 +158,23 @@ public enum CUDACheckCases {
             op: try fusedEpilogue([(MatMul(), [.input(0), .input(1)]), (Relu(), [.step(0)])]),
             inputs: [random(.f32, [300, 200], seed + 14), random(.f32, [200, 100], seed + 15)],
             tolerance: 1e-4, flops: flops(300, 100, 200)))
+        let erfGelu = try fusedEpilogue([
+            (Linear(), [.input(0), .input(1)]), (Add(), [.step(0), .input(2)]), (Gelu(), [.step(1)]),
+        ])
+        cases.append(CUDACheckCase(
+            name: "linear+bias, then gelu (erf) in place f16 [256,768]x[768,3072]", op: erfGelu,
+            inputs: [random(.f16, [256, 768], seed + 16, in: -1...1), random(.f16, [768, 3072], seed + 17, in: -1...1),
+                     random(.f16, [3072], seed + 18)],
+            tolerance: 1e-2, flops: flops(256, 3072, 768)))
+        let residual = try fusedEpilogue([
+            (Linear(), [.input(0), .input(1)]), (Add(), [.step(0), .input(2)]), (Add(), [.step(1), .input(3)]),
+            (Relu(), [.step(2)]),
+        ])
+        cases.append(CUDACheckCase(
+            name: "linear+bias, then residual add+relu in place f32 [384,256]x[256,512]", op: residual,
+            inputs: [random(.f32, [384, 256], seed + 19), random(.f32, [256, 512], seed + 20), random(.f32, [512], seed + 21),
+                     random(.f32, [384, 512], seed + 22)],
+            tolerance: 1e-4, flops: flops(384, 512, 256)))
         return cases
     }
 

@@ -64,8 +64,19 @@ import Testing
         let epilogue = try FusedEpilogue(FusedBody(
             [.init(op: MatMul(), operands: [.input(0), .input(1)]), .init(op: Gelu(), operands: [.step(0)])],
             op: FusedEpilogue.name))
+        let conv = try FusedEpilogue(FusedBody(
+            [.init(op: try Conv(attributes: Attributes(op: "conv")), operands: [.input(0), .input(1)]), .init(op: Relu(), operands: [.step(0)])],
+            op: FusedEpilogue.name))
+        let convPlan = try plan(conv, [CUDATensorType(.f32, [1, 2, 5, 5]), CUDATensorType(.f32, [3, 2, 3, 3])])
+        #expect(reason(convPlan)?.contains("not run by cuBLASLt") == true)
+        // GELU with erf is not a cuBLASLt epilogue: it runs after the product, in place.
         let exactGelu = try plan(epilogue, [CUDATensorType(.f32, [4, 8]), CUDATensorType(.f32, [8, 2])])
-        #expect(reason(exactGelu)?.contains("tanh-GELU") == true)
+        guard case .success(.matmulThen(let product, let rest)) = exactGelu else {
+            Issue.record("expected a product then a generated epilogue, got \(exactGelu)")
+            return
+        }
+        #expect(product.activation == .none && rest.reads.isEmpty)
+        #expect(rest.kernel.source.contains("const float *in0"))  // in place: no __restrict__
     }
 
     @Test func epiloguesBecomeCuBLASLtEpilogues() throws {

@@ -5,8 +5,10 @@ import EmberOps
 /// output elements one after another (a grid-stride loop), reading every input at its broadcast
 /// position and running the steps in registers, so intermediates never reach device memory.
 enum CUDAElementwiseGenerator {
+    /// With `inPlace`, input 0 and the output may be one buffer (each element is read before the
+    /// same thread writes it), so neither is declared `__restrict__`.
     static func generate(
-        _ body: FusedBody, inputs: [CUDATensorType], output: CUDATensorType, multiprocessors: Int
+        _ body: FusedBody, inputs: [CUDATensorType], output: CUDATensorType, multiprocessors: Int, inPlace: Bool = false
     ) -> Result<CUDAGeneratedKernel, Unsupported> {
         for (i, t) in inputs.enumerated() where !CUDAPrelude.dtypes.contains(t.dtype) {
             return .failure(Unsupported("input \(i) is \(t.dtype); generated kernels read f32, f16 and bf16"))
@@ -54,7 +56,7 @@ enum CUDAElementwiseGenerator {
         if let inner = dims.last, inner % width == 0, count > 0, strides.allSatisfy({ ($0.last ?? 0) <= 1 }) {
             return vectorized(
                 body, inputs: inputs, dims: dims, strides: strides, output: output, width: width,
-                multiprocessors: multiprocessors)
+                multiprocessors: multiprocessors, inPlace: inPlace)
         }
         var lines: [String] = []
         // Coordinates are needed only when some input is not read at the output's own position.
@@ -92,8 +94,7 @@ enum CUDAElementwiseGenerator {
             }
         }
         lines.append("out[i] = \(CUDAPrelude.store(output.dtype, "s\(body.steps.count - 1)"));")
-        let parameters = inputs.enumerated().map { "const \(CUDAPrelude.storage($0.element.dtype)) *__restrict__ in\($0.offset)" }
-            + ["\(CUDAPrelude.storage(output.dtype)) *__restrict__ out"]
+        let parameters = parameterList(inputs, output, inPlace: inPlace)
         let threads = 256
         let blocks = max(1, min((count + threads - 1) / threads, multiprocessors * 16))
         let source = CUDAPrelude.source + """
@@ -111,7 +112,7 @@ enum CUDAElementwiseGenerator {
     /// and stores (4 f32 or 8 f16/bf16 per access); inputs constant along the row load one value.
     private static func vectorized(
         _ body: FusedBody, inputs: [CUDATensorType], dims: [Int], strides: [[Int]], output: CUDATensorType, width: Int,
-        multiprocessors: Int
+        multiprocessors: Int, inPlace: Bool
     ) -> Result<CUDAGeneratedKernel, Unsupported> {
         let idx = index(output.count)
         var lines: [String] = ["\(idx) i = g * \(width)u;"]
@@ -178,8 +179,7 @@ enum CUDAElementwiseGenerator {
             }
             lines.append("reinterpret_cast<uint4 *>(out + i)[\(c)] = make_uint4(\(fields.joined(separator: ", ")));")
         }
-        let parameters = inputs.enumerated().map { "const \(CUDAPrelude.storage($0.element.dtype)) *__restrict__ in\($0.offset)" }
-            + ["\(CUDAPrelude.storage(output.dtype)) *__restrict__ out"]
+        let parameters = parameterList(inputs, output, inPlace: inPlace)
         let groups = output.count / width
         let threads = 256
         let blocks = max(1, min((groups + threads - 1) / threads, multiprocessors * 16))
@@ -192,6 +192,13 @@ enum CUDAElementwiseGenerator {
 
             """
         return .success(CUDAGeneratedKernel(source: source, entry: "ember_elementwise", blocks: blocks, threadsPerBlock: threads))
+    }
+
+    /// The kernel's parameters: the inputs, then the output.
+    private static func parameterList(_ inputs: [CUDATensorType], _ output: CUDATensorType, inPlace: Bool) -> [String] {
+        inputs.enumerated().map { k, t in
+            "const \(CUDAPrelude.storage(t.dtype)) *\(inPlace && k == 0 ? "" : "__restrict__ ")in\(k)"
+        } + ["\(CUDAPrelude.storage(output.dtype)) *\(inPlace ? "" : "__restrict__ ")out"]
     }
 
     /// The index type for `count` elements.

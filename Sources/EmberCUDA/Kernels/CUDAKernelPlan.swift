@@ -6,6 +6,15 @@ import EmberOps
 enum CUDAKernelPlan {
     case generated(CUDAGeneratedKernel)
     case matmul(MatmulPlan)
+    /// A product, then the epilogue steps cuBLASLt cannot run as a generated kernel that reads
+    /// the product from the output buffer and writes it back in place.
+    case matmulThen(MatmulPlan, Epilogue)
+
+    struct Epilogue {
+        var kernel: CUDAGeneratedKernel
+        /// The node inputs (by position among present inputs) after the product, in order.
+        var reads: [Int]
+    }
 
     struct MatmulPlan {
         var shape: CUDAMatmul.Shape
@@ -35,7 +44,7 @@ enum CUDAKernelPlan {
             return CUDAElementwiseGenerator.generate(fused.body, inputs: present, output: output, multiprocessors: multiprocessors)
                 .map { .generated($0) }
         case let fused as FusedEpilogue:
-            return matmulEpilogue(fused.body, node)
+            return matmulEpilogue(fused.body, node, multiprocessors: multiprocessors)
         case is Linear, is MatMul:
             return matmul(node, bias: node.inputs.count > 2 && node.inputs[2] != nil, activation: .none)
         case let op as Softmax:
@@ -173,38 +182,78 @@ enum CUDAKernelPlan {
         return .success(.matmul(MatmulPlan(shape: shape, dtype: x.dtype, hasBias: bias, activation: activation)))
     }
 
-    /// A fused epilogue cuBLASLt runs itself: a product, then optionally a bias add of a 1-D
-    /// input, then optionally relu or tanh-GELU.
-    private static func matmulEpilogue(_ body: FusedBody, _ node: CUDANode) -> Result<CUDAKernelPlan, Unsupported> {
+    /// A fused epilogue: cuBLASLt runs the product and the longest start of the steps it can (a
+    /// bias add of a 1-D input, then relu or tanh-GELU); a generated kernel runs the rest in place.
+    private static func matmulEpilogue(
+        _ body: FusedBody, _ node: CUDANode, multiprocessors: Int
+    ) -> Result<CUDAKernelPlan, Unsupported> {
         let anchor = body.steps[0]
         guard anchor.op is Linear || anchor.op is MatMul else {
             return .failure(Unsupported("epilogues of \(anchor.op.name) are not run by cuBLASLt"))
         }
-        guard anchor.operands.count == 2, anchor.operands[0] == .input(0), anchor.operands[1] == .input(1) else {
+        guard anchor.operands.count == 2, anchor.operands[0] == .input(0), anchor.operands[1] == .input(1),
+            node.inputs.allSatisfy({ $0 != nil })
+        else {
             return .failure(Unsupported("the product must read inputs 0 and 1, without its own bias"))
         }
         var hasBias = false
         var activation = CUDAMatmulActivation.none
-        var expected = 0
+        var last = 0  // the last step cuBLASLt runs
         for (k, step) in body.steps.enumerated().dropFirst() {
-            if step.op is Add, !hasBias, activation == .none,
-                Set(step.operands) == Set([.step(expected), .input(2)]), node.inputs.count == 3,
-                let b = node.inputs[2], b.shape.count == 1
+            let readsLast = step.operands.contains(.step(last))
+            let onlyHere = !body.steps[(k + 1)...].contains { $0.operands.contains(.step(last)) }
+            guard readsLast, onlyHere else { break }
+            if step.op is Add, !hasBias, activation == .none, step.operands.count == 2,
+                step.operands.contains(.input(2)), let b = node.inputs[2], b.shape.count == 1
             {
                 hasBias = true
-            } else if step.op is Relu, activation == .none, step.operands == [.step(expected)] {
+            } else if step.op is Relu, activation == .none {
                 activation = .relu
-            } else if let gelu = step.op as? Gelu, gelu.approximate == .tanh, activation == .none,
-                step.operands == [.step(expected)]
-            {
+            } else if let gelu = step.op as? Gelu, gelu.approximate == .tanh, activation == .none {
                 activation = .geluTanh
             } else {
-                return .failure(Unsupported("epilogue step \(k) (\(step.op.name)) is not a bias, relu or tanh-GELU"))
+                break
             }
-            expected = k
+            last = k
         }
         var inner = node
         inner.inputs = Array(node.inputs.prefix(hasBias ? 3 : 2))
-        return matmul(inner, bias: hasBias, activation: activation)
+        guard case .success(.matmul(let product)) = matmul(inner, bias: hasBias, activation: activation) else {
+            return matmul(inner, bias: hasBias, activation: activation)
+        }
+        if last == body.steps.count - 1 { return .success(.matmul(product)) }
+
+        // The rest: operand `%last` becomes input 0 (the product, in the output buffer); node inputs
+        // the rest reads become inputs 1, 2, ...
+        guard let output = node.outputs.first, let x = node.inputs[0] else { return .failure(Unsupported("no output")) }
+        let productShape = Array(x.shape.dropLast()) + [product.shape.n]
+        guard output.shape == productShape, output.dtype == x.dtype else {
+            return .failure(Unsupported("the epilogue changes the product's shape or dtype; expected \(x.dtype)\(productShape)"))
+        }
+        var reads: [Int] = []
+        var steps: [FusedBody.Step] = []
+        for step in body.steps[(last + 1)...] {
+            let operands: [FusedBody.Operand?] = step.operands.map { operand in
+                switch operand {
+                case nil: return nil
+                case .step(let j)?: return j == last ? .input(0) : .step(j - last - 1)
+                case .input(let i)?:
+                    if let at = reads.firstIndex(of: i) { return .input(at + 1) }
+                    reads.append(i)
+                    return .input(reads.count)
+                }
+            }
+            steps.append(FusedBody.Step(op: step.op, operands: operands))
+        }
+        let rest: FusedBody
+        do {
+            rest = try FusedBody(steps, op: FusedEpilogue.name)
+        } catch {
+            return .failure(Unsupported("\(error)"))
+        }
+        let types = [CUDATensorType(x.dtype, productShape)] + reads.compactMap { node.inputs[$0] }
+        return CUDAElementwiseGenerator.generate(
+            rest, inputs: types, output: output, multiprocessors: multiprocessors, inPlace: true
+        ).map { .matmulThen(product, Epilogue(kernel: $0, reads: reads)) }
     }
 }

@@ -34,7 +34,8 @@ public final class CUDAKernels: Sendable {
     /// Whether this provider runs `node`, and if not, why.
     public func support(_ node: CUDANode) -> CUDASupport {
         switch CUDAKernelPlan.plan(node, multiprocessors: context.device.multiprocessorCount) {
-        case .success(.matmul) where blas == nil: .unsupported(blasFailure ?? "cuBLASLt is unavailable")
+        case .success(.matmul), .success(.matmulThen):
+            blas == nil ? .unsupported(blasFailure ?? "cuBLASLt is unavailable") : .supported
         case .success: .supported
         case .failure(let why): .unsupported(why.reason)
         }
@@ -58,17 +59,24 @@ public final class CUDAKernels: Sendable {
             case .success(.generated(let generated)):
                 return CUDAGeneratedOpKernel(function: try compiler.function(generated), kernel: generated)
             case .success(.matmul(let plan)):
-                guard let blas else {
-                    throw EmberError(.unsupported, "[cuda] \(blasFailure ?? "cuBLASLt is unavailable")")
-                }
-                let precision: CUDAMatmulPrecision = plan.dtype == .f32 && allowTF32 ? .tf32 : try plan.precision()
-                let matmul = try CUDAMatmul(
-                    blas, shape: plan.shape, precision: precision, bias: plan.hasBias, activation: plan.activation)
-                return CUDAMatmulOpKernel(matmul: matmul)
+                return CUDAMatmulOpKernel(matmul: try matmul(plan), epilogue: nil)
+            case .success(.matmulThen(let plan, let rest)):
+                let epilogue = CUDAMatmulOpKernel.Epilogue(
+                    kernel: CUDAGeneratedOpKernel(function: try compiler.function(rest.kernel), kernel: rest.kernel),
+                    reads: rest.reads)
+                return CUDAMatmulOpKernel(matmul: try matmul(plan), epilogue: epilogue)
             }
         } catch let error as EmberError {
             throw error.location == nil ? error.located(node.location) : error
         }
+    }
+}
+
+extension CUDAKernels {
+    fileprivate func matmul(_ plan: CUDAKernelPlan.MatmulPlan) throws -> CUDAMatmul {
+        guard let blas else { throw EmberError(.unsupported, "[cuda] \(blasFailure ?? "cuBLASLt is unavailable")") }
+        let precision: CUDAMatmulPrecision = plan.dtype == .f32 && allowTF32 ? .tf32 : try plan.precision()
+        return try CUDAMatmul(blas, shape: plan.shape, precision: precision, bias: plan.hasBias, activation: plan.activation)
     }
 }
 
@@ -92,15 +100,27 @@ struct CUDAGeneratedOpKernel: CUDAOpKernel {
     }
 }
 
-/// A cuBLASLt product; inputs are X, W and, when fused, the bias.
+/// A cuBLASLt product; inputs are X, W and, when fused, the bias. Epilogue steps cuBLASLt cannot
+/// run follow as a generated kernel over the output, in place.
 public struct CUDAMatmulOpKernel: CUDAOpKernel {
     public let matmul: CUDAMatmul
+    let epilogue: Epilogue?
+
+    struct Epilogue {
+        var kernel: CUDAGeneratedOpKernel
+        /// The node's inputs the kernel reads after the product.
+        var reads: [Int]
+    }
 
     public func run(_ inputs: [CUDABuffer], _ outputs: [CUDABuffer], stream: CUDAStream) throws {
-        guard inputs.count == (matmul.hasBias ? 3 : 2), let y = outputs.first else {
+        let needed = max(matmul.hasBias ? 3 : 2, (epilogue?.reads.max() ?? 0) + 1)
+        guard inputs.count >= needed, let y = outputs.first else {
             throw EmberError(.invalidArgument, "[cuda] matrix product given \(inputs.count) inputs and \(outputs.count) outputs")
         }
         try matmul.run(x: inputs[0], w: inputs[1], bias: matmul.hasBias ? inputs[2] : nil, y: y, stream: stream)
+        if let epilogue {
+            try epilogue.kernel.run([y] + epilogue.reads.map { inputs[$0] }, [y], stream: stream)
+        }
     }
 
     /// Times cuBLASLt's candidate algorithms on these buffers and keeps the fastest.
