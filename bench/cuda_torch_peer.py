@@ -61,6 +61,10 @@ def cases():
     yield "matmul+bias+gelu_tanh bf16 [2,128,768]x[768,1024]", lambda: F.gelu(xb @ wb + bb, approximate="tanh")
     q, k = r((16, 128, 64), f16, -1, 1), r((16, 64, 128), f16, -1, 1)
     yield "batched matmul f16 [16,128,64]x[16,64,128]", lambda: torch.bmm(q, k)
+    xe, we, be = r((256, 768), f16, -1, 1), r((768, 3072), f16, -1, 1), r((3072,), f16)
+    yield "linear+bias, then gelu (erf) in place f16 [256,768]x[768,3072]", lambda: F.gelu(torch.addmm(be, xe, we))
+    xq, wq, bq, rq = r((384, 256), f32), r((256, 512), f32), r((512,), f32), r((384, 512), f32)
+    yield "linear+bias, then residual add+relu in place f32 [384,256]x[256,512]", lambda: torch.relu(torch.addmm(bq, xq, wq) + rq)
 
 
 def mlp_block(dt):
