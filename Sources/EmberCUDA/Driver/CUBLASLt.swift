@@ -61,21 +61,14 @@ final class CUBLASLtDescriptors {
             "cublasLtMatrixLayoutCreate")
         layouts.append(layout)
         if batch > 1 {
-            for (attribute, value) in [
-                (EMBER_CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, Int64(batch)),
-                (EMBER_CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, Int64(stride)),
-            ] {
-                // BATCH_COUNT is an int32, the stride an int64.
-                let status: cublasStatus_t
-                if attribute == EMBER_CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT {
-                    var count = Int32(value)
-                    status = ember_cublasLtMatrixLayoutSetAttribute(layout, attribute, &count, 4)
-                } else {
-                    var offset = value
-                    status = ember_cublasLtMatrixLayoutSetAttribute(layout, attribute, &offset, 8)
-                }
-                try CUDAStatus.checkCUBLAS(status, "cublasLtMatrixLayoutSetAttribute")
-            }
+            var count = Int32(batch)  // an int32 attribute
+            var offset = Int64(stride)  // an int64 attribute
+            try CUDAStatus.checkCUBLAS(
+                ember_cublasLtMatrixLayoutSetAttribute(layout, EMBER_CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, 4),
+                "cublasLtMatrixLayoutSetAttribute")
+            try CUDAStatus.checkCUBLAS(
+                ember_cublasLtMatrixLayoutSetAttribute(layout, EMBER_CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &offset, 8),
+                "cublasLtMatrixLayoutSetAttribute")
         }
         return layout
     }

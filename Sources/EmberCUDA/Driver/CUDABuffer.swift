@@ -1,8 +1,9 @@
 import EmberCUDADriver
 import EmberIR
 
-/// Device memory, freed when the buffer goes away. Copies to and from the host are synchronous
-/// (they wait for the copy, and for earlier work on the legacy default stream).
+/// Device memory, freed when the buffer goes away. Copies to and from the host are synchronous:
+/// an upload is complete when it returns; a download waits for the legacy default stream but not
+/// for Ember's streams, so synchronize the stream that wrote the buffer first.
 ///
 ///     let x = try CUDABuffer(context, tensor: input)
 ///     let y = try CUDABuffer(context, bytes: x.byteCount)
@@ -52,6 +53,9 @@ public final class CUDABuffer: @unchecked Sendable {  // Immutable fields; the m
         try bytes.withUnsafeBytes { raw in
             try CUDAStatus.check(ember_cuMemcpyHtoD_v2(address, raw.baseAddress, raw.count), "cuMemcpyHtoD")
         }
+        // From pageable memory the copy may return before its DMA lands, and Ember's streams do
+        // not wait for the legacy stream: wait here, so any stream may read the data next.
+        try CUDAStatus.check(ember_cuStreamSynchronize(nil), "cuStreamSynchronize")
     }
 
     /// The first `count` bytes of the buffer (all of it by default).
