@@ -5,7 +5,7 @@ SWIFT ?= swift
 EMBER := .build/debug/ember
 PYTEST_FLAGS ?= -q
 
-.PHONY: demo test build system-deps python-deps swift-test python-test clean
+.PHONY: demo test build system-deps python-deps python-package swift-test python-test clean
 
 demo: build python-deps
 	$(PYTHON) scripts/demo.py
@@ -16,9 +16,10 @@ test: build python-deps swift-test python-test
 build: system-deps
 	$(SWIFT) build --build-tests
 
-# Debian packages: oneDNN's headers (the CPU backend loads the library itself at run time).
+# Debian packages: oneDNN's headers (the CPU backend loads the library itself at run time) and
+# xxHash's header (compiled in, for engine checksums).
 system-deps:
-	@test -f /usr/include/dnnl.h || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libdnnl-dev; }
+	@test -f /usr/include/dnnl.h -a -f /usr/include/xxhash.h || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libdnnl-dev libxxhash-dev; }
 
 python-deps: .build/python-deps.stamp
 
@@ -30,7 +31,11 @@ python-deps: .build/python-deps.stamp
 swift-test: build
 	$(SWIFT) test --skip-build
 
-python-test: build python-deps
+# The `ember` Python package: builds libEmberC in release with the Swift runtime linked in statically.
+python-package: python-deps
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-build-isolation ./python
+
+python-test: build python-deps python-package
 	EMBER_BIN=$(CURDIR)/$(EMBER) $(PYTHON) -m pytest tests/python $(PYTEST_FLAGS)
 
 clean:

@@ -11,6 +11,7 @@ final class EngineHandle {
     let engine: Engine
     let inputs: [TensorInfo]
     let outputs: [TensorInfo]
+    let backendName: UnsafeMutablePointer<CChar>
 
     /// An input or output description whose strings and dims stay allocated while the engine lives.
     final class TensorInfo {
@@ -45,7 +46,13 @@ final class EngineHandle {
         self.engine = engine
         inputs = engine.inputs.map { TensorInfo($0.name, $0.type) }
         outputs = engine.outputs.map { TensorInfo($0.name, $0.type) }
+        backendName = strdup(engine.backend.rawValue)
     }
+
+    deinit { free(backendName) }
+
+    /// A retained handle for C, which `ember_engine_free` releases.
+    var opaque: OpaquePointer { OpaquePointer(Unmanaged.passRetained(self).toOpaque()) }
 }
 
 /// The calling thread's last error message.
@@ -65,7 +72,7 @@ enum LastError {
 }
 
 /// Runs `body`, turning any error into a non-zero return and `ember_last_error()`.
-private func reporting(_ body: () throws -> Void) -> Int32 {
+func reporting(_ body: () throws -> Void) -> Int32 {
     do {
         try body()
         return 0
@@ -75,7 +82,7 @@ private func reporting(_ body: () throws -> Void) -> Int32 {
     }
 }
 
-private func handle(_ pointer: OpaquePointer?) throws -> EngineHandle {
+func handle(_ pointer: OpaquePointer?) throws -> EngineHandle {
     guard let pointer else { throw EmberError(.invalidArgument, "the engine is NULL") }
     return Unmanaged<EngineHandle>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
 }
@@ -93,7 +100,7 @@ public func ember_engine_load(_ path: UnsafePointer<CChar>?) -> OpaquePointer? {
     do {
         guard let path else { throw EmberError(.invalidArgument, "the engine path is NULL") }
         let engine = try EngineFile.read(from: URL(fileURLWithPath: String(cString: path)))
-        return OpaquePointer(Unmanaged.passRetained(EngineHandle(engine)).toOpaque())
+        return EngineHandle(engine).opaque
     } catch {
         LastError.set("\(error)")
         return nil
@@ -144,30 +151,10 @@ public func ember_engine_run(
 ) -> Int32 {
     reporting {
         let engine = try handle(pointer).engine
-        guard inputCount >= 0, outputCount >= 0, inputCount == 0 || inputs != nil, outputCount == 0 || outputs != nil else {
-            throw EmberError(.invalidArgument, "the input or output array is NULL or has a negative count")
+        guard outputCount >= 0, outputCount == 0 || outputs != nil else {
+            throw EmberError(.invalidArgument, "the output array is NULL or has a negative count")
         }
-        var feeds: [String: Tensor] = [:]
-        for i in 0..<Int(inputCount) {
-            let t = inputs![i]
-            guard let cName = t.name else { throw EmberError(.invalidArgument, "input \(i) has no name") }
-            let name = String(cString: cName)
-            guard let dtype = DType(onnxCode: Int(t.dtype)) else {
-                throw EmberError(.invalidArgument, "input '\(name)' has unknown dtype code \(t.dtype)")
-            }
-            guard t.rank >= 0, t.rank <= 16, t.rank == 0 || t.dims != nil else {
-                throw EmberError(.invalidArgument, "input '\(name)' has rank \(t.rank) (0 to 16 with dims)")
-            }
-            let shape = (0..<Int(t.rank)).map { Int(clamping: t.dims![$0]) }
-            guard t.byte_size == 0 || t.data != nil else { throw EmberError(.invalidArgument, "input '\(name)' has no data") }
-            let bytes = t.data.map { UnsafeRawBufferPointer(start: $0, count: t.byte_size) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
-            do {
-                feeds[name] = try Tensor(dtype, shape: shape, bytes: bytes)
-            } catch let error as EmberError {
-                throw error.located("input '\(name)'")
-            }
-        }
-        let results = try engine.run(feeds)
+        let results = try engine.run(feeds(inputs, inputCount))
         // Check every output buffer before writing any.
         var plan: [(slot: Int, tensor: Tensor)] = []
         for i in 0..<Int(outputCount) {
@@ -202,4 +189,32 @@ public func ember_engine_run(
             }
         }
     }
+}
+
+/// The caller's input tensors as Swift tensors, by name.
+func feeds(_ inputs: UnsafePointer<ember_tensor>?, _ inputCount: Int32) throws -> [String: Tensor] {
+    guard inputCount >= 0, inputCount == 0 || inputs != nil else {
+        throw EmberError(.invalidArgument, "the input array is NULL or has a negative count")
+    }
+    var feeds: [String: Tensor] = [:]
+    for i in 0..<Int(inputCount) {
+        let t = inputs![i]
+        guard let cName = t.name else { throw EmberError(.invalidArgument, "input \(i) has no name") }
+        let name = String(cString: cName)
+        guard let dtype = DType(onnxCode: Int(t.dtype)) else {
+            throw EmberError(.invalidArgument, "input '\(name)' has unknown dtype code \(t.dtype)")
+        }
+        guard t.rank >= 0, t.rank <= 16, t.rank == 0 || t.dims != nil else {
+            throw EmberError(.invalidArgument, "input '\(name)' has rank \(t.rank) (0 to 16 with dims)")
+        }
+        let shape = (0..<Int(t.rank)).map { Int(clamping: t.dims![$0]) }
+        guard t.byte_size == 0 || t.data != nil else { throw EmberError(.invalidArgument, "input '\(name)' has no data") }
+        let bytes = t.data.map { UnsafeRawBufferPointer(start: $0, count: t.byte_size) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
+        do {
+            feeds[name] = try Tensor(dtype, shape: shape, bytes: bytes)
+        } catch let error as EmberError {
+            throw error.located("input '\(name)'")
+        }
+    }
+    return feeds
 }

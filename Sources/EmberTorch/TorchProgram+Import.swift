@@ -95,7 +95,14 @@ extension TorchProgram {
 struct SymValue {
     var dim: Dim
     var runtime: ValueID? = nil
-    var known: Int? { dim.value }
+    // A switch of its own rather than `dim.value`: Swift 6.3.1's optimizer crashes (CopyPropagation) on
+    // the inlined `Dim.value` read through a borrowed SymValue in release builds.
+    var known: Int? {
+        switch dim {
+        case .known(let v): v
+        case .symbol, .unknown: nil
+        }
+    }
 }
 
 /// What a name in the torch graph stands for.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EmberCPU
 import EmberCUDA
 import EmberRuntime
 import Foundation
@@ -10,6 +11,8 @@ struct Doctor: ParsableCommand {
     func run() throws {
         print("ember \(EmberVersion.string)")
         print("reference: available (the operators' own evaluation)")
+        print("cpu: available; its kernels:")
+        for line in CPUBackend.report { print("  " + line) }
         for line in CUDAEnvironment.report() { print(line) }
     }
 }

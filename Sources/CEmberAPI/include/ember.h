@@ -1,5 +1,6 @@
 /*
- * Ember's C API: load an engine file and run it with caller-owned buffers.
+ * Ember's C API: compile a model file into an engine, save and load engines, and run them with
+ * caller-owned buffers.
  *
  * An engine is immutable and may be run from many threads at once. Every function that can fail
  * returns 0 on success and non-zero on failure; `ember_last_error()` then describes the failure
@@ -74,6 +75,37 @@ int ember_engine_output_info(const ember_engine *engine, int32_t index, ember_te
  * output buffer is too small (the message says how many bytes it needs). */
 int ember_engine_run(const ember_engine *engine, const ember_tensor *inputs, int32_t input_count,
                      ember_tensor *outputs, int32_t output_count);
+
+/* Compiles a model file into an engine: a torch.export archive (.pt2), an ONNX model (.onnx) or
+ * Ember text IR, recognized by its contents. `backend` is "auto" (the best backend this machine
+ * has), or a backend's name ("reference", ...); `precision` is "fp32". NULL picks "auto" and
+ * "fp32". Returns NULL on failure (an unsupported op, a damaged file, an unknown backend). */
+ember_engine *ember_engine_compile(const char *model_path, const char *backend, const char *precision);
+
+/* Checks a backend and precision as ember_engine_compile would, without compiling anything. */
+int ember_check_options(const char *backend, const char *precision);
+
+/* Writes the engine file that ember_engine_load reads (replacing `path` atomically). */
+int ember_engine_save(const ember_engine *engine, const char *path);
+
+/* The name of the backend the engine runs on ("reference", ...); it lives as long as the engine. */
+const char *ember_engine_backend(const ember_engine *engine);
+
+/* 1 when the .pt2 importer converts the ATen op `target` ("aten.add.Tensor", with or without the
+ * "torch.ops." prefix; in-place variants count as their functional form), 0 when it does not.
+ * Lets a caller split a program into the parts Ember runs and the parts it leaves alone. */
+int ember_torch_op_supported(const char *target);
+
+/* Called once per output, in the engine's output order, when its shape is known: returns a buffer
+ * of `byte_size` bytes for it (NULL fails the run unless `byte_size` is 0). `dims` holds `rank`
+ * entries and is valid only during the call. */
+typedef void *(*ember_output_allocator)(void *context, int32_t index, const char *name, int32_t dtype,
+                                        int32_t rank, const int64_t *dims, size_t byte_size);
+
+/* Runs the engine and lets the caller allocate every output with the shape the engine computed
+ * for these inputs, then fills it. `context` is passed through to `allocate`. */
+int ember_engine_run_allocating(const ember_engine *engine, const ember_tensor *inputs, int32_t input_count,
+                                ember_output_allocator allocate, void *context);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,155 @@
+import CEmberAPI
+import EmberCPU
+import EmberIR
+import EmberONNX
+import EmberRuntime
+import EmberTorch
+import Foundation
+
+// The C API's compiler half: build an engine from a model file, save it, say which ATen ops the
+// .pt2 importer converts, and run an engine into buffers that the caller allocates once the output
+// shapes are known.
+
+/// The backend a C caller names: "auto" (or NULL) is the best one this machine has.
+func backend(named name: String?) throws -> Engine.Backend {
+    guard let name, name != "auto" else { return .preferred }
+    guard let backend = Engine.Backend(rawValue: name) else {
+        let known = (["auto"] + Engine.Backend.allCases.map(\.rawValue)).joined(separator: ", ")
+        throw EmberError(.invalidArgument, "unknown backend '\(name)'; the backends are: \(known)")
+    }
+    return backend
+}
+
+/// Checks the requested precision; engines are built in fp32 today.
+func checkPrecision(_ name: String?) throws {
+    switch name ?? "fp32" {
+    case "fp32": return
+    case "tf32", "fp16", "bf16", "int8":
+        throw EmberError(.unsupported, "precision '\(name ?? "")' is not available yet; engines are built in fp32")
+    default:
+        throw EmberError(.invalidArgument, "unknown precision '\(name ?? "")'; the precisions are: fp32, tf32, fp16, bf16, int8")
+    }
+}
+
+/// Imports a model file, recognized by its contents: a `.pt2` archive (a zip), Ember text IR, or ONNX.
+func importModel(_ path: String) throws -> Graph {
+    let url = URL(fileURLWithPath: path)
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+        throw EmberError(.io, "model file '\(path)' does not exist or is a directory")
+    }
+    let prefix = ((try? FileHandle(forReadingFrom: url).read(upToCount: 16)) ?? nil) ?? Data()
+    if EngineFile.looksLikeEngine(prefix) {
+        throw EmberError(.invalidArgument, "'\(path)' is already an engine; load it with ember_engine_load")
+    }
+    if prefix.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
+        return try TorchProgram(contentsOf: url).importGraph()
+    }
+    if let text = try? String(contentsOf: url, encoding: .utf8), text.drop(while: { $0.isWhitespace }).hasPrefix("graph @") {
+        return try Graph(parsing: text, registry: .standard)
+    }
+    return try ONNXModel(contentsOf: url).importGraph()
+}
+
+@_cdecl("ember_engine_compile")
+public func ember_engine_compile(
+    _ path: UnsafePointer<CChar>?, _ backendName: UnsafePointer<CChar>?, _ precision: UnsafePointer<CChar>?
+) -> OpaquePointer? {
+    do {
+        guard let path else { throw EmberError(.invalidArgument, "the model path is NULL") }
+        let chosen = try backend(named: backendName.map { String(cString: $0) })
+        try checkPrecision(precision.map { String(cString: $0) })
+        let graph = try importModel(String(cString: path))
+        return EngineHandle(try Engine.compile(graph, backend: chosen)).opaque
+    } catch {
+        LastError.set("\(error)")
+        return nil
+    }
+}
+
+@_cdecl("ember_engine_save")
+public func ember_engine_save(_ pointer: OpaquePointer?, _ path: UnsafePointer<CChar>?) -> Int32 {
+    reporting {
+        let engine = try handle(pointer).engine
+        guard let path else { throw EmberError(.invalidArgument, "the engine path is NULL") }
+        try EngineFile.write(engine, to: URL(fileURLWithPath: String(cString: path)))
+    }
+}
+
+@_cdecl("ember_engine_backend")
+public func ember_engine_backend(_ pointer: OpaquePointer?) -> UnsafePointer<CChar>? {
+    (try? handle(pointer)).map { UnsafePointer($0.backendName) }
+}
+
+@_cdecl("ember_torch_op_supported")
+public func ember_torch_op_supported(_ target: UnsafePointer<CChar>?) -> Int32 {
+    guard let target else { return 0 }
+    return TorchOps.converter(TorchOps.shortName(String(cString: target))) == nil ? 0 : 1
+}
+
+@_cdecl("ember_engine_run_allocating")
+public func ember_engine_run_allocating(
+    _ pointer: OpaquePointer?, _ inputs: UnsafePointer<ember_tensor>?, _ inputCount: Int32,
+    _ allocate: ember_output_allocator?, _ context: UnsafeMutableRawPointer?
+) -> Int32 {
+    reporting {
+        let engine = try handle(pointer).engine
+        guard let allocate else { throw EmberError(.invalidArgument, "the output allocator is NULL") }
+        let views = try views(of: inputs, inputCount, for: engine)
+        try engine.run(views) { index, dtype, shape in
+            let name = engine.outputs[index].name
+            let bytes = shape.reduce(1, *) * dtype.byteSize
+            let dims = shape.map { Int64($0) }
+            let buffer = name.withCString { cName in
+                dims.withUnsafeBufferPointer { dims in
+                    allocate(context, Int32(index), cName, Int32(dtype.onnxCode), Int32(dims.count), dims.baseAddress, bytes)
+                }
+            }
+            if let buffer { return buffer }
+            if bytes == 0 { return emptyBuffer }
+            throw EmberError(.invalidArgument, "the allocator returned no buffer for output '\(name)' (\(bytes) bytes)")
+        }
+    }
+}
+
+/// Where an empty tensor points: never read or written, but never NULL.
+nonisolated(unsafe) private let emptyBuffer = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+
+/// The caller's inputs as views of its memory (nothing is copied), in the engine's input order,
+/// checked against the engine's declared types and their buffers' sizes.
+func views(of inputs: UnsafePointer<ember_tensor>?, _ inputCount: Int32, for engine: Engine) throws -> [TensorView] {
+    guard inputCount >= 0, inputCount == 0 || inputs != nil else {
+        throw EmberError(.invalidArgument, "the input array is NULL or has a negative count")
+    }
+    var byName: [String: TensorView] = [:]
+    for i in 0..<Int(inputCount) {
+        let t = inputs![i]
+        guard let cName = t.name else { throw EmberError(.invalidArgument, "input \(i) has no name") }
+        let name = String(cString: cName)
+        guard let dtype = DType(onnxCode: Int(t.dtype)) else {
+            throw EmberError(.invalidArgument, "input '\(name)' has unknown dtype code \(t.dtype)")
+        }
+        guard t.rank >= 0, t.rank <= EMBER_MAX_RANK, t.rank == 0 || t.dims != nil else {
+            throw EmberError(.invalidArgument, "input '\(name)' has rank \(t.rank) (0 to \(EMBER_MAX_RANK) with dims)")
+        }
+        let shape = (0..<Int(t.rank)).map { Int(clamping: t.dims![$0]) }
+        guard let count = Tensor.elementCount(shape), count.multipliedReportingOverflow(by: dtype.byteSize) == (t.byte_size, false)
+        else {
+            throw EmberError(.invalidArgument, "input '\(name)' of shape \(shape) (\(dtype)) does not fit its \(t.byte_size)-byte buffer")
+        }
+        guard let data = t.data ?? (t.byte_size == 0 ? emptyBuffer : nil) else {
+            throw EmberError(.invalidArgument, "input '\(name)' has no data")
+        }
+        byName[name] = TensorView(data: data, dtype: dtype, shape: shape)
+    }
+    try engine.graph.checkInputs(shapes: byName.mapValues { ($0.dtype, $0.shape) })
+    return engine.inputs.compactMap { byName[$0.name] }
+}
+
+@_cdecl("ember_check_options")
+public func ember_check_options(_ backendName: UnsafePointer<CChar>?, _ precision: UnsafePointer<CChar>?) -> Int32 {
+    reporting {
+        _ = try backend(named: backendName.map { String(cString: $0) })
+        try checkPrecision(precision.map { String(cString: $0) })
+    }
+}

@@ -1,0 +1,74 @@
+import EmberIR
+import EmberOps
+
+/// Ember's own vectorized kernels for everything but convolutions and matrix products: fused
+/// elementwise chains, normalizations, softmax, attention, reductions and data movement. Every
+/// input and output is `.plain`.
+///
+///     let provider = EmberKernels()
+///     if provider.support(node).isSupported { let kernel = try provider.makeKernel(node) }
+public struct EmberKernels: CPUKernelProvider {
+    public init() {}
+
+    public var name: String { "ember" }
+
+    public func support(_ node: KernelNode) -> KernelSupport {
+        do {
+            _ = try build(node)
+            return .supported
+        } catch let error as EmberError {
+            return .unsupported(error.message)
+        } catch {
+            return .unsupported("\(error)")
+        }
+    }
+
+    public func inPlaceInput(_ node: KernelNode, output index: Int) -> Int? {
+        guard index == 0, let input = node.inputTypes.first ?? nil, let output = node.outputTypes.first,
+            input.dtype == output.dtype
+        else { return nil }
+        if node.op.traits.contains(.elementwise) || CopyKernel.handles(node.op) {
+            // Only where input 0 has the output's shape; the planner checks sizes at run time too.
+            return input.shape == output.shape || CopyKernel.handles(node.op) ? 0 : nil
+        }
+        return nil
+    }
+
+    public func makeKernel(_ node: KernelNode) throws -> any CPUKernel {
+        do {
+            return try build(node)
+        } catch let error as EmberError {
+            throw error.located(node.location)
+        }
+    }
+
+    /// The kernel for `node`, or an error whose message says why there is none.
+    private func build(_ node: KernelNode) throws -> any CPUKernel {
+        for (i, layout) in node.inputLayouts.enumerated() where layout != .plain {
+            throw EmberError.op(node.op.name, "input \(i) is \(layout), expected plain", code: .unsupported)
+        }
+        for (i, layout) in node.outputLayouts.enumerated() where layout != .plain {
+            throw EmberError.op(node.op.name, "output \(i) is \(layout), expected plain", code: .unsupported)
+        }
+        switch node.op {
+        case _ where CopyKernel.handles(node.op): return try CopyKernel(node)
+        case is Softmax, is LogSoftmax: return try SoftmaxKernel(node)
+        case is LayerNorm, is RMSNorm: return try RowNormKernel(node)
+        case is Attention: return try AttentionKernel(node)
+        case is Transpose: return try TransposeKernel(node)
+        case is Concat: return try ConcatKernel(node)
+        case is SliceOp: return try SliceKernel(node)
+        case is Gather: return try GatherKernel(node)
+        case is any AxesReduction: return try ReduceKernel(node)
+        case is any ArgReduction: return try ArgReduceKernel(node)
+        default: break
+        }
+        if node.op.traits.contains(.elementwise) {
+            guard node.outputTypes.count == 1 else {
+                throw EmberError.op(node.op.name, "expected one output", code: .unsupported)
+            }
+            return ElementwiseKernel(program: try ElementwiseProgram(node), node: node)
+        }
+        throw EmberError.op(node.op.name, "Ember's own kernels do not run this op", code: .unsupported)
+    }
+}

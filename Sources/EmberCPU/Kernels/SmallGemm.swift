@@ -1,0 +1,54 @@
+/// A small f32 matrix product for the attention kernel: `C = alpha * A B` for up to four rows of
+/// `A` at a time against 16 columns of `B`, with broadcast multiply-adds into four vector
+/// accumulators. Matrices are row-major with their own row strides.
+enum SmallGemm {
+    /// `C[r, 0..<n] = alpha * Σ_k A[r, k] B[k, 0..<n]` for `r < m`.
+    static func multiply(
+        m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        var r = 0
+        while r < m {
+            let rows = min(4, m - r)
+            // Rows past the last repeat it, so the loop below never branches on the row count.
+            let a0 = a + r * lda
+            let a1 = a + min(r + 1, m - 1) * lda
+            let a2 = a + min(r + 2, m - 1) * lda
+            let a3 = a + min(r + 3, m - 1) * lda
+            var j = 0
+            while j < n {
+                let width = min(16, n - j)
+                var (c0, c1, c2, c3) = (FloatVector(), FloatVector(), FloatVector(), FloatVector())
+                if width == 16 {
+                    for p in 0..<k {
+                        let bv = VectorLoops.load(b + p * ldb + j)
+                        c0 = c0.addingProduct(FloatVector(repeating: a0[p]), bv)
+                        c1 = c1.addingProduct(FloatVector(repeating: a1[p]), bv)
+                        c2 = c2.addingProduct(FloatVector(repeating: a2[p]), bv)
+                        c3 = c3.addingProduct(FloatVector(repeating: a3[p]), bv)
+                    }
+                } else {
+                    for p in 0..<k {
+                        let bv = VectorLoops.loadPartial(b + p * ldb + j, width)
+                        c0 = c0.addingProduct(FloatVector(repeating: a0[p]), bv)
+                        c1 = c1.addingProduct(FloatVector(repeating: a1[p]), bv)
+                        c2 = c2.addingProduct(FloatVector(repeating: a2[p]), bv)
+                        c3 = c3.addingProduct(FloatVector(repeating: a3[p]), bv)
+                    }
+                }
+                let out = c + r * ldc + j
+                store(c0 * alpha, out, width)
+                if rows > 1 { store(c1 * alpha, out + ldc, width) }
+                if rows > 2 { store(c2 * alpha, out + 2 * ldc, width) }
+                if rows > 3 { store(c3 * alpha, out + 3 * ldc, width) }
+                j += 16
+            }
+            r += 4
+        }
+    }
+
+    @inline(__always) private static func store(_ v: FloatVector, _ p: UnsafeMutablePointer<Float>, _ width: Int) {
+        if width == 16 { VectorLoops.store(v, p) } else { VectorLoops.storePartial(v, p, width) }
+    }
+}

@@ -1,0 +1,198 @@
+"""`ember.compile` and `ember.explain`: export, partition, build one engine per region."""
+from __future__ import annotations
+
+import operator
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+from torch.fx import GraphModule, Node
+from torch.fx.graph import CodeGen
+from torch.fx.passes.utils.fuser_utils import fuse_by_partitions
+
+from . import _lib
+from ._engine import Engine
+from ._export import check_dynamic_batch, export
+from ._lib import EmberError
+from ._module import CompiledModule, EngineModule
+from ._plan import PYTORCH, Plan, fallback_names, partition
+
+
+def compile(model, example_inputs, *, backend: str = "auto", precision: str = "fp32", dynamic_batch=None,
+            fallback_ops=(), min_block_size: int = 1) -> CompiledModule:
+    """Compiles a PyTorch model with Ember; returns a module called exactly like the original.
+
+        compiled = ember.compile(model, (x,), dynamic_batch=(1, 64))
+        y = compiled(x)
+
+    `model` is an `nn.Module`, a `torch.export.ExportedProgram` or a TorchScript module.
+    `example_inputs` is a tuple of positional inputs (a single tensor and a dict of keyword inputs
+    work too). `backend` is "auto" (the best backend this machine has) or a backend's name;
+    `precision` is "fp32". `dynamic_batch=(min, max)` exports dim 0 of every tensor input as one
+    symbolic batch, so one engine serves every batch size in the range; without it, the shapes are
+    those of the examples. Ops Ember does not support, and those in `fallback_ops` (names such as
+    "aten.relu" or "aten.relu.default", or `torch.ops.aten.relu`), run in PyTorch; regions of fewer
+    than `min_block_size` compute ops stay in PyTorch too. `ember.explain` shows the plan.
+    """
+    check_options(backend, precision)
+    batch = check_dynamic_batch(dynamic_batch)
+    args, kwargs = example_args(example_inputs)
+    original = model.module() if isinstance(model, torch.export.ExportedProgram) else model
+    program, args, kwargs = export(model, args, kwargs, batch)
+    options = {"fallback_ops": sorted(fallback_names(fallback_ops)), "min_block_size": min_block_size}
+
+    def engine_for(region, call, example):
+        return build_engine(region, example, call, backend, precision)
+
+    graph, plan = assemble(program, options, engine_for, torch.utils._pytree.tree_leaves((args, kwargs)))
+    return CompiledModule(original, program, graph, options, batch, plan)
+
+
+def assemble(program: torch.export.ExportedProgram, options: dict, engine_for, flat_inputs: list | None = None):
+    """The program's graph with each region replaced by the engine `engine_for(region, call, example)`
+    returns (None: the region stays in PyTorch). Example inputs are recorded only when
+    `flat_inputs` is given. Returns the graph and its plan."""
+    graph = flat_module(program)
+    plan, partitions = partition(graph, options["fallback_ops"], options["min_block_size"])
+    if partitions:
+        graph = fuse_by_partitions(graph, [p.nodes for p in partitions], prefix="ember_engine_", always_return_tuple=True)
+        place_engines(graph, plan, engine_for, flat_inputs)
+    return graph, plan
+
+
+def explain(model, example_inputs, *, dynamic_batch=None, fallback_ops=(), min_block_size: int = 1) -> Plan:
+    """The plan `ember.compile` would follow, without building anything: per op, Ember or PyTorch, and why.
+
+        print(ember.explain(model, (x,)))
+    """
+    args, kwargs = example_args(example_inputs)
+    program, _, _ = export(model, args, kwargs, check_dynamic_batch(dynamic_batch))
+    return partition(flat_module(program), fallback_ops, min_block_size)[0]
+
+
+def check_options(backend, precision) -> None:
+    """Refuses an unknown backend or precision before any work is done."""
+    if not isinstance(backend, str) or not isinstance(precision, str):
+        raise EmberError(f"backend and precision are strings, received {backend!r} and {precision!r}")
+    _lib.check(_lib.lib().ember_check_options(backend.encode(), precision.encode()))
+
+
+def example_args(example_inputs) -> tuple[tuple, dict]:
+    """Positional and keyword example inputs from a tuple, a list, a single tensor or a dict."""
+    if isinstance(example_inputs, torch.Tensor):
+        return (example_inputs,), {}
+    if isinstance(example_inputs, dict):
+        return (), dict(example_inputs)
+    if isinstance(example_inputs, (tuple, list)):
+        return tuple(example_inputs), {}
+    raise EmberError(f"example_inputs must be a tuple of inputs, a tensor or a dict, received {type(example_inputs).__name__}")
+
+
+def flat_module(program: torch.export.ExportedProgram) -> GraphModule:
+    """The program as a graph module taking and returning flat lists."""
+    graph = program.module()
+    for node in list(graph.graph.nodes):
+        # The input guards check shapes against the export's; CompiledModule checks them itself.
+        if node.op == "call_module" and node.target == "_guards_fn":
+            graph.graph.erase_node(node)
+    if hasattr(graph, "_guards_fn"):
+        delattr(graph, "_guards_fn")
+    # torch.export's hooks check the pytree structure of the inputs; this module takes them flat.
+    graph._forward_pre_hooks.clear()
+    graph._forward_hooks.clear()
+    graph.graph._codegen = CodeGen()
+    graph.recompile()
+    return graph
+
+
+def place_engines(graph: GraphModule, plan: Plan, engine_for, flat_inputs: list | None) -> None:
+    """Replaces each fused region by its engine; a region Ember cannot build stays in PyTorch with a warning."""
+    calls = [n for n in graph.graph.nodes if n.op == "call_module" and n.target.startswith("ember_engine_")]
+    for call in calls:
+        inline_constants(graph, call)
+    graph.recompile()
+    examples = region_inputs(graph, calls, flat_inputs) if flat_inputs is not None else {}
+    for call in calls:
+        region = graph.get_submodule(call.target)
+        try:
+            engine = engine_for(region, call, examples.get(call.target))
+            if engine is None:
+                continue
+        except EmberError as error:
+            warnings.warn(f"Ember leaves region {call.target} in PyTorch: {error}", stacklevel=3)
+            for decision in plan.decisions:
+                if decision.region == call.target:
+                    decision.runs_on, decision.region = PYTORCH, None
+                    decision.reason = f"Ember could not build its region: {error}"
+            continue
+        setattr(graph, call.target, EngineModule(engine))
+
+
+def inline_constants(graph: GraphModule, call: Node) -> None:
+    """Moves the weights a region reads into the region, so the engine sees them as constants."""
+    region = graph.get_submodule(call.target)
+    placeholders = [n for n in region.graph.nodes if n.op == "placeholder"]
+    kept = []
+    for index, (arg, placeholder) in enumerate(zip(call.args, placeholders)):
+        if not (isinstance(arg, Node) and arg.op == "get_attr"):
+            kept.append(arg)
+            continue
+        value = operator.attrgetter(arg.target)(graph)
+        name = f"_ember_constant_{index}"
+        region.register_buffer(name, value.detach() if isinstance(value, torch.Tensor) else value)
+        with region.graph.inserting_before(placeholder):
+            constant = region.graph.get_attr(name)
+        constant.meta = dict(placeholder.meta)
+        placeholder.replace_all_uses_with(constant)
+        region.graph.erase_node(placeholder)
+    region.recompile()
+    call.args = tuple(kept)
+    graph.graph.eliminate_dead_code()
+
+
+def region_inputs(graph: GraphModule, calls: list[Node], flat_inputs: list) -> dict[str, tuple]:
+    """Each region's example inputs, recorded by running the graph once on the example inputs."""
+    recorded: dict[str, tuple] = {}
+    hooks = [graph.get_submodule(c.target).register_forward_pre_hook(
+        lambda module, args, name=c.target: recorded.setdefault(name, args)) for c in calls]
+    try:
+        with torch.no_grad():
+            graph(*flat_inputs)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return recorded
+
+
+def build_engine(region: GraphModule, example: tuple, call: Node, backend: str, precision: str) -> Engine:
+    """Exports one region (keeping symbolic dims symbolic), saves it as .pt2 and compiles it."""
+    shapes = tuple(symbolic_dims(arg) for arg in call.args)
+    try:
+        with torch.no_grad():
+            program = torch.export.export(region, example, dynamic_shapes=shapes)
+    except Exception as error:
+        raise EmberError(f"torch.export could not capture the region: {type(error).__name__}: {error}") from error
+    with tempfile.TemporaryDirectory(prefix="ember-") as directory:
+        path = Path(directory) / "region.pt2"
+        torch.export.save(program, path)
+        engine = Engine.compile(path, backend, precision)
+    tensors = [x for x in example if isinstance(x, torch.Tensor)]
+    with torch.no_grad():
+        expected = region(*example)
+    if len(engine.inputs) != len(tensors) or len(engine.outputs) != len(expected):
+        raise EmberError(f"the engine has {len(engine.inputs)} inputs and {len(engine.outputs)} outputs; "
+                         f"the region has {len(tensors)} and {len(expected)}")
+    for spec, value in zip(engine.outputs, expected):
+        if not isinstance(value, torch.Tensor) or value.dtype != spec.dtype:
+            raise EmberError(f"engine output '{spec.name}' is {spec.dtype}; PyTorch computes {value!r:.60}")
+    return engine
+
+
+def symbolic_dims(arg):
+    """`dynamic_shapes` for one region input: its symbolic dims stay symbolic."""
+    value = arg.meta.get("val") if isinstance(arg, Node) else None
+    if not isinstance(value, torch.Tensor):
+        return None
+    dims = {d: torch.export.Dim.AUTO for d, size in enumerate(value.shape) if not isinstance(size, int)}
+    return dims or None

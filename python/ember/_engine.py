@@ -1,0 +1,150 @@
+"""An Ember engine seen from Python: compiled from a model file or loaded, run on torch tensors.
+
+Tensors cross without copies on this side: a contiguous CPU tensor's data pointer goes straight into
+the C API, and each output is a tensor that torch allocates with the shape the engine computed for
+these inputs, which the engine then fills.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import tempfile
+from dataclasses import dataclass
+
+import torch
+
+from . import _lib
+from ._lib import EmberError
+
+#: torch dtypes by the C API's codes (ONNX's TensorProto.DataType values).
+TORCH_DTYPES = {1: torch.float32, 2: torch.uint8, 3: torch.int8, 4: torch.uint16, 5: torch.int16, 6: torch.int32,
+                7: torch.int64, 9: torch.bool, 10: torch.float16, 11: torch.float64, 12: torch.uint32,
+                13: torch.uint64, 16: torch.bfloat16}
+DTYPE_CODES = {dtype: code for code, dtype in TORCH_DTYPES.items()}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """An engine input or output: its name, dtype and shape (a str for a symbolic dim)."""
+    name: str
+    dtype: torch.dtype
+    shape: tuple[int | str, ...]
+
+
+class Engine:
+    """An immutable compiled model, safe to run from many threads.
+
+        engine = Engine.compile("model.pt2")
+        (y,) = engine.run([x])
+    """
+
+    def __init__(self, handle: int):
+        self._handle = handle
+        library = _lib.lib()
+        self.inputs = [self._describe(library.ember_engine_input_info, i)
+                       for i in range(library.ember_engine_input_count(handle))]
+        self.outputs = [self._describe(library.ember_engine_output_info, i)
+                        for i in range(library.ember_engine_output_count(handle))]
+        self._input_names = [spec.name.encode() for spec in self.inputs]
+
+    @classmethod
+    def compile(cls, model_path: str | os.PathLike, backend: str = "auto", precision: str = "fp32") -> Engine:
+        """Optimizes a model file (.pt2, .onnx or Ember text IR) and builds an engine for `backend`."""
+        handle = _lib.lib().ember_engine_compile(os.fsencode(model_path), backend.encode(), precision.encode())
+        if not handle:
+            raise EmberError(_lib.last_error())
+        return cls(handle)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Engine:
+        """Loads and checks an engine file."""
+        handle = _lib.lib().ember_engine_load(os.fsencode(path))
+        if not handle:
+            raise EmberError(_lib.last_error())
+        return cls(handle)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Engine:
+        """An engine from the bytes `to_bytes` returned."""
+        with tempfile.TemporaryDirectory(prefix="ember-") as directory:
+            path = os.path.join(directory, "model.engine")
+            with open(path, "wb") as file:
+                file.write(data)
+            return cls.load(path)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Writes the engine file (replacing `path` atomically)."""
+        _lib.check(_lib.lib().ember_engine_save(self._handle, os.fsencode(path)))
+
+    def to_bytes(self) -> bytes:
+        """The engine file's bytes."""
+        with tempfile.TemporaryDirectory(prefix="ember-") as directory:
+            path = os.path.join(directory, "model.engine")
+            self.save(path)
+            with open(path, "rb") as file:
+                return file.read()
+
+    @property
+    def backend(self) -> str:
+        """The backend the engine runs on."""
+        return _lib.lib().ember_engine_backend(self._handle).decode()
+
+    def run(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Runs the engine on CPU tensors, given in the engine's input order; returns its outputs."""
+        if len(tensors) != len(self.inputs):
+            names = ", ".join(spec.name for spec in self.inputs)
+            raise EmberError(f"the engine takes {len(self.inputs)} inputs ({names}), received {len(tensors)}")
+        feeds = (_lib.Tensor * max(len(tensors), 1))()
+        alive = []  # keeps contiguous copies and dims arrays alive during the call
+        for i, (spec, tensor) in enumerate(zip(self.inputs, tensors)):
+            if not isinstance(tensor, torch.Tensor):
+                raise EmberError(f"input '{spec.name}' must be a torch.Tensor, received {type(tensor).__name__}")
+            if tensor.device.type != "cpu":
+                raise EmberError(f"input '{spec.name}' is on {tensor.device}; Ember engines take CPU tensors")
+            code = DTYPE_CODES.get(tensor.dtype)
+            if code is None:
+                raise EmberError(f"input '{spec.name}' has dtype {tensor.dtype}, which Ember has no type for")
+            tensor = tensor.detach()
+            if not tensor.is_contiguous():
+                tensor = tensor.contiguous()
+            dims = (ctypes.c_int64 * max(tensor.dim(), 1))(*tensor.shape)
+            alive += [tensor, dims]
+            feeds[i] = _lib.Tensor(self._input_names[i], code, tensor.dim(), dims,
+                                   tensor.data_ptr() or None, tensor.numel() * tensor.element_size())
+        outputs: list[torch.Tensor | None] = [None] * len(self.outputs)
+        failures: list[BaseException] = []
+
+        def allocate(_context, index, _name, dtype, rank, dims, byte_size):
+            try:
+                output = torch.empty([dims[d] for d in range(rank)], dtype=TORCH_DTYPES[dtype])
+                outputs[index] = output
+                return output.data_ptr() if byte_size else None
+            except BaseException as error:  # an exception must not unwind through C
+                failures.append(error)
+                return None
+
+        status = _lib.lib().ember_engine_run_allocating(self._handle, feeds, len(tensors), _lib.Allocator(allocate), None)
+        if failures:
+            raise failures[0]
+        _lib.check(status)
+        return outputs
+
+    def _describe(self, function, index: int) -> TensorSpec:
+        info = _lib.TensorInfo()
+        _lib.check(function(self._handle, index, ctypes.byref(info)))
+        shape = tuple(info.dim_names[d].decode() if info.dims[d] < 0 else info.dims[d] for d in range(info.rank))
+        return TensorSpec(info.name.decode(), TORCH_DTYPES.get(info.dtype, torch.float32), shape)
+
+    def __del__(self):
+        handle, self._handle = getattr(self, "_handle", None), None
+        if handle and _lib is not None:  # module globals may already be gone at interpreter exit
+            _lib.lib().ember_engine_free(handle)
+
+    def __reduce__(self):
+        return (Engine.from_bytes, (self.to_bytes(),))
+
+    def __repr__(self) -> str:
+        def show(specs):
+            return ", ".join(f"{s.name}: {str(s.dtype).removeprefix('torch.')}[{', '.join(map(str, s.shape))}]"
+                             for s in specs)
+        return f"Engine({self.backend}; inputs {show(self.inputs)}; outputs {show(self.outputs)})"

@@ -1,0 +1,107 @@
+"""From what the user hands `ember.compile` to a `torch.export` program.
+
+- an `nn.Module` is exported with `torch.export.export` in eval mode;
+- an `ExportedProgram` is used as it is;
+- a TorchScript module (`torch.jit.script` or `torch.jit.trace`) is converted with torch's
+  TorchScript-to-ExportedProgram converter (`torch._export.converter.TS2EPConverter`), then its
+  graph is exported again like any module (so `dynamic_batch` works for it too).
+"""
+from __future__ import annotations
+
+import inspect
+from contextlib import contextmanager
+
+import torch
+from torch.utils import _pytree as pytree
+
+from ._lib import EmberError
+
+
+def check_dynamic_batch(dynamic_batch) -> tuple[int, int] | None:
+    """`None`, or `(min, max)` with 1 <= min <= max."""
+    if dynamic_batch is None:
+        return None
+    ok = (isinstance(dynamic_batch, (tuple, list)) and len(dynamic_batch) == 2
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in dynamic_batch)
+          and 1 <= dynamic_batch[0] <= dynamic_batch[1])
+    if not ok:
+        raise EmberError(f"dynamic_batch must be (min, max) with 1 <= min <= max, received {dynamic_batch!r}")
+    return int(dynamic_batch[0]), int(dynamic_batch[1])
+
+
+@contextmanager
+def eval_mode(model: torch.nn.Module):
+    """Puts `model` in eval mode and restores every submodule's mode afterwards."""
+    modes = [(m, m.training) for m in model.modules()]
+    for module, _ in modes:
+        module.training = False  # not eval(): a module from torch.export refuses it
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
+def export(model, args: tuple, kwargs: dict, dynamic_batch: tuple[int, int] | None):
+    """The program `ember.compile` partitions, and the example inputs it was exported with (a batch of
+    1 becomes 2 with `dynamic_batch`). Raises EmberError when torch cannot capture the model."""
+    if isinstance(model, torch.export.ExportedProgram):
+        if dynamic_batch is not None:
+            raise EmberError("an ExportedProgram keeps the dynamic shapes it was exported with; "
+                             "export it with a symbolic batch instead of passing dynamic_batch")
+        return model, args, kwargs
+    if isinstance(model, torch.jit.ScriptModule):
+        model = from_torchscript(model, args, kwargs)
+    if not isinstance(model, torch.nn.Module):
+        raise EmberError(f"ember.compile takes an nn.Module, an ExportedProgram or a TorchScript module, "
+                         f"received {type(model).__name__}")
+    shapes = None
+    if dynamic_batch is not None:
+        args, kwargs = batch_of_two(args, kwargs, dynamic_batch)
+        shapes = batch_shapes(model, args, kwargs, dynamic_batch)
+    try:
+        with eval_mode(model), torch.no_grad():
+            return torch.export.export(model, args, kwargs, dynamic_shapes=shapes), args, kwargs
+    except EmberError:
+        raise
+    except Exception as error:
+        raise EmberError(f"torch.export could not capture the model: {type(error).__name__}: {error}") from error
+
+
+def from_torchscript(model: torch.jit.ScriptModule, args: tuple, kwargs: dict) -> torch.nn.Module:
+    """A TorchScript module as an FX graph module, through torch's TorchScript converter."""
+    if kwargs:
+        raise EmberError("TorchScript modules take positional example inputs only")
+    from torch._export.converter import TS2EPConverter
+    try:
+        with torch.no_grad():
+            return TS2EPConverter(model, args).convert().module()
+    except Exception as error:
+        raise EmberError(f"cannot convert the TorchScript module: {type(error).__name__}: {error}") from error
+
+
+def batch_of_two(args: tuple, kwargs: dict, dynamic_batch: tuple[int, int]):
+    """torch.export treats a size-1 dim as the constant 1, so an example batch of 1 is widened to 2."""
+    leaves = [x for x in pytree.tree_leaves((args, kwargs)) if isinstance(x, torch.Tensor) and x.dim() > 0]
+    if not leaves or any(x.shape[0] != 1 for x in leaves):
+        return args, kwargs
+    if dynamic_batch[1] < 2:
+        return args, kwargs  # a range of one batch size: nothing symbolic to capture
+    return pytree.tree_map(
+        lambda x: x.expand(2, *x.shape[1:]).clone() if isinstance(x, torch.Tensor) and x.dim() > 0 else x,
+        (args, kwargs))
+
+
+def batch_shapes(model: torch.nn.Module, args: tuple, kwargs: dict, dynamic_batch: tuple[int, int]):
+    """`dynamic_shapes` marking dim 0 of every tensor input as one symbolic batch."""
+    if dynamic_batch[0] == dynamic_batch[1]:
+        return None
+    batch = torch.export.Dim("batch", min=dynamic_batch[0], max=dynamic_batch[1])
+
+    def mark(x):
+        return {0: batch} if isinstance(x, torch.Tensor) and x.dim() > 0 else None
+
+    if not kwargs:
+        return tuple(pytree.tree_map(mark, tuple(args), is_leaf=lambda x: x is None))
+    bound = inspect.signature(model.forward).bind(*args, **kwargs)
+    return {name: pytree.tree_map(mark, value) for name, value in bound.arguments.items()}

@@ -1,0 +1,121 @@
+"""The modules `ember.compile` returns: the compiled model, and one engine standing in for a region."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.utils import _pytree as pytree
+
+from ._engine import Engine
+from ._lib import EmberError
+from ._plan import Plan
+
+
+class EngineModule(torch.nn.Module):
+    """One region of the graph, run by an Ember engine: takes the region's tensors, returns a tuple."""
+
+    def __init__(self, engine: Engine):
+        super().__init__()
+        self.engine = engine
+
+    def forward(self, *args):
+        return tuple(self.engine.run([a for a in args if isinstance(a, torch.Tensor)]))
+
+    def extra_repr(self) -> str:
+        return repr(self.engine)
+
+
+@dataclass
+class InputSpec:
+    """What one flattened input must look like: a tensor's dtype and shape (None for a symbolic
+    dim), or for a Python value (which the export fixed), that value."""
+    dtype: torch.dtype | None
+    shape: tuple[int | None, ...] = ()
+    value: object = None
+
+
+class CompiledModule(torch.nn.Module):
+    """A model compiled by Ember, called exactly like the original.
+
+    In eval() mode (the mode it is returned in) it runs the partitioned graph: Ember engines for the
+    supported regions, PyTorch for the rest. In train() mode it runs the original module, so
+    training works as before; engines keep the weights they were compiled with, so compile again
+    after training.
+    """
+
+    def __init__(self, original: torch.nn.Module | None, program: torch.export.ExportedProgram,
+                 graph: torch.fx.GraphModule, options: dict, batch: tuple[int, int] | None, plan: Plan):
+        super().__init__()
+        self.original = original
+        self.program = program  # what ember.save stores, with the engines and `options`
+        self.graph_module = graph
+        self.options = options
+        self.in_spec = program.call_spec.in_spec
+        self.out_spec = program.call_spec.out_spec
+        self.input_specs = input_specs(program)
+        self.batch = batch
+        self.plan = plan
+        self.missing_original = None if original is not None else "the original module is not available"
+        self.eval()
+
+    def train(self, mode: bool = True):
+        """Switches between the original module (train) and the engines (eval). The compiled graph
+        itself has no training behaviour: it was exported in eval mode."""
+        self.training = mode
+        if self.original is not None:
+            try:
+                self.original.train(mode)
+            except NotImplementedError:
+                pass  # a program from torch.export runs as it was exported, in either mode
+        return self
+
+    def forward(self, *args, **kwargs):
+        if self.training:
+            if self.original is None:
+                raise EmberError(f"train() mode runs the original PyTorch module, but {self.missing_original}; "
+                                 "call eval() to run the engines")
+            return self.original(*args, **kwargs)
+        flat, spec = pytree.tree_flatten((args, kwargs))
+        if spec != self.in_spec:
+            raise EmberError(f"the inputs are structured as {spec}, but the model was compiled for {self.in_spec}")
+        for index, (value, expected) in enumerate(zip(flat, self.input_specs)):
+            if expected is not None:
+                self._check(index, value, expected)
+        return pytree.tree_unflatten(list(self.graph_module(*flat)), self.out_spec)
+
+    def _check(self, index: int, value, expected: InputSpec) -> None:
+        def show(shape):
+            return "(" + ", ".join("batch" if d is None else str(d) for d in shape) + ")"
+        if expected.dtype is None:
+            if value != expected.value:
+                raise EmberError(f"input {index} is {value!r}; the model was compiled for {expected.value!r}")
+            return
+        if not isinstance(value, torch.Tensor):
+            raise EmberError(f"input {index} must be a tensor, received {type(value).__name__}")
+        if value.dtype != expected.dtype:
+            raise EmberError(f"input {index} has dtype {value.dtype}, expected {expected.dtype}")
+        fits = value.dim() == len(expected.shape) and all(
+            e is None or e == d for d, e in zip(value.shape, expected.shape))
+        symbolic = [d for d, e in zip(value.shape, expected.shape) if e is None]
+        in_range = self.batch is None or all(self.batch[0] <= d <= self.batch[1] for d in symbolic)
+        if not fits or not in_range:
+            where = f" with batch in {self.batch[0]}..{self.batch[1]}" if self.batch and None in expected.shape else ""
+            raise EmberError(f"input {index} has shape {show(tuple(value.shape))}, expected {show(expected.shape)}{where}")
+
+    @property
+    def engines(self) -> list[Engine]:
+        """The engines, one per region, in graph order."""
+        return list(self.engines_by_region().values())
+
+    def engines_by_region(self) -> dict[str, Engine]:
+        return {name: m.engine for name, m in self.graph_module.named_children() if isinstance(m, EngineModule)}
+
+
+def input_specs(program: torch.export.ExportedProgram) -> list[InputSpec | None]:
+    """What each flattened user input must look like, from the export's example values."""
+    users = {spec.arg.name for spec in program.graph_signature.input_specs
+             if spec.kind == torch.export.graph_signature.InputKind.USER_INPUT}
+    values = [n.meta.get("val") for n in program.graph.nodes if n.op == "placeholder" and n.name in users]
+    return [InputSpec(v.dtype, tuple(d if isinstance(d, int) else None for d in v.shape))
+            if isinstance(v, torch.Tensor) else InputSpec(None, value=v)
+            if isinstance(v, (int, float, bool, str)) else None for v in values]

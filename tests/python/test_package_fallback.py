@@ -1,0 +1,66 @@
+"""Ops Ember does not support (an LSTM, `torch.fft.rfft` and the complex tensors it makes) stay in
+PyTorch; the supported regions around them become engines; the whole model matches eager.
+`ember.explain` reports the plan, and `fallback_ops` and `min_block_size` change it."""
+from __future__ import annotations
+
+import torch
+from package_helpers import Mixed, assert_tree_close, eager, mixed_input
+
+import ember
+
+
+def by_op(plan):
+    decisions = {}
+    for d in plan.decisions:
+        decisions.setdefault(d.op, []).append(d)
+    return decisions
+
+
+def test_unsupported_ops_fall_back_and_the_model_matches_eager():
+    model = Mixed().eval()
+    compiled = ember.compile(model, (mixed_input(2),), dynamic_batch=(1, 8))
+    assert len(compiled.engines) >= 2, str(compiled.plan)
+    for batch in (2, 3):
+        assert_tree_close(compiled(mixed_input(batch)), eager(model, mixed_input(batch)), f"batch {batch}")
+
+
+def test_explain_shows_the_fallback_with_reasons():
+    plan = ember.explain(Mixed().eval(), (mixed_input(),))
+    ops = by_op(plan)
+    lstm = [d for name, ds in ops.items() if name.startswith("aten.lstm") for d in ds]
+    fft = [d for name, ds in ops.items() if name.startswith(("aten.fft_rfft", "aten._fft_r2c")) for d in ds]
+    assert lstm and fft, str(plan)
+    for d in lstm + fft:
+        assert d.runs_on == "pytorch" and "no converter" in d.reason, str(plan)
+    (magnitude,) = ops["aten.abs.default"]
+    assert magnitude.runs_on == "pytorch" and "complex64" in magnitude.reason
+    assert all(d.runs_on == "ember" and d.region for d in ops["aten.linear.default"]), str(plan)
+    text = str(plan)
+    assert "no converter for aten.lstm" in text and "in PyTorch" in text.splitlines()[0]
+
+
+def test_fallback_ops_move_listed_ops_to_pytorch():
+    model, x = Mixed().eval(), mixed_input()
+    default = ember.compile(model, (x,))
+    compiled = ember.compile(model, (x,), fallback_ops=["aten.tanh", torch.ops.aten.relu.default])
+    ops = by_op(compiled.plan)
+    for op in ("aten.tanh.default", "aten.relu.default"):
+        assert [d.reason for d in ops[op]] == ["listed in fallback_ops"], str(compiled.plan)
+    assert len(compiled.plan.ops("ember")) < len(default.plan.ops("ember"))
+    assert_tree_close(compiled(x), eager(model, x))
+
+
+def test_min_block_size_keeps_small_regions_in_pytorch():
+    model, x = Mixed().eval(), mixed_input()
+    small = ember.explain(model, (x,))
+    sizes = {}
+    for d in small.ops("ember"):
+        if not d.op.startswith(("_operator.", "aten.sym")):  # bookkeeping, not compute
+            sizes[d.region] = sizes.get(d.region, 0) + 1
+    threshold = max(sizes.values())
+    plan = ember.explain(model, (x,), min_block_size=threshold)
+    assert 0 < len(plan.regions) < len(small.regions), f"{small}\n{plan}"
+    assert any(f"fewer than min_block_size={threshold}" in d.reason for d in plan.decisions)
+    everything = ember.compile(model, (x,), min_block_size=10_000)
+    assert not everything.engines and not everything.plan.ops("ember")
+    assert_tree_close(everything(x), eager(model, x))
