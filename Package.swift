@@ -25,6 +25,8 @@ let package = Package(
         .library(name: "EmberCPU", targets: ["EmberCPU"]),
         .library(name: "EmberRuntime", targets: ["EmberRuntime"]),
         .library(name: "EmberC", type: .dynamic, targets: ["EmberC"]),
+        .library(name: "EmberCUDA", targets: ["EmberCUDA"]),
+        .executable(name: "ember-gpu-check", targets: ["ember-gpu-check"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -53,6 +55,15 @@ let package = Package(
         // The CPU backend: the partitioner, memory plan and executor, oneDNN's primitives and
         // Ember's own vectorized kernels.
         .target(name: "EmberCPU", dependencies: ["EmberIR", "EmberOps", "EmberReference", "EmberDNNL"], swiftSettings: kernelFlags),
+        // The CUDA driver API, NVRTC, cuBLASLt and cuDNN, declared here and loaded at run time.
+        .target(name: "EmberCUDADriver", linkerSettings: [.linkedLibrary("dl")]),
+        // The CUDA backend: device memory, streams, modules, NVRTC, cuBLASLt, generated kernels.
+        .target(name: "EmberCUDA", dependencies: ["EmberIR", "EmberOps", "EmberCUDADriver"]),
+        // The CUDA backend's checks against the reference backend, shared by the tests and the
+        // device check program.
+        .target(name: "EmberCUDAChecks", dependencies: ["EmberCUDA", "EmberReference", "EmberTestSupport"]),
+        // Runs every CUDA check and timing on a GPU machine (scripts/gpu-check.sh).
+        .executableTarget(name: "ember-gpu-check", dependencies: ["EmberCUDAChecks", "EmberIR"]),
         // The engine file's checksum: xxHash's XXH3, built from Debian's libxxhash-dev header.
         .target(name: "EmberChecksum", cSettings: [.unsafeFlags(["-O2"])]),
         // Engines: compiled models, their file format, and running them.
@@ -65,7 +76,7 @@ let package = Package(
             name: "ember",
             dependencies: [
                 "EmberIR", "EmberOps", "EmberONNX", "EmberTorch", "EmberPasses", "EmberReference", "EmberRuntime",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "EmberCUDA", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Helpers shared by the tests: random tensors, tolerances, IR round trips.
         .target(name: "EmberTestSupport", dependencies: ["EmberIR", "EmberOps", "EmberReference"]),
@@ -81,5 +92,6 @@ let package = Package(
                 "EmberTorch", "EmberReference", "EmberTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]),
         .testTarget(name: "EmberCLITests", dependencies: ["EmberTestSupport"]),
+        .testTarget(name: "EmberCUDATests", dependencies: ["EmberCUDA", "EmberCUDAChecks", "EmberTestSupport"]),
     ]
 )

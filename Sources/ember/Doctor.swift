@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmberCPU
+import EmberCUDA
 import EmberRuntime
 import Foundation
 
@@ -12,5 +13,6 @@ struct Doctor: ParsableCommand {
         print("reference: available (the operators' own evaluation)")
         print("cpu: available; its kernels:")
         for line in CPUBackend.report { print("  " + line) }
+        for line in CUDAEnvironment.report() { print(line) }
     }
 }

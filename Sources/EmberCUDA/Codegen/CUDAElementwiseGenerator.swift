@@ -1,0 +1,206 @@
+import EmberIR
+import EmberOps
+
+/// Writes one kernel for an elementwise op or a fused elementwise chain: each thread computes
+/// output elements one after another (a grid-stride loop), reading every input at its broadcast
+/// position and running the steps in registers, so intermediates never reach device memory.
+enum CUDAElementwiseGenerator {
+    /// With `inPlace`, input 0 and the output may be one buffer (each element is read before the
+    /// same thread writes it), so neither is declared `__restrict__`.
+    static func generate(
+        _ body: FusedBody, inputs: [CUDATensorType], output: CUDATensorType, multiprocessors: Int, inPlace: Bool = false
+    ) -> Result<CUDAGeneratedKernel, Unsupported> {
+        for (i, t) in inputs.enumerated() where !CUDAPrelude.dtypes.contains(t.dtype) {
+            return .failure(Unsupported("input \(i) is \(t.dtype); generated kernels read f32, f16 and bf16"))
+        }
+        guard CUDAPrelude.dtypes.contains(output.dtype) else {
+            return .failure(Unsupported("the output is \(output.dtype); generated kernels write f32, f16 and bf16"))
+        }
+        guard body.inputCount == inputs.count else {
+            return .failure(Unsupported("the steps read \(body.inputCount) inputs, the node has \(inputs.count)"))
+        }
+        // Broadcast strides of every input over the output's dims, then merge neighbouring dims
+        // that every input walks contiguously.
+        var dims = output.shape
+        var strides: [[Int]] = []
+        for (i, t) in inputs.enumerated() {
+            guard t.shape.count <= dims.count else {
+                return .failure(Unsupported("input \(i) has rank \(t.shape.count), above the output's \(dims.count)"))
+            }
+            let own = Tensor.strides(of: t.shape)
+            let pad = dims.count - t.shape.count
+            var s = [Int](repeating: 0, count: dims.count)
+            for d in 0..<t.shape.count {
+                guard t.shape[d] == dims[pad + d] || t.shape[d] == 1 else {
+                    return .failure(Unsupported("input \(i) of shape \(t.shape) does not broadcast to \(dims)"))
+                }
+                s[pad + d] = t.shape[d] == 1 ? 0 : own[d]
+            }
+            strides.append(s)
+        }
+        var d = dims.count - 1
+        while d > 0 {
+            if strides.allSatisfy({ $0[d - 1] == $0[d] * dims[d] }) {
+                // The merged dim steps like the inner one.
+                dims[d - 1] *= dims[d]
+                dims.remove(at: d)
+                for k in strides.indices { strides[k][d - 1] = strides[k].remove(at: d) }
+            }
+            d -= 1
+        }
+        let count = output.count
+        let index = count < Int(Int32.max) ? "unsigned int" : "unsigned long long"
+        let width = inputs.contains { $0.dtype != .f32 } || output.dtype != .f32 ? 8 : 4
+        // Groups of `width` elements stay inside one innermost row when it divides the row, so
+        // every input is read along that row with stride 1 (one 16-byte access) or 0 (one value).
+        if let inner = dims.last, inner % width == 0, count > 0, strides.allSatisfy({ ($0.last ?? 0) <= 1 }) {
+            return vectorized(
+                body, inputs: inputs, dims: dims, strides: strides, output: output, width: width,
+                multiprocessors: multiprocessors, inPlace: inPlace)
+        }
+        var lines: [String] = []
+        // Coordinates are needed only when some input is not read at the output's own position.
+        let contiguous = Tensor.strides(of: dims)
+        let needsCoordinates = strides.contains { $0 != contiguous && !$0.allSatisfy { $0 == 0 } }
+        if needsCoordinates {
+            lines.append("\(index) r = i;")
+            for k in stride(from: dims.count - 1, through: 0, by: -1) {
+                lines.append(k == 0 ? "\(index) c0 = r;" : "\(index) c\(k) = r % \(dims[k])u; r /= \(dims[k])u;")
+            }
+        }
+        for (i, t) in inputs.enumerated() {
+            let offset: String
+            if strides[i].allSatisfy({ $0 == 0 }) {
+                offset = "0"
+            } else if strides[i] == contiguous {
+                offset = "i"
+            } else {
+                offset = strides[i].enumerated().filter { $0.element != 0 }.map { "c\($0.offset) * \($0.element)u" }
+                    .joined(separator: " + ")
+            }
+            lines.append("float v\(i) = \(CUDAPrelude.load(t.dtype, "in\(i)[\(offset)]"));")
+        }
+        for (k, step) in body.steps.enumerated() {
+            let operands: [String?] = step.operands.map { operand in
+                switch operand {
+                case nil: nil
+                case .input(let i)?: "v\(i)"
+                case .step(let j)?: "s\(j)"
+                }
+            }
+            switch CUDAElementwiseExpression.expression(step.op, operands, resultType: output.dtype) {
+            case .success(let e): lines.append("float s\(k) = \(e);")
+            case .failure(let why): return .failure(why)
+            }
+        }
+        lines.append("out[i] = \(CUDAPrelude.store(output.dtype, "s\(body.steps.count - 1)"));")
+        let parameters = parameterList(inputs, output, inPlace: inPlace)
+        let threads = 256
+        let blocks = max(1, min((count + threads - 1) / threads, multiprocessors * 16))
+        let source = CUDAPrelude.source + """
+            extern "C" __global__ void __launch_bounds__(\(threads)) ember_elementwise(\(parameters.joined(separator: ", "))) {
+                for (\(index) i = blockIdx.x * \(threads)u + threadIdx.x; i < \(count)u; i += gridDim.x * \(threads)u) {
+                    \(lines.joined(separator: "\n        "))
+                }
+            }
+
+            """
+        return .success(CUDAGeneratedKernel(source: source, entry: "ember_elementwise", blocks: blocks, threadsPerBlock: threads))
+    }
+
+    /// Each thread handles `width` consecutive elements of one innermost row, with 16-byte loads
+    /// and stores (4 f32 or 8 f16/bf16 per access); inputs constant along the row load one value.
+    private static func vectorized(
+        _ body: FusedBody, inputs: [CUDATensorType], dims: [Int], strides: [[Int]], output: CUDATensorType, width: Int,
+        multiprocessors: Int, inPlace: Bool
+    ) -> Result<CUDAGeneratedKernel, Unsupported> {
+        let idx = index(output.count)
+        var lines: [String] = ["\(idx) i = g * \(width)u;"]
+        let contiguous = Tensor.strides(of: dims)
+        // One value per group where the row stride is 0; a vector of `width` where it is 1.
+        let perGroup = strides.map { ($0.last ?? 0) == 0 }
+        let offsets: [String] = strides.map { s in
+            if s.allSatisfy({ $0 == 0 }) { return "0" }
+            if s == contiguous { return "i" }
+            return s.enumerated().filter { $0.element != 0 }.map { "c\($0.offset) * \($0.element)u" }.joined(separator: " + ")
+        }
+        if offsets.contains(where: { $0 != "0" && $0 != "i" }) {
+            lines.append("\(idx) r = i;")
+            for k in stride(from: dims.count - 1, through: 0, by: -1) {
+                lines.append(k == 0 ? "\(idx) c0 = r;" : "\(idx) c\(k) = r % \(dims[k])u; r /= \(dims[k])u;")
+            }
+        }
+        for (k, t) in inputs.enumerated() {
+            if perGroup[k] {
+                lines.append("float v\(k) = \(CUDAPrelude.load(t.dtype, "in\(k)[\(offsets[k])]"));")
+                continue
+            }
+            lines.append("float v\(k)[\(width)];")
+            let per = 16 / t.dtype.byteSize
+            for c in 0..<(width / per) {
+                let q = "q\(k)_\(c)"
+                lines.append("uint4 \(q) = reinterpret_cast<const uint4 *>(in\(k) + \(offsets[k]))[\(c)];")
+                for (w, field) in ["x", "y", "z", "w"].enumerated() {
+                    if t.dtype == .f32 {
+                        lines.append("v\(k)[\(c * 4 + w)] = __uint_as_float(\(q).\(field));")
+                    } else {
+                        let word = "\(q).\(field)"
+                        lines.append("v\(k)[\(c * 8 + 2 * w)] = \(CUDAPrelude.load(t.dtype, "(unsigned short)(\(word) & 0xffffu)"));")
+                        lines.append("v\(k)[\(c * 8 + 2 * w + 1)] = \(CUDAPrelude.load(t.dtype, "(unsigned short)(\(word) >> 16)"));")
+                    }
+                }
+            }
+        }
+        lines.append("float o[\(width)];")
+        lines.append("#pragma unroll")
+        lines.append("for (int e = 0; e < \(width); ++e) {")
+        for (k, step) in body.steps.enumerated() {
+            let operands: [String?] = step.operands.map { operand in
+                switch operand {
+                case nil: nil
+                case .input(let i)?: perGroup[i] ? "v\(i)" : "v\(i)[e]"
+                case .step(let j)?: "s\(j)"
+                }
+            }
+            switch CUDAElementwiseExpression.expression(step.op, operands, resultType: output.dtype) {
+            case .success(let e): lines.append("    float s\(k) = \(e);")
+            case .failure(let why): return .failure(why)
+            }
+        }
+        lines.append("    o[e] = s\(body.steps.count - 1);")
+        lines.append("}")
+        let per = 16 / output.dtype.byteSize
+        for c in 0..<(width / per) {
+            let fields: [String] = (0..<4).map { w in
+                if output.dtype == .f32 { return "__float_as_uint(o[\(c * 4 + w)])" }
+                let lo = CUDAPrelude.store(output.dtype, "o[\(c * 8 + 2 * w)]")
+                let hi = CUDAPrelude.store(output.dtype, "o[\(c * 8 + 2 * w + 1)]")
+                return "((unsigned int)\(lo) | ((unsigned int)\(hi) << 16))"
+            }
+            lines.append("reinterpret_cast<uint4 *>(out + i)[\(c)] = make_uint4(\(fields.joined(separator: ", ")));")
+        }
+        let parameters = parameterList(inputs, output, inPlace: inPlace)
+        let groups = output.count / width
+        let threads = 256
+        let blocks = max(1, min((groups + threads - 1) / threads, multiprocessors * 16))
+        let source = CUDAPrelude.source + """
+            extern "C" __global__ void __launch_bounds__(\(threads)) ember_elementwise(\(parameters.joined(separator: ", "))) {
+                for (\(index(output.count)) g = blockIdx.x * \(threads)u + threadIdx.x; g < \(groups)u; g += gridDim.x * \(threads)u) {
+                    \(lines.joined(separator: "\n        "))
+                }
+            }
+
+            """
+        return .success(CUDAGeneratedKernel(source: source, entry: "ember_elementwise", blocks: blocks, threadsPerBlock: threads))
+    }
+
+    /// The kernel's parameters: the inputs, then the output.
+    private static func parameterList(_ inputs: [CUDATensorType], _ output: CUDATensorType, inPlace: Bool) -> [String] {
+        inputs.enumerated().map { k, t in
+            "const \(CUDAPrelude.storage(t.dtype)) *\(inPlace && k == 0 ? "" : "__restrict__ ")in\(k)"
+        } + ["\(CUDAPrelude.storage(output.dtype)) *\(inPlace ? "" : "__restrict__ ")out"]
+    }
+
+    /// The index type for `count` elements.
+    private static func index(_ count: Int) -> String { count < Int(Int32.max) ? "unsigned int" : "unsigned long long" }
+}

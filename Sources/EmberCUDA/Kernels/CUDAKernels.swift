@@ -1,0 +1,133 @@
+import EmberIR
+import EmberOps
+
+/// The CUDA backend's kernels: cuBLASLt for matrix products (bias and activation fused into the
+/// epilogue), and generated CUDA C++ for elementwise chains, softmax, layer norm and reductions.
+/// Like the CPU backend's providers, it says for each node whether it runs it, and why not.
+///
+///     let kernels = try CUDAKernels(CUDAContext())
+///     let node = try CUDANode(op: Softmax(axis: -1), inputs: [CUDATensorType(.f16, [8, 1000])])
+///     let kernel = try kernels.makeKernel(node)
+///     try kernel.run([x], [y], stream: stream)
+public final class CUDAKernels: Sendable {
+    public let name = "cuda"
+    public let context: CUDAContext
+    public let compiler: CUDAKernelCompiler
+    /// Whether f32 matrix products may round their operands to tf32 on the tensor cores.
+    public let allowTF32: Bool
+    private let blas: CUBLASLtHandle?
+    private let blasFailure: String?
+
+    public init(_ context: CUDAContext, allowTF32: Bool = false) throws {
+        self.context = context
+        compiler = try CUDAKernelCompiler(context)
+        self.allowTF32 = allowTF32
+        do {
+            blas = try CUBLASLtHandle(context)
+            blasFailure = nil
+        } catch {
+            blas = nil
+            blasFailure = "\(error)"
+        }
+    }
+
+    /// Whether this provider runs `node`, and if not, why.
+    public func support(_ node: CUDANode) -> CUDASupport {
+        switch CUDAKernelPlan.plan(node, multiprocessors: context.device.multiprocessorCount) {
+        case .success(.matmul), .success(.matmulThen):
+            blas == nil ? .unsupported(blasFailure ?? "cuBLASLt is unavailable") : .supported
+        case .success: .supported
+        case .failure(let why): .unsupported(why.reason)
+        }
+    }
+
+    /// The CUDA C++ written for `node` on a device with `multiprocessors` SMs, or nil when it is
+    /// not a generated kernel (a cuBLASLt product, or unsupported). Needs no device.
+    public static func generatedSource(_ node: CUDANode, multiprocessors: Int = 132) -> String? {
+        if case .success(.generated(let kernel)) = CUDAKernelPlan.plan(node, multiprocessors: multiprocessors) {
+            return kernel.source
+        }
+        return nil
+    }
+
+    /// The kernel for `node`; throws, naming the node, when the provider does not run it.
+    public func makeKernel(_ node: CUDANode) throws -> any CUDAOpKernel {
+        do {
+            switch CUDAKernelPlan.plan(node, multiprocessors: context.device.multiprocessorCount) {
+            case .failure(let why):
+                throw EmberError(.unsupported, "[cuda] \(why.reason)", at: node.location)
+            case .success(.generated(let generated)):
+                return CUDAGeneratedOpKernel(function: try compiler.function(generated), kernel: generated)
+            case .success(.matmul(let plan)):
+                return CUDAMatmulOpKernel(matmul: try matmul(plan), epilogue: nil)
+            case .success(.matmulThen(let plan, let rest)):
+                let epilogue = CUDAMatmulOpKernel.Epilogue(
+                    kernel: CUDAGeneratedOpKernel(function: try compiler.function(rest.kernel), kernel: rest.kernel),
+                    reads: rest.reads)
+                return CUDAMatmulOpKernel(matmul: try matmul(plan), epilogue: epilogue)
+            }
+        } catch let error as EmberError {
+            throw error.location == nil ? error.located(node.location) : error
+        }
+    }
+}
+
+extension CUDAKernels {
+    fileprivate func matmul(_ plan: CUDAKernelPlan.MatmulPlan) throws -> CUDAMatmul {
+        guard let blas else { throw EmberError(.unsupported, "[cuda] \(blasFailure ?? "cuBLASLt is unavailable")") }
+        let precision: CUDAMatmulPrecision = plan.dtype == .f32 && allowTF32 ? .tf32 : try plan.precision()
+        return try CUDAMatmul(blas, shape: plan.shape, precision: precision, bias: plan.hasBias, activation: plan.activation)
+    }
+}
+
+/// A generated kernel launched with the node's buffers.
+struct CUDAGeneratedOpKernel: CUDAOpKernel {
+    let function: CUDAFunction
+    let kernel: CUDAGeneratedKernel
+
+    private func input(_ index: Int, _ inputs: [CUDABuffer]) throws -> CUDABuffer {
+        guard inputs.indices.contains(index) else {
+            throw EmberError(.invalidArgument, "[cuda] kernel \(kernel.entry) reads input \(index) of \(inputs.count)")
+        }
+        return inputs[index]
+    }
+
+    func run(_ inputs: [CUDABuffer], _ outputs: [CUDABuffer], stream: CUDAStream) throws {
+        let read = try kernel.reads.map { try $0.map { try input($0, inputs) } } ?? inputs
+        try function.launch(
+            grid: (kernel.blocks, 1, 1), block: (kernel.threadsPerBlock, 1, 1), sharedBytes: kernel.sharedBytes,
+            stream: stream, (read + outputs).map { .buffer($0) })
+    }
+}
+
+/// A cuBLASLt product; inputs are X, W and, when fused, the bias. Epilogue steps cuBLASLt cannot
+/// run follow as a generated kernel over the output, in place.
+public struct CUDAMatmulOpKernel: CUDAOpKernel {
+    public let matmul: CUDAMatmul
+    let epilogue: Epilogue?
+
+    struct Epilogue {
+        var kernel: CUDAGeneratedOpKernel
+        /// The node's inputs the kernel reads after the product.
+        var reads: [Int]
+    }
+
+    public func run(_ inputs: [CUDABuffer], _ outputs: [CUDABuffer], stream: CUDAStream) throws {
+        let needed = max(matmul.hasBias ? 3 : 2, (epilogue?.reads.max() ?? 0) + 1)
+        guard inputs.count >= needed, let y = outputs.first else {
+            throw EmberError(.invalidArgument, "[cuda] matrix product given \(inputs.count) inputs and \(outputs.count) outputs")
+        }
+        try matmul.run(x: inputs[0], w: inputs[1], bias: matmul.hasBias ? inputs[2] : nil, y: y, stream: stream)
+        if let epilogue {
+            try epilogue.kernel.run([y] + epilogue.reads.map { inputs[$0] }, [y], stream: stream)
+        }
+    }
+
+    /// Times cuBLASLt's candidate algorithms on these buffers and keeps the fastest.
+    @discardableResult
+    public func tune(_ inputs: [CUDABuffer], _ outputs: [CUDABuffer], stream: CUDAStream) throws -> [Double] {
+        guard let y = outputs.first, inputs.count >= 2 else { return [] }
+        return try matmul.tune(
+            x: inputs[0], w: inputs[1], bias: matmul.hasBias && inputs.count > 2 ? inputs[2] : nil, y: y, stream: stream)
+    }
+}

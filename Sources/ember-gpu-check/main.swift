@@ -1,0 +1,80 @@
+import EmberCUDA
+import EmberCUDAChecks
+import EmberIR
+import Foundation
+
+// Runs every CUDA check against the reference backend, times each kernel, and prints a table;
+// exits non-zero when a check fails. scripts/gpu-check.sh runs it on the GPU machine.
+
+/// Writes a line at once (unbuffered), so a run cut short still shows how far it got.
+func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
+if CommandLine.arguments.contains("--sources") {
+    // The generated CUDA C++ of every case, for reading without a device.
+    for check in (try? CUDACheckCases.all()) ?? [] {
+        guard let node = try? check.node(), let source = CUDAKernels.generatedSource(node) else { continue }
+        emit("// ==== \(check.name)\n\(source)")
+    }
+    exit(0)
+}
+
+emit("== environment")
+for line in CUDAEnvironment.report() { emit(line) }
+
+let runner: CUDACheckRunner
+switch CUDACheckRunner.make() {
+case .success(let r): runner = r
+case .failure(let error):
+    emit("no CUDA device to check: \(error)")
+    exit(2)
+}
+
+let iterations = Int(ProcessInfo.processInfo.environment["EMBER_GPU_ITERATIONS"] ?? "") ?? 50
+var failures = 0
+var rows: [String] = []
+let all: [CUDACheckCase]
+do {
+    all = try CUDACheckCases.all()
+} catch {
+    emit("could not build the cases: \(error)")
+    exit(1)
+}
+emit("\n== checks (\(all.count) cases, median of \(iterations) timed runs)")
+for check in all {
+    do {
+        let r = try runner.run(check, iterations: iterations)
+        if !r.passed { failures += 1 }
+        let line = "| \(r.name) | \(String(format: "%.2e", r.relativeError)) | \(String(format: "%.0e", r.tolerance)) | \(r.passed ? "pass" : "FAIL") | \(r.milliseconds.map { String(format: "%.4f", $0) } ?? "-") | \(r.rate) |"
+        rows.append(line)
+        emit(line)
+    } catch {
+        failures += 1
+        let line = "| \(check.name) | error | \(String(format: "%.0e", check.tolerance)) | FAIL | - | \(error) |"
+        rows.append(line)
+        emit(line)
+    }
+}
+emit("\n== MLP block (linear+bias+gelu, linear+bias, residual add, layer norm, softmax; 128x512, hidden 2048)")
+for dtype in [DType.f32, .f16] {
+    let tolerance = dtype == .f32 ? 1e-4 : 1e-2
+    do {
+        let r = try CUDABlockCheck.run(runner, dtype, iterations: iterations)
+        for (how, error, ms) in [("5 launches", r.error, r.milliseconds), ("CUDA graph", r.graphError, r.graphMilliseconds)] {
+            let passed = error <= tolerance
+            if !passed { failures += 1 }
+            let line = "| mlp block \(dtype) [128,512], \(how) | \(String(format: "%.2e", error)) | \(String(format: "%.0e", tolerance)) | \(passed ? "pass" : "FAIL") | \(ms.map { String(format: "%.4f", $0) } ?? "-") | whole graph |"
+            rows.append(line)
+            emit(line)
+        }
+    } catch {
+        failures += 1
+        let line = "| mlp block \(dtype) [128,512] | error | - | FAIL | - | \(error) |"
+        rows.append(line)
+        emit(line)
+    }
+}
+emit("\n| case | max rel. error | tolerance | result | median ms | rate |")
+emit("| --- | --- | --- | --- | --- | --- |")
+for row in rows { emit(row) }
+emit("\(rows.count - failures) of \(rows.count) checks passed; \(runner.kernels.compiler.moduleCount + runner.tf32Kernels.compiler.moduleCount) kernels compiled")
+exit(failures == 0 ? 0 : 1)

@@ -1,0 +1,110 @@
+"""PyTorch eager and torch.compile on the shapes of Ember's CUDA checks (ember-gpu-check).
+
+Prints one markdown table of median device milliseconds, timed with CUDA events after warm-up,
+on fresh random inputs. scripts/gpu-check.sh runs it on the GPU machine beside the Ember checks.
+"""
+
+import statistics
+import sys
+
+import torch
+import torch.nn.functional as F
+
+
+def median_ms(fn, iterations=50, warmup=5):
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(iterations):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def r(shape, dtype, lo=-2.0, hi=2.0):
+    return torch.empty(shape, device="cuda", dtype=dtype).uniform_(lo, hi)
+
+
+f32, f16, bf16 = torch.float32, torch.float16, torch.bfloat16
+names = {f32: "f32", f16: "f16", bf16: "bf16"}
+
+
+def cases():
+    for dt in (f32, f16, bf16):
+        x, b = r((64, 128, 768), dt), r((768,), dt)
+        yield f"add+gelu {names[dt]} [64,128,768]+[768]", lambda x=x, b=b: F.gelu(x + b)
+        a, m, c = r((32, 1, 256), dt), r((64, 1), dt), r((), dt)
+        yield f"mul+add+sigmoid+mul {names[dt]} [32,1,256]x[64,1]+[]", lambda a=a, m=m, c=c: torch.sigmoid(a * m + c) * a
+    x = r((4096, 1024), f32)
+    yield "relu f32 [4096,1024]", lambda: torch.relu(x)
+    xs = r((8192, 1024), f16)
+    yield "silu f16 [8192,1024]", lambda: F.silu(xs)
+    xg = r((1024, 3072), f32)
+    yield "gelu_tanh f32 [1024,3072]", lambda: F.gelu(xg, approximate="tanh")
+    for dt in (f32, f16, bf16):
+        xs = r((4096, 1000), dt, -8, 8)
+        yield f"softmax {names[dt]} [4096,1000]", lambda xs=xs: torch.softmax(xs, -1)
+        xl, w, b = r((8192, 768), dt, -3, 5), r((768,), dt), r((768,), dt)
+        yield f"layer_norm {names[dt]} [8192,768]", lambda xl=xl, w=w, b=b: F.layer_norm(xl, (768,), w, b, 1e-5)
+    xr = r((4096, 1024), f32)
+    yield "reduce_sum f32 [4096,1024] axis 1", lambda: xr.sum(1)
+    xa, wa, ba = r((512, 1024), f32, -1, 1), r((1024, 1024), f32, -1, 1), r((1024,), f32)
+    yield "linear+bias f32 [512,1024]x[1024,1024]", lambda: torch.addmm(ba, xa, wa)
+    xh, wh, bh = r((256, 1024), f16, -1, 1), r((1024, 1024), f16, -1, 1), r((1024,), f16)
+    yield "linear+bias+relu f16 [256,1024]x[1024,1024]", lambda: torch.relu(torch.addmm(bh, xh, wh))
+    xb, wb, bb = r((2, 128, 768), bf16, -1, 1), r((768, 1024), bf16, -1, 1), r((1024,), bf16)
+    yield "matmul+bias+gelu_tanh bf16 [2,128,768]x[768,1024]", lambda: F.gelu(xb @ wb + bb, approximate="tanh")
+    q, k = r((16, 128, 64), f16, -1, 1), r((16, 64, 128), f16, -1, 1)
+    yield "batched matmul f16 [16,128,64]x[16,64,128]", lambda: torch.bmm(q, k)
+    xe, we, be = r((256, 768), f16, -1, 1), r((768, 3072), f16, -1, 1), r((3072,), f16)
+    yield "linear+bias, then gelu (erf) in place f16 [256,768]x[768,3072]", lambda: F.gelu(torch.addmm(be, xe, we))
+    xq, wq, bq, rq = r((384, 256), f32), r((256, 512), f32), r((512,), f32), r((384, 512), f32)
+    yield "linear+bias, then residual add+relu in place f32 [384,256]x[256,512]", lambda: torch.relu(torch.addmm(bq, xq, wq) + rq)
+
+
+def mlp_block(dt):
+    """The block of Ember's CUDABlockCheck: softmax(layer_norm(x + linear(gelu_tanh(linear(x)))))."""
+    x = r((128, 512), dt, -1, 1)
+    w1, b1 = r((512, 2048), dt, -0.05, 0.05), r((2048,), dt, -0.1, 0.1)
+    w2, b2 = r((2048, 512), dt, -0.05, 0.05), r((512,), dt, -0.1, 0.1)
+    g, b = r((512,), dt, 0.5, 1.5), r((512,), dt, -0.5, 0.5)
+
+    def block():
+        h = F.gelu(torch.addmm(b1, x, w1), approximate="tanh")
+        y = torch.addmm(b2, h, w2) + x
+        return torch.softmax(F.layer_norm(y, (512,), g, b, 1e-5), -1)
+
+    return block
+
+
+def main():
+    torch.backends.cuda.matmul.allow_tf32 = False
+    print(f"torch {torch.__version__} on {torch.cuda.get_device_name()}")
+    print("| case | torch eager ms | torch.compile ms |")
+    print("| --- | --- | --- |")
+    for name, fn in cases():
+        eager = median_ms(fn)
+        try:
+            compiled_fn = torch.compile(fn)
+            compiled = f"{median_ms(compiled_fn):.4f}"
+        except Exception as error:  # a compile failure is reported, not fatal
+            compiled = f"failed: {type(error).__name__}"
+        print(f"| {name} | {eager:.4f} | {compiled} |", flush=True)
+    print("\n| mlp block [128,512] | torch eager ms | torch.compile ms | torch.compile reduce-overhead ms |")
+    print("| --- | --- | --- | --- |")
+    for dt in (f32, f16):
+        block = mlp_block(dt)
+        eager = median_ms(block)
+        compiled = median_ms(torch.compile(block))
+        graphed = median_ms(torch.compile(block, mode="reduce-overhead"))
+        print(f"| {names[dt]} | {eager:.4f} | {compiled:.4f} | {graphed:.4f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every GPU check and timing of the CUDA backend on a GPU machine, with binaries built
+# elsewhere: it builds nothing. Results go under $OUT (default ./gpu-check-out).
+#
+# Prepare on the development machine:
+#   swift build -c release --static-swift-stdlib --product ember-gpu-check
+#   mkdir -p DIR && cp .build/release/ember-gpu-check scripts/gpu-check.sh bench/cuda_torch_peer.py DIR/
+#   strip DIR/ember-gpu-check && xz DIR/ember-gpu-check   # optional: 80 MB -> 15 MB to carry
+# then on the GPU machine:  bash DIR/gpu-check.sh
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+out="${OUT:-$PWD/gpu-check-out}"
+mkdir -p "$out"
+
+{
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,temperature.gpu,utilization.gpu \
+        --format=csv 2>&1 || echo "nvidia-smi unavailable"
+} | tee "$out/device.txt"
+
+check="$here/ember-gpu-check"
+if [ ! -x "$check" ] && [ -f "$check.xz" ]; then
+    { xz -dc "$check.xz" 2>/dev/null || python3 -c "import lzma, sys; sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())" "$check.xz"; } \
+        > /tmp/ember-gpu-check && chmod +x /tmp/ember-gpu-check && check=/tmp/ember-gpu-check
+fi
+status=0
+if [ -x "$check" ]; then
+    "$check" 2>&1 | tee "$out/checks.txt"
+    status=${PIPESTATUS[0]}
+else
+    echo "missing $here/ember-gpu-check: build it first (see the top of this script)" | tee "$out/checks.txt"
+    status=2
+fi
+
+# PyTorch on the same cases, when it is installed there: the peer to beat.
+if [ -f "$here/cuda_torch_peer.py" ] && python3 -c "import torch" 2>/dev/null; then
+    PYTHONUNBUFFERED=1 timeout "${TORCH_PEER_TIMEOUT:-300}" python3 "$here/cuda_torch_peer.py" 2>&1 | tee "$out/torch.txt"
+fi
+echo "ember-gpu-check exit status: $status"
+exit "$status"
