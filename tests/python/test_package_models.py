@@ -36,15 +36,8 @@ VISION = {
 }
 
 
-CPU_SQUEEZE_EXCITE = pytest.mark.xfail(
-    strict=True, raises=ember.EmberError,
-    reason="the CPU backend's oneDNN epilogue fusion refuses the squeeze-excite product "
-           "([onednn] operand of shape [2, 16, 16, 16] does not broadcast to the output [2, 16, 1, 1])")
-
-
 @pytest.mark.parametrize("name, backend", [
-    *[(name, "auto") for name in VISION if name != "mobilenet_v3_small"],
-    pytest.param("mobilenet_v3_small", "auto", marks=CPU_SQUEEZE_EXCITE),
+    *[(name, "auto") for name in VISION],
     ("mobilenet_v3_small", "reference"),
 ])
 def test_vision_model_matches_eager_at_two_batches(name, backend):

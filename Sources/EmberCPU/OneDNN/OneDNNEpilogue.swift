@@ -35,6 +35,14 @@ struct Epilogue {
         }
         postOps = []
         let output = node.outputTypes[0].shape
+        // Post-ops write the anchor's result in place, so the steps may not broadcast it larger
+        // (a squeeze-and-excite scale: conv to [N,C,1,1], then a mul by [N,C,H,W]).
+        let anchorInputs = OpInputs(
+            anchor.name, types: operands.map { $0.flatMap { node.inputTypes[$0] } },
+            constants: operands.map { $0.flatMap { node.constants[$0] } })
+        guard let anchorOutput = try? anchor.inferTypes(anchorInputs, outputCount: 1).first?.shape, anchorOutput == output else {
+            throw Unsupported("the epilogue broadcasts the \(anchor.name) result to a larger shape")
+        }
         for k in 1..<steps.count {
             let step = steps[k]
             let chain = step.operands.firstIndex { $0 == .step(k - 1) }

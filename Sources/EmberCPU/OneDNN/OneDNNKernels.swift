@@ -146,6 +146,24 @@ public struct OneDNNKernels: CPUKernelProvider {
                 throw Unsupported("average_pool with both count_include_pad and ceil_mode")
             }
             return .pool
+        case is Add, is Sub, is Mul, is Div, is BatchNorm, _ where op.traits.contains(.elementwise) || op is Clip:
+            // Alone, an elementwise op gains from oneDNN only on the channel-blocked tensors between
+            // convolutions; elsewhere Ember's own kernels run it.
+            guard let rank = node.outputTypes[0].rank, (3...5).contains(rank), node.outputTypes[0].shape?.count == rank,
+                node.outputTypes[0].knownShape.map({ !$0.contains(0) }) ?? true
+            else {
+                throw Unsupported("\(op.name) outside an image-like (rank 3 to 5, non-empty) tensor")
+            }
+            return try elementwiseKind(node)
+        default:
+            throw Unsupported("no oneDNN kernel for \(op.name)")
+        }
+    }
+
+    /// The kind of an elementwise op or batch norm run alone.
+    private static func elementwiseKind(_ node: KernelNode) throws -> Kind {
+        let op = node.op
+        switch op {
         case is Add, is Sub, is Mul, is Div:
             guard let output = node.outputTypes[0].shape else { throw Unsupported("\(op.name) of unknown shape") }
             let shapes = node.inputTypes.map { $0?.shape }

@@ -88,16 +88,11 @@ struct ProgramLayout {
                 }
             }
             kernelNode.outputLayouts = node.outputs.map { layouts[$0.index] }
-            let kernel: any CPUKernel
-            do {
-                kernel = try chosen.makeKernel(kernelNode)
-            } catch let error as EmberError {
-                throw error.located(node.location)
-            }
+            let (kernel, maker) = try Self.build(kernelNode, node: node, providers: providers[partition.assignments[n].provider...])
             steps.append(Step(
                 kernel: kernel, op: node.op, inputs: inputs, outputs: node.outputs.map(\.index),
-                inPlace: node.outputs.indices.map { chosen.inPlaceInput(kernelNode, output: $0) },
-                location: node.location, provider: chosen.name))
+                inPlace: node.outputs.indices.map { maker.inPlaceInput(kernelNode, output: $0) },
+                location: node.location, provider: maker.name))
 
             for id in node.outputs where layouts[id.index] != .plain {
                 let needsPlain = graph.outputs.contains(id)
@@ -112,5 +107,31 @@ struct ProgramLayout {
             }
         }
         outputSlots = graph.outputs.map { plainCopy[$0.index] ?? $0.index }
+    }
+
+    /// The kernel for a node from the first of `providers` (the partition's choice first) that builds
+    /// one. A later provider is tried only where it supports the node, reads its inputs' layouts and
+    /// every output is plain, so the planned layouts still hold; the first failure is the one reported.
+    private static func build(
+        _ kernelNode: KernelNode, node: Node, providers: ArraySlice<any CPUKernelProvider>
+    ) throws -> (any CPUKernel, any CPUKernelProvider) {
+        var firstError: EmberError?
+        for (rank, provider) in providers.enumerated() {
+            if rank > 0 {
+                let fits = provider.support(kernelNode).isSupported
+                    && kernelNode.outputLayouts.allSatisfy { $0 == .plain }
+                    && kernelNode.inputLayouts.indices.allSatisfy { i in
+                        kernelNode.inputLayouts[i] == .plain || provider.accepts(kernelNode, input: i, layout: kernelNode.inputLayouts[i])
+                    }
+                guard fits else { continue }
+            }
+            do {
+                return (try provider.makeKernel(kernelNode), provider)
+            } catch let error as EmberError {
+                firstError = firstError ?? error
+            }
+        }
+        let error = firstError ?? EmberError(.internalError, "no kernel provider built a kernel")
+        throw error.location == nil ? error.located(node.location) : error
     }
 }

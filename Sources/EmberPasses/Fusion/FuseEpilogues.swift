@@ -10,7 +10,8 @@ import EmberOps
 ///     %y = relu(%s) : f32[1,64,56,56]                      "add(%0, $3)", "relu(%1)"]} : f32[1,64,56,56]
 ///
 /// A result also read outside the epilogue, or returned by the graph, stays materialized: the
-/// epilogue then ends before it, or is not formed.
+/// epilogue then ends before it, or is not formed. Nor is one formed whose result is larger than
+/// the anchor's (a squeeze-and-excite scale broadcast over the image).
 public struct FuseEpilogues: Pass {
     public static let name = "fuse-epilogues"
     public init() {}

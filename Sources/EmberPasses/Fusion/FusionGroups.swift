@@ -67,7 +67,10 @@ struct FusionGroups {
                     memberOf[p] = root
                     members.append(p)
                     pushProducers(of: p)
-                } else if allowAnchors, anchor == nil, anchors.contains(node.op.name) {
+                } else if allowAnchors, anchor == nil, anchors.contains(node.op.name),
+                    // An epilogue runs on the anchor's result in place: it may not broadcast it larger.
+                    graph.type(of: result).shape == graph.type(of: nodes[root].outputs[0]).shape
+                {
                     memberOf[p] = root
                     members.append(p)
                     anchor = p
