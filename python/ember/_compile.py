@@ -186,6 +186,15 @@ def build_engine(region: GraphModule, example: tuple, call: Node, backend: str, 
     for spec, value in zip(engine.outputs, expected):
         if not isinstance(value, torch.Tensor) or value.dtype != spec.dtype:
             raise EmberError(f"engine output '{spec.name}' is {spec.dtype}; PyTorch computes {value!r:.60}")
+    # One run on the examples, so a region the backend cannot run stays in PyTorch instead of
+    # failing on the user's first call.
+    try:
+        produced = engine.run(tensors)
+    except EmberError as error:
+        raise EmberError(f"the engine failed on the example inputs: {error}") from error
+    for spec, got, want in zip(engine.outputs, produced, expected):
+        if got.shape != want.shape:
+            raise EmberError(f"engine output '{spec.name}' has shape {tuple(got.shape)}; PyTorch computes {tuple(want.shape)}")
     return engine
 
 

@@ -1,5 +1,6 @@
 """`torch.compile(model, backend="ember")`: each graph dynamo captures is compiled by `ember.compile`,
-once per set of input shapes, on its first call with real inputs."""
+once per set of input shapes, on its first call with real inputs. It is for inference: the engines
+compute no gradients, whatever the mode of the model."""
 from __future__ import annotations
 
 import torch

@@ -1,8 +1,10 @@
 """Ops Ember does not support (an LSTM, `torch.fft.rfft` and the complex tensors it makes) stay in
 PyTorch; the supported regions around them become engines; the whole model matches eager.
-`ember.explain` reports the plan, and `fallback_ops` and `min_block_size` change it."""
+`ember.explain` reports the plan, and `fallback_ops` and `min_block_size` change it. A region that
+Ember cannot build stays in PyTorch, with a warning saying why."""
 from __future__ import annotations
 
+import pytest
 import torch
 from package_helpers import Mixed, assert_tree_close, eager, mixed_input
 
@@ -64,3 +66,20 @@ def test_min_block_size_keeps_small_regions_in_pytorch():
     everything = ember.compile(model, (x,), min_block_size=10_000)
     assert not everything.engines and not everything.plan.ops("ember")
     assert_tree_close(everything(x), eager(model, x))
+
+
+class RollBatch(torch.nn.Module):
+    """aten.roll has a converter, but Ember cannot roll along a symbolic dim."""
+
+    def forward(self, x):
+        return torch.roll(torch.tanh(x), 1, 0) + 1
+
+
+def test_a_region_ember_cannot_build_stays_in_pytorch_with_a_warning():
+    model, x = RollBatch(), torch.randn(3, 4)
+    with pytest.warns(UserWarning, match=r"Ember leaves region ember_engine_0 in PyTorch: .*aten.roll"):
+        compiled = ember.compile(model, (x,), dynamic_batch=(1, 8))
+    assert not compiled.engines
+    assert all(d.runs_on == "pytorch" and "could not build its region" in d.reason for d in compiled.plan.decisions)
+    y = torch.randn(5, 4)
+    assert_tree_close(compiled(y), eager(model, y))

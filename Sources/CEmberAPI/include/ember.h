@@ -96,14 +96,15 @@ const char *ember_engine_backend(const ember_engine *engine);
  * Lets a caller split a program into the parts Ember runs and the parts it leaves alone. */
 int ember_torch_op_supported(const char *target);
 
-/* Called once per output, in the engine's output order, when its shape is known: returns a buffer
- * of `byte_size` bytes for it (NULL fails the run unless `byte_size` is 0). `dims` holds `rank`
- * entries and is valid only during the call. */
+/* Called once for each output (`index` is its position) as soon as its shape is known, which may be
+ * before the engine computes it: returns a buffer of `byte_size` bytes for it (NULL fails the run
+ * unless `byte_size` is 0). `dims` holds `rank` entries and is valid only during the call. */
 typedef void *(*ember_output_allocator)(void *context, int32_t index, const char *name, int32_t dtype,
                                         int32_t rank, const int64_t *dims, size_t byte_size);
 
 /* Runs the engine and lets the caller allocate every output with the shape the engine computed
- * for these inputs, then fills it. `context` is passed through to `allocate`. */
+ * for these inputs, then fills it. Inputs are read where they are (the CPU backend copies
+ * nothing); they are checked against the engine first. `context` is passed through to `allocate`. */
 int ember_engine_run_allocating(const ember_engine *engine, const ember_tensor *inputs, int32_t input_count,
                                 ember_output_allocator allocate, void *context);
 
