@@ -27,6 +27,11 @@ struct TorchArchive {
         guard let size = (attributes?[.size] as? NSNumber)?.uint64Value else {
             throw EmberError(.io, "cannot read model file '\(url.path)'")
         }
+        do {
+            try ZipDirectoryCheck.check(url, size: size)
+        } catch let error as EmberError {
+            throw error.located("'\(url.lastPathComponent)'")
+        }
         let archive: Archive
         do {
             archive = try Archive(url: url, accessMode: .read)
@@ -46,6 +51,11 @@ struct TorchArchive {
             throw EmberError(.io, "cannot write a temporary copy of '\(origin)' (\(error))")
         }
         defer { try? FileManager.default.removeItem(at: url) }
+        do {
+            try ZipDirectoryCheck.check(url, size: UInt64(bytes.count))
+        } catch let error as EmberError {
+            throw error.located("'\(origin)'")
+        }
         let archive: Archive
         do {
             archive = try Archive(url: url, accessMode: .read)

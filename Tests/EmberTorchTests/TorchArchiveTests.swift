@@ -162,3 +162,37 @@ enum TorchTestArchives {
         #expect(TorchSymbolic.dim("Mul(Integer(2") == .unknown)
     }
 }
+
+/// Damaged zip directories: every record that says where entries are, overwritten with values
+/// that point past the file or past `Int64.max`, must give an error, never a trap.
+@Suite struct TorchZipDirectoryTests {
+    /// A torch 2.15 archive, whose directory has zip64 records, and a small synthetic one.
+    static let archives: [String] = ["torch-2.15/mlp.pt2", "synthetic"]
+
+    @Test(arguments: archives) func damagedDirectoryRecordsAreRefused(_ name: String) throws {
+        let original = name == "synthetic"
+            ? [UInt8](try TorchTestArchives.archive())
+            : [UInt8](try Data(contentsOf: TorchReleaseFixture.root.appendingPathComponent(name)))
+        var rng = SeededRandom(seed: 11)
+        let wild: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]
+        // The central directory and end records sit in the archive's last few hundred bytes.
+        let tail = min(original.count, 600)
+        var refused = 0
+        for trial in 0..<1500 {
+            var bytes = original
+            for _ in 0..<(1 + trial % 3) {
+                let at = original.count - Int.random(in: 1...tail, using: &rng)
+                let run = Int.random(in: 1...8, using: &rng)
+                for k in 0..<run where at + k < bytes.count {
+                    bytes[at + k] = trial % 2 == 0 ? wild[k] : UInt8.random(in: 0...255, using: &rng)
+                }
+            }
+            do {
+                _ = try TorchProgram(bytes: Data(bytes)).importGraph()
+            } catch is EmberError {
+                refused += 1
+            }
+        }
+        #expect(refused > 100)
+    }
+}
