@@ -11,6 +11,10 @@ let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-O", "-target-cpu", "haswell"]
 let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
 #endif
 
+/// Ember's own CPU kernels share small vector helpers across files; only whole-module
+/// optimization inlines them there in debug builds (`make demo` runs a debug build).
+let wholeModule: [SwiftSetting] = [.unsafeFlags(["-wmo", "-num-threads", "2"])]
+
 let package = Package(
     name: "Ember",
     platforms: [.macOS(.v14)],
@@ -52,7 +56,9 @@ let package = Package(
         .target(name: "EmberDNNL", linkerSettings: [.linkedLibrary("dl")]),
         // The CPU backend: the partitioner, memory plan and executor, oneDNN's primitives and
         // Ember's own vectorized kernels.
-        .target(name: "EmberCPU", dependencies: ["EmberIR", "EmberOps", "EmberReference", "EmberDNNL"], swiftSettings: kernelFlags),
+        .target(
+            name: "EmberCPU", dependencies: ["EmberIR", "EmberOps", "EmberReference", "EmberDNNL"],
+            swiftSettings: kernelFlags + wholeModule),
         // zlib, for the engine file's checksum.
         .systemLibrary(name: "EmberZlib", path: "Sources/EmberZlib"),
         // Engines: compiled models, their file format, and running them.

@@ -106,15 +106,16 @@ struct ElementwiseKernel: CPUKernel {
         case .tanh: VectorLoops.map(x, y, n) { M.tanh($0) }
         case .exp: VectorLoops.map(x, y, n) { M.exp($0) }
         case .log: VectorLoops.map(x, y, n) { M.log($0) }
-        case .sqrt: VectorLoops.map(x, y, n) { $0.squareRoot() }
+        // Plain loops, which the compiler turns into vector square roots and roundings.
+        case .sqrt: for i in 0..<n { y[i] = x[i].squareRoot() }
         case .reciprocal: VectorLoops.map(x, y, n) { 1 / $0 }
-        case .reciprocalSqrt: VectorLoops.map(x, y, n) { 1 / $0.squareRoot() }
+        case .reciprocalSqrt: for i in 0..<n { y[i] = 1 / x[i].squareRoot() }
         case .erf: VectorLoops.map(x, y, n) { M.erf($0) }
         case .softplus:
             VectorLoops.map(x, y, n) { v in v.replacing(with: 0, where: v .< 0) + M.log1p(M.exp(-M.abs(v))) }
-        case .floor: VectorLoops.map(x, y, n) { $0.rounded(.down) }
-        case .ceil: VectorLoops.map(x, y, n) { $0.rounded(.up) }
-        case .round: VectorLoops.map(x, y, n) { $0.rounded(.toNearestOrEven) }
+        case .floor: for i in 0..<n { y[i] = x[i].rounded(.down) }
+        case .ceil: for i in 0..<n { y[i] = x[i].rounded(.up) }
+        case .round: for i in 0..<n { y[i] = x[i].rounded(.toNearestOrEven) }
         case .sign: VectorLoops.map(x, y, n) { v in v.replacing(with: 1, where: v .> 0).replacing(with: -1, where: v .< 0) }
         case .square: VectorLoops.map(x, y, n) { $0 * $0 }
         case .cube: VectorLoops.map(x, y, n) { $0 * $0 * $0 }
