@@ -59,6 +59,10 @@ public struct EmberKernels: CPUKernelProvider {
         case is Concat: return try ConcatKernel(node)
         case is SliceOp: return try SliceKernel(node)
         case is Gather: return try GatherKernel(node)
+        case is Split: return try SplitKernel(node)
+        case is Expand: return try ExpandKernel(node)
+        case is Where: return try WhereKernel(node)
+        case is Cast: return try CastKernel(node)
         case is any AxesReduction: return try ReduceKernel(node)
         case is any ArgReduction: return try ArgReduceKernel(node)
         default: break
