@@ -138,3 +138,17 @@ import Testing
         #expect(EmberKernels().support(half) != .supported)
     }
 }
+
+@Suite struct KernelPadTests {
+    func ints(_ values: [Int]) -> Tensor { Tensor(shape: [values.count], int64s: values.map(Int64.init)) }
+
+    @Test(arguments: ["constant", "reflect", "edge", "wrap"])
+    func padEveryMode(_ mode: String) throws {
+        let op = try makeOp("pad", [("mode", .string(mode))])
+        let x = Tensor.random(.f32, [2, 3, 4, 5], in: -9...9)
+        try checkKernel(op, [x, ints([0, 0, 1, 2, 0, 1, 2, 1])], tolerance: 0)
+        try checkKernel(op, [x, ints([0, 0, -1, 2, 0, 0, 1, -2])], tolerance: 0)
+        try checkKernel(op, [x, ints([2, 3]), Tensor(scalar: 1.5, .f32), ints([-1])], tolerance: 0)
+        try checkKernel(op, [Tensor.random(.i64, [4, 3], in: -9...9), ints([1, 1, 2, 2])], tolerance: 0)
+    }
+}

@@ -30,6 +30,9 @@ struct ElementwiseKernel: CPUKernel {
             bases.append(view.floats)
         }
         let layout = try BroadcastLayout(inputs: shapes, output: output.shape, op: node.op.name)
+        for i in 0..<program.inputCount where bases[i] == output.floats && shapes[i] != output.shape {
+            throw node.error(.invalidArgument, "the output shares input \(i)'s buffer, but that input is broadcast")
+        }
         guard output.count > 0 else { return }
         let tile = Self.tile
         let tilesPerRow = (layout.inner + tile - 1) / tile

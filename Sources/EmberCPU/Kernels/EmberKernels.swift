@@ -27,11 +27,14 @@ public struct EmberKernels: CPUKernelProvider {
         guard index == 0, let input = node.inputTypes.first ?? nil, let output = node.outputTypes.first,
             input.dtype == output.dtype
         else { return nil }
-        if node.op.traits.contains(.elementwise) || CopyKernel.handles(node.op) {
-            // Only where input 0 has the output's shape; the planner checks sizes at run time too.
-            return input.shape == output.shape || CopyKernel.handles(node.op) ? 0 : nil
-        }
-        return nil
+        // Reshapes copy bytes in order, so any buffer of the right size serves.
+        if CopyKernel.handles(node.op) { return 0 }
+        // Elementwise ops read each position before writing it, when input 0 is not broadcast:
+        // its shape must be the output's, with no dim unknown (two unknown dims may differ).
+        guard node.op.traits.contains(.elementwise), let shape = input.shape, shape == output.shape,
+            !shape.contains(.unknown)
+        else { return nil }
+        return 0
     }
 
     public func makeKernel(_ node: KernelNode) throws -> any CPUKernel {
@@ -63,6 +66,7 @@ public struct EmberKernels: CPUKernelProvider {
         case is Expand: return try ExpandKernel(node)
         case is Where: return try WhereKernel(node)
         case is Cast: return try CastKernel(node)
+        case is Pad: return try PadKernel(node)
         case is any AxesReduction: return try ReduceKernel(node)
         case is any ArgReduction: return try ArgReduceKernel(node)
         default: break
