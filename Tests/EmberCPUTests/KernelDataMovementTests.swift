@@ -152,3 +152,11 @@ import Testing
         try checkKernel(op, [Tensor.random(.i64, [4, 3], in: -9...9), ints([1, 1, 2, 2])], tolerance: 0)
     }
 }
+
+@Suite struct KernelTileTests {
+    @Test func tileRepeats() throws {
+        let repeats = { (r: [Int]) in Tensor(shape: [r.count], int64s: r.map(Int64.init)) }
+        try checkKernel(try makeOp("tile"), [Tensor.random(.f32, [2, 3, 5], in: -9...9), repeats([2, 1, 3])], tolerance: 0)
+        try checkKernel(try makeOp("tile"), [Tensor.random(.i64, [4, 1], in: -9...9), repeats([1, 7])], tolerance: 0)
+    }
+}

@@ -59,3 +59,18 @@ import Testing
         #expect(EmberKernels().support(f64) != .supported)
     }
 }
+
+@Suite struct KernelChannelNormTests {
+    @Test(arguments: [[2, 6, 5, 7], [3, 4, 33], [2, 6]])
+    func channelNormsMatchReference(_ shape: [Int]) throws {
+        let x = randomFloats(shape, seed: 1)
+        let c = shape[1]
+        let scale = randomFloats([c], seed: 2), bias = randomFloats([c], seed: 3)
+        let mean = randomFloats([c], seed: 4), variance = randomFloats([c], in: 0.1...2, seed: 5)
+        try checkKernel(try makeOp("batch_norm", [("epsilon", .float(1e-3))]), [x, scale, bias, mean, variance])
+        if shape.count > 2 { try checkKernel(try makeOp("instance_norm"), [x, scale, bias]) }
+        for groups in [1, 2, c] {
+            try checkKernel(try makeOp("group_norm", [("num_groups", .int(groups))]), [x, scale, bias])
+        }
+    }
+}
