@@ -124,7 +124,7 @@ struct ElementwiseKernel: CPUKernel {
         case .cube: VectorLoops.map(x, y, n) { $0 * $0 * $0 }
         case .hardSwish: VectorLoops.map(x, y, n) { v in v * unitClamp(v * (1.0 / 6) + 0.5) }
         case .silu: VectorLoops.map(x, y, n) { v in v * M.sigmoid(v) }
-        case .geluErf: VectorLoops.map(x, y, n) { v in 0.5 * v * (1 + M.erf(v * 0.707_106_78)) }
+        case .geluErf: VectorLoops.map(x, y, n) { v in 0.5 * v * M.onePlusErf(v * 0.707_106_78) }
         case .geluTanh:
             VectorLoops.map(x, y, n) { v in 0.5 * v * (1 + M.tanh(0.797_884_56 * v.addingProduct(v * v * v, M.splat(0.044_715)))) }
         case .leakyRelu(let alpha): VectorLoops.map(x, y, n) { v in v.replacing(with: v * alpha, where: v .< 0) }
