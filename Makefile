@@ -16,9 +16,10 @@ test: build python-deps swift-test python-test
 build: system-deps
 	$(SWIFT) build --build-tests
 
-# Debian packages: oneDNN's headers (the CPU backend loads the library itself at run time).
+# Debian packages: oneDNN's headers (the CPU backend loads the library itself at run time) and
+# xxHash's header (compiled in, for engine checksums).
 system-deps:
-	@test -f /usr/include/dnnl.h || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libdnnl-dev; }
+	@test -f /usr/include/dnnl.h -a -f /usr/include/xxhash.h || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libdnnl-dev libxxhash-dev; }
 
 python-deps: .build/python-deps.stamp
 

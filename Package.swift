@@ -59,10 +59,10 @@ let package = Package(
         .target(
             name: "EmberCPU", dependencies: ["EmberIR", "EmberOps", "EmberReference", "EmberDNNL"],
             swiftSettings: kernelFlags + wholeModule),
-        // zlib, for the engine file's checksum.
-        .systemLibrary(name: "EmberZlib", path: "Sources/EmberZlib"),
+        // The engine file's checksum: xxHash's XXH3, built from Debian's libxxhash-dev header.
+        .target(name: "EmberChecksum", cSettings: [.unsafeFlags(["-O2"])]),
         // Engines: compiled models, their file format, and running them.
-        .target(name: "EmberRuntime", dependencies: ["EmberIR", "EmberOps", "EmberPasses", "EmberReference", "EmberCPU", "EmberZlib"]),
+        .target(name: "EmberRuntime", dependencies: ["EmberIR", "EmberOps", "EmberPasses", "EmberReference", "EmberCPU", "EmberChecksum"]),
         // The C API: include/ember.h declares it, EmberC defines it (libEmberC.so).
         .target(name: "CEmberAPI"),
         .target(name: "EmberC", dependencies: ["CEmberAPI", "EmberIR", "EmberRuntime"]),

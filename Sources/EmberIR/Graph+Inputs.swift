@@ -5,6 +5,12 @@ extension Graph {
     /// Returns the size bound to each symbol.
     @discardableResult
     public func checkInputs(_ tensors: [String: Tensor]) throws -> [String: Int] {
+        try checkInputs(shapes: tensors.mapValues { ($0.dtype, $0.shape) })
+    }
+
+    /// `checkInputs` for inputs known by dtype and shape alone.
+    @discardableResult
+    public func checkInputs(shapes tensors: [String: (dtype: DType, shape: [Int])]) throws -> [String: Int] {
         let declared = Set(inputs.map(name(of:)))
         for given in tensors.keys.sorted() where !declared.contains(given) {
             throw EmberError(
@@ -23,10 +29,10 @@ extension Graph {
                     .typeMismatch, "input '\(inputName)' has dtype \(tensor.dtype), expected \(expected.dtype)")
             }
             guard let dims = expected.shape else { continue }
-            guard dims.count == tensor.rank else {
+            guard dims.count == tensor.shape.count else {
                 throw EmberError(
                     .shapeMismatch,
-                    "input '\(inputName)' has shape \(tensor.shape) of rank \(tensor.rank), expected rank \(dims.count) (\(expected))")
+                    "input '\(inputName)' has shape \(tensor.shape) of rank \(tensor.shape.count), expected rank \(dims.count) (\(expected))")
             }
             for (axis, (dim, size)) in zip(dims, tensor.shape).enumerated() {
                 switch dim {

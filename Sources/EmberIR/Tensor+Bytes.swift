@@ -13,11 +13,13 @@ extension Tensor {
                 .invalidModel,
                 "tensor of \(dtype)\(shape) needs \(overflow ? "too many" : String(expected)) bytes, received \(bytes.count)")
         }
-        let raw = Array(bytes)
         func load<T>(_: T.Type) -> [T] {
             [T](unsafeUninitializedCapacity: n) { buffer, initialized in
-                raw.withUnsafeBytes { src in
-                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: src)
+                let destination = UnsafeMutableRawBufferPointer(buffer)
+                if let raw = bytes as? UnsafeRawBufferPointer {
+                    destination.copyMemory(from: raw)
+                } else if bytes.withContiguousStorageIfAvailable({ destination.copyMemory(from: UnsafeRawBufferPointer($0)) }) == nil {
+                    destination.copyBytes(from: bytes)
                 }
                 initialized = n
             }
@@ -58,6 +60,26 @@ extension Tensor {
         case .u16(let a): return dump(a)
         case .u8(let a): return a
         case .bool(let a): return a.map { $0 ? 1 : 0 }
+        }
+    }
+
+    /// Calls `body` with the elements' bytes in place, without copying them: little-endian, in
+    /// dtype order (a bool is one byte, 0 or 1).
+    public func withUnsafeRawBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch storage {
+        case .f64(let a): try a.withUnsafeBytes(body)
+        case .f32(let a): try a.withUnsafeBytes(body)
+        case .f16(let a): try a.withUnsafeBytes(body)
+        case .bf16(let a): try a.withUnsafeBytes(body)
+        case .i64(let a): try a.withUnsafeBytes(body)
+        case .i32(let a): try a.withUnsafeBytes(body)
+        case .i16(let a): try a.withUnsafeBytes(body)
+        case .i8(let a): try a.withUnsafeBytes(body)
+        case .u64(let a): try a.withUnsafeBytes(body)
+        case .u32(let a): try a.withUnsafeBytes(body)
+        case .u16(let a): try a.withUnsafeBytes(body)
+        case .u8(let a): try a.withUnsafeBytes(body)
+        case .bool(let a): try a.withUnsafeBytes(body)
         }
     }
 }

@@ -1,3 +1,4 @@
+import EmberCPU
 import EmberIR
 import EmberOps
 import EmberPasses
@@ -18,24 +19,38 @@ public struct Engine: Sendable {
     /// The backends an engine can be built for.
     public enum Backend: String, Sendable, CaseIterable {
         case reference
+        case cpu
 
         /// The fastest backend that works on this machine, for `--backend auto`.
-        public static var preferred: Backend { .reference }
+        public static var preferred: Backend { .cpu }
     }
 
     public let graph: Graph
     public let backend: Backend
+    /// Ops that run on the reference kernels even where a faster kernel exists.
+    public let fallbackOps: Set<String>
+    /// The CPU backend's kernels and plans; nil for the reference backend.
+    public let program: CPUProgram?
 
-    public init(graph: Graph, backend: Backend) {
+    /// An engine that runs `graph` as it is, building its backend's kernels.
+    public init(graph: Graph, backend: Backend, fallbackOps: Set<String> = []) throws {
         self.graph = graph
         self.backend = backend
+        self.fallbackOps = fallbackOps
+        switch backend {
+        case .reference: program = nil
+        case .cpu: program = try CPUProgram(graph, providers: CPUBackend.providers, fallbackOps: fallbackOps)
+        }
     }
 
     /// Optimizes `graph` with `passes` and builds an engine for `backend`.
-    public static func compile(_ graph: Graph, backend: Backend, passes: PassManager = PassManager(Pipeline.passes(.O2))) throws -> Engine {
+    public static func compile(
+        _ graph: Graph, backend: Backend, fallbackOps: Set<String> = [],
+        passes: PassManager = PassManager(Pipeline.passes(.O2))
+    ) throws -> Engine {
         var optimized = graph
         try passes.run(&optimized)
-        return Engine(graph: optimized, backend: backend)
+        return try Engine(graph: optimized, backend: backend, fallbackOps: fallbackOps)
     }
 
     /// The inputs the engine takes, by name, with their (possibly symbolic) types.
@@ -45,8 +60,30 @@ public struct Engine: Sendable {
 
     /// Runs the engine; inputs are checked against the declared types first.
     public func run(_ inputs: [String: Tensor]) throws -> [(name: String, tensor: Tensor)] {
-        switch backend {
-        case .reference: try ReferenceBackend().run(graph, inputs: inputs)
+        if let program { return try program.run(inputs) }
+        return try ReferenceBackend().run(graph, inputs: inputs)
+    }
+
+    /// Runs the engine on inputs in caller memory, in the engine's input order, without copying
+    /// them on the CPU backend. `output` is asked for each output's memory (its position, dtype and
+    /// shape) and must return at least that many bytes; the results are written there.
+    public func run(
+        _ inputs: [TensorView],
+        output: (_ index: Int, _ dtype: DType, _ shape: [Int]) throws -> UnsafeMutableRawPointer
+    ) throws {
+        if let program { return try program.run(inputs, output: output) }
+        guard inputs.count == graph.inputs.count else {
+            throw EmberError(.invalidArgument, "expected \(graph.inputs.count) inputs, received \(inputs.count)")
+        }
+        var tensors: [String: Tensor] = [:]
+        for (id, view) in zip(graph.inputs, inputs) {
+            tensors[graph.name(of: id)] = try Tensor(view.dtype, shape: view.shape, bytes: UnsafeRawBufferPointer(start: view.data, count: view.byteCount))
+        }
+        for (index, result) in try ReferenceBackend().run(graph, inputs: tensors).enumerated() {
+            let destination = try output(index, result.tensor.dtype, result.tensor.shape)
+            result.tensor.withUnsafeRawBytes { bytes in
+                if let base = bytes.baseAddress { destination.copyMemory(from: base, byteCount: bytes.count) }
+            }
         }
     }
 }

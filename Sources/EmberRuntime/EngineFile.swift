@@ -1,3 +1,4 @@
+import EmberCPU
 import EmberIR
 import EmberOps
 import Foundation
@@ -15,14 +16,14 @@ import Glibc
 ///     16       header, JSON (H bytes)            versions, backend, CPU features, section offsets
 ///     G        graph, Ember text IR              constants point into the weights (`@blob(offset)`)
 ///     W        weights, 64-byte aligned          raw little-endian tensor bytes
-///     end - 8  u32 CRC-32 of every byte before it, then "EEND"
+///     end - 12 u64 XXH3-64 checksum of every byte before it, then "EEND"
 ///
 /// Loading checks every part and names what does not match.
 public enum EngineFile {
     static let magic = Array("EMBERENG".utf8)
     static let trailerMark = Array("EEND".utf8)
     /// The layout version this build writes and reads.
-    public static let formatVersion: UInt32 = 1
+    public static let formatVersion: UInt32 = 2
     static let alignment = 64
 
     /// What the header records.
@@ -31,6 +32,10 @@ public enum EngineFile {
         var backend: String
         /// CPU features the engine's kernels need on the machine that runs it.
         var cpuFeatures: [String]
+        /// Ops forced onto the reference kernels when the engine was compiled.
+        var fallbackOps: [String]?
+        /// The versions of the libraries the engine was built with, by library.
+        var libraries: [String: String]?
         var graphOffset: Int
         var graphLength: Int
         var weightsOffset: Int
@@ -70,7 +75,8 @@ public enum EngineFile {
         // The header holds offsets that depend on its own length: lay it out until it settles.
         var header = Header(
             emberVersion: EmberVersion.string, backend: engine.backend.rawValue, cpuFeatures: CPUFeatures.required,
-            graphOffset: 0, graphLength: graphBytes.count, weightsOffset: 0, weightsLength: weights.count)
+            fallbackOps: engine.fallbackOps.isEmpty ? nil : engine.fallbackOps.sorted(),
+            libraries: engine.backend == .cpu ? CPUBackend.libraryVersions : nil, graphOffset: 0, graphLength: graphBytes.count, weightsOffset: 0, weightsLength: weights.count)
         var headerBytes: [UInt8] = []
         for _ in 0..<4 {
             headerBytes = try encode(header)
@@ -88,8 +94,8 @@ public enum EngineFile {
         out += graphBytes
         out += [UInt8](repeating: 0, count: header.weightsOffset - out.count)
         out += weights
-        let crc = out.withUnsafeBytes(Checksum.crc32)
-        out += littleEndian(crc)
+        let checksum = out.withUnsafeBytes(Checksum.xxh3)
+        out += littleEndian(UInt32(truncatingIfNeeded: checksum)) + littleEndian(UInt32(truncatingIfNeeded: checksum >> 32))
         out += trailerMark
         return Data(out)
     }
@@ -103,7 +109,7 @@ public enum EngineFile {
     public static func read(from url: URL) throws -> Engine {
         let data: Data
         do {
-            data = try Data(contentsOf: url, options: .mappedIfSafe)
+            data = try Data(contentsOf: url, options: .alwaysMapped)
         } catch {
             throw EmberError(.io, "cannot read engine '\(url.path)'")
         }
@@ -117,7 +123,7 @@ public enum EngineFile {
     public static func deserialize(_ data: Data) throws -> Engine {
         try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
             let end = bytes.count
-            guard end >= 16 + 8, Array(bytes[0..<8]) == magic else {
+            guard end >= 16 + 12, Array(bytes[0..<8]) == magic else {
                 throw EmberError(.invalidModel, "not an Ember engine (no EMBERENG magic at the start)")
             }
             let version = readUInt32(bytes, at: 8)
@@ -129,20 +135,20 @@ public enum EngineFile {
             guard Array(bytes[(end - 4)..<end]) == trailerMark else {
                 throw EmberError(.invalidModel, "the engine is truncated (no end marker)")
             }
-            let stored = readUInt32(bytes, at: end - 8)
-            let actual = Checksum.crc32(UnsafeRawBufferPointer(rebasing: bytes[0..<(end - 8)]))
+            let stored = UInt64(readUInt32(bytes, at: end - 12)) | UInt64(readUInt32(bytes, at: end - 8)) << 32
+            let actual = Checksum.xxh3(UnsafeRawBufferPointer(rebasing: bytes[0..<(end - 12)]))
             guard stored == actual else {
                 throw EmberError(.invalidModel, "the engine is damaged: checksum \(hex(actual)) does not match the stored \(hex(stored))")
             }
             let headerLength = Int(readUInt32(bytes, at: 12))
-            guard headerLength <= end - 24 else { throw EmberError(.invalidModel, "the engine header is truncated") }
+            guard headerLength <= end - 28 else { throw EmberError(.invalidModel, "the engine header is truncated") }
             let header: Header
             do {
                 header = try JSONDecoder().decode(Header.self, from: Data(bytes[16..<(16 + headerLength)]))
             } catch {
                 throw EmberError(.invalidModel, "the engine header is not valid")
             }
-            let body = end - 8
+            let body = end - 12
             guard header.graphOffset >= 16 + headerLength, header.graphLength >= 0,
                 header.graphOffset <= body, header.graphLength <= body - header.graphOffset,
                 header.weightsOffset >= 0, header.weightsLength >= 0,
@@ -170,7 +176,7 @@ public enum EngineFile {
                 }
                 return try Tensor(dtype, shape: shape, bytes: UnsafeRawBufferPointer(rebasing: weights[offset..<(offset + length)]))
             }
-            return Engine(graph: graph, backend: backend)
+            return try Engine(graph: graph, backend: backend, fallbackOps: Set(header.fallbackOps ?? []))
         }
     }
 
@@ -185,9 +191,9 @@ public enum EngineFile {
         (0..<4).reduce(0) { $0 | UInt32(bytes[offset + $1]) << (8 * $1) }
     }
 
-    static func hex(_ v: UInt32) -> String {
+    static func hex(_ v: UInt64) -> String {
         let s = String(v, radix: 16)
-        return String(repeating: "0", count: 8 - s.count) + s
+        return String(repeating: "0", count: 16 - s.count) + s
     }
 
     static func encode(_ header: Header) throws -> [UInt8] {

@@ -14,8 +14,7 @@ struct Compile: ParsableCommand {
     @Option(name: .shortAndLong, help: "The engine file to write (replaced atomically).")
     var output: String
 
-    @Option(name: .long, help: "The backend the engine is built for; auto picks the best one this machine has.")
-    var backend: BackendChoice = .auto
+    @OptionGroup var backend: BackendOptions
 
     @OptionGroup var optimization: OptimizationOptions
 
@@ -25,20 +24,9 @@ struct Compile: ParsableCommand {
             if case .engine = file {
                 throw EmberError(.invalidArgument, "'\(model)' is already an engine")
             }
-            let engine = try file.engine(backend: backend.resolved, optimization: optimization)
+            let engine = try file.engine(backend, optimization: optimization)
             try EngineFile.write(engine, to: URL(fileURLWithPath: output))
             print("wrote \(output): \(engine.backend.rawValue) engine, \(engine.graph.nodes.count) nodes")
-        }
-    }
-}
-
-/// A backend named on the command line: a concrete one, or `auto` for the best available here.
-enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
-    case auto, reference
-
-    var resolved: Engine.Backend {
-        switch self {
-        case .auto, .reference: .reference
         }
     }
 }

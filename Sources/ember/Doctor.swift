@@ -1,4 +1,5 @@
 import ArgumentParser
+import EmberCPU
 import EmberRuntime
 import Foundation
 
@@ -9,5 +10,7 @@ struct Doctor: ParsableCommand {
     func run() throws {
         print("ember \(EmberVersion.string)")
         print("reference: available (the operators' own evaluation)")
+        print("cpu: available; its kernels:")
+        for line in CPUBackend.report { print("  " + line) }
     }
 }

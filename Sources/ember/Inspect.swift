@@ -20,9 +20,17 @@ struct Inspect: ParsableCommand {
 
     @OptionGroup var optimization: OptimizationOptions
 
+    @OptionGroup var backend: BackendOptions
+
     func run() throws {
         try Ember.reportingErrors {
             let file = try ModelFile.open(model)
+            var backend = backend.backend.resolved
+            var fallbackOps = self.backend.fallbackOps
+            if case .engine(let engine) = file {
+                backend = engine.backend
+                fallbackOps = engine.fallbackOps
+            }
             var optimized: Graph? = nil
             if case .onnx(let onnx) = file, !onnx.unsupported.isEmpty {
                 optimized = nil  // nothing to optimize: the report lists what is missing
@@ -39,7 +47,10 @@ struct Inspect: ParsableCommand {
                 print(optimized.text, terminator: "")
                 return
             }
-            let report = try InspectReport(file, optimized: optimized)
+            var report = try InspectReport(file, optimized: optimized)
+            if let optimized {
+                report.partition = try PartitionReport(optimized, backend: backend, fallbackOps: fallbackOps)
+            }
             if json {
                 print(try report.json())
             } else {
@@ -91,11 +102,13 @@ struct InspectReport: Encodable {
     var ops_imported: [String: Int]
     var ops_optimized: [String: Int]? = nil
     var unsupported: [Unsupported]
+    /// Which kernels run each node of the optimized graph.
+    var partition: PartitionReport? = nil
     private var histogram: [(op: String, count: Int)]
     private var optimizedHistogram: [(op: String, count: Int)] = []
 
     enum CodingKeys: String, CodingKey {
-        case format, opset, schema, torch_version, symbols, inputs, outputs, ops_imported, ops_optimized, unsupported
+        case format, opset, schema, torch_version, symbols, inputs, outputs, ops_imported, ops_optimized, unsupported, partition
     }
 
     init(_ file: ModelFile, optimized: Graph?) throws {
@@ -209,6 +222,7 @@ struct InspectReport: Encodable {
             out += "unsupported ops:\n"
             for u in unsupported { out += "  \(u.op): \(u.nodes.joined(separator: ", "))\n" }
         }
+        if let partition { out += partition.text }
         return out
     }
 }

@@ -54,10 +54,10 @@ enum ModelFile {
     }
 
     /// An engine ready to run: an engine file as it is, any other model optimized and built for `backend`.
-    func engine(backend: Engine.Backend, optimization: OptimizationOptions) throws -> Engine {
+    func engine(_ backend: BackendOptions, optimization: OptimizationOptions) throws -> Engine {
         if case .engine(let engine) = self { return engine }
         var graph = try graph()
         try optimization.optimize(&graph)
-        return Engine(graph: graph, backend: backend)
+        return try Engine(graph: graph, backend: backend.backend.resolved, fallbackOps: backend.fallbackOps)
     }
 }

@@ -11,8 +11,7 @@ struct Run: ParsableCommand {
     @Argument(help: "The model (.onnx, .pt2 from torch.export.save, Ember text IR, or an engine file).")
     var model: String
 
-    @Option(name: .long, help: "Which backend runs the model (an engine file runs on the backend it was built for).")
-    var backend: BackendChoice = .auto
+    @OptionGroup var backend: BackendOptions
 
     @Option(
         name: .long, parsing: .singleValue,
@@ -31,7 +30,7 @@ struct Run: ParsableCommand {
         try Ember.reportingErrors {
             let clock = ContinuousClock()
             let start = clock.now
-            let engine = try ModelFile.open(model).engine(backend: backend.resolved, optimization: optimization)
+            let engine = try ModelFile.open(model).engine(backend, optimization: optimization)
             let imported = clock.now
             let feeds = try readInputs(for: engine.graph)
             let ran = clock.now

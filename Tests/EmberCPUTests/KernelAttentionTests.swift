@@ -76,7 +76,7 @@ import Testing
         let inputs = (0..<8).map { i in (0..<3).map { randomFloats([1, 2, 40, 16], seed: UInt64(10 * i + $0)) } }
         let expected = try inputs.map { try op.evaluate($0, outputCount: 1) }
         let sequential = try inputs.indices.map { try runKernel(kernel, inputs[$0], expected: expected[$0]) }
-        let results = Results(count: 8)
+        let results = ThreadResults<[Tensor]>(count: 8)
         DispatchQueue.concurrentPerform(iterations: 8) { i in
             for _ in 0..<10 { results.set(i, try? runKernel(kernel, inputs[i], expected: expected[i])) }
         }

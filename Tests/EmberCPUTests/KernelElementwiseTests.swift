@@ -156,7 +156,7 @@ import Testing
         let inputs = (0..<8).map { [randomFloats([16, 33], seed: UInt64($0)), randomFloats([33], seed: UInt64($0 + 100))] }
         let expected = try inputs.map { try op.evaluate($0, outputCount: 1) }
         let sequential = try inputs.indices.map { try runKernel(kernel, inputs[$0], expected: expected[$0]) }
-        let results = Results(count: 8)
+        let results = ThreadResults<[Tensor]>(count: 8)
         DispatchQueue.concurrentPerform(iterations: 8) { i in
             for _ in 0..<20 {
                 results.set(i, try? runKernel(kernel, inputs[i], expected: expected[i]))
@@ -198,13 +198,4 @@ import Testing
             for j in 0..<16 { #expect(Swift.abs(Double(y[j]) - (1 + Foundation.erf(Double(small[start + j])))) < 5e-7) }
         }
     }
-}
-
-/// Results written from several threads.
-final class Results: @unchecked Sendable {
-    private var values: [[Tensor]?]
-    private let lock = NSLock()
-    init(count: Int) { values = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ value: [Tensor]?) { lock.withLock { if values[i] == nil || value == nil { values[i] = value } else if values[i] != value { values[i] = [] } } }
-    func get(_ i: Int) -> [Tensor]? { lock.withLock { values[i] } }
 }

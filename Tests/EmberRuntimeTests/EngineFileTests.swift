@@ -15,7 +15,7 @@ import Testing
         let y = try b.add(Mul(), [x, w])[0]
         let z = try b.add(Add(), [y, s], names: ["z"])[0]
         b.output(z)
-        return Engine(graph: try b.finish(), backend: .reference)
+        return try Engine(graph: try b.finish(), backend: .reference)
     }
 
     @Test func roundTripsAndRunsTheSame() throws {

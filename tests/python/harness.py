@@ -33,7 +33,12 @@ def ember(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([str(EMBER), *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
 
-def run_ember(model_path: Path | str, inputs: dict[str, np.ndarray], backend: str = "reference",
+# The backend the op and model tests run: the CPU backend, which falls back to the reference kernels
+# for what it has no faster kernel for. EMBER_TEST_BACKEND=reference checks the reference backend.
+DEFAULT_BACKEND = os.environ.get("EMBER_TEST_BACKEND", "cpu")
+
+
+def run_ember(model_path: Path | str, inputs: dict[str, np.ndarray], backend: str = DEFAULT_BACKEND,
               workdir: Path | None = None, timeout: float = 600,
               extra_args: list[str] | None = None) -> dict[str, np.ndarray]:
     """Runs `ember run` on a model file; returns outputs by name. Raises EmberFailed on a non-zero exit."""

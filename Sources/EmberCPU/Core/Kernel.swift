@@ -83,10 +83,12 @@ extension CPUKernelProvider {
 }
 
 /// What one execution context lends its kernels during a run: scratch memory that is reused from
-/// node to node. A context is used by one thread at a time, so kernels may use it freely.
+/// node to node, and per-context state. A context is used by one thread at a time, so kernels may
+/// use it freely.
 public final class KernelContext: @unchecked Sendable {
     private var scratchBase: UnsafeMutableRawPointer?
     private var scratchSize = 0
+    private var states: [ObjectIdentifier: AnyObject] = [:]
 
     public init() {}
 
@@ -100,5 +102,15 @@ public final class KernelContext: @unchecked Sendable {
             scratchBase = UnsafeMutableRawPointer.allocate(byteCount: scratchSize, alignment: 64)
         }
         return scratchBase!
+    }
+
+    /// The context's one object of type `T` (a library's stream, say), made by `make` on first
+    /// use and kept as long as the context.
+    public func state<T: AnyObject>(_ make: () throws -> T) rethrows -> T {
+        let key = ObjectIdentifier(T.self)
+        if let state = states[key] as? T { return state }
+        let state = try make()
+        states[key] = state
+        return state
     }
 }

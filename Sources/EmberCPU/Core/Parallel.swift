@@ -11,14 +11,21 @@ public enum Parallel {
 
     /// Calls `body` with disjoint ranges that together cover `0..<count`, on up to `threadCount`
     /// threads; ranges hold at least `grain` items, so small loops stay on the calling thread.
-    public static func forEach(_ count: Int, grain: Int = 1, _ body: @Sendable (Range<Int>) -> Void) {
+    /// `body` runs concurrently with itself: it must only write what its range owns.
+    public static func forEach(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
         let chunks = min(threadCount, max(1, count / max(grain, 1)))
         if chunks == 1 { return body(0..<count) }
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            let start = count * chunk / chunks
-            let end = count * (chunk + 1) / chunks
-            body(start..<end)
+        withoutActuallyEscaping(body) { body in
+            let shared = SharedBody(body: body)
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                shared.body(count * chunk / chunks..<count * (chunk + 1) / chunks)
+            }
         }
+    }
+
+    /// A loop body handed to the worker threads; each call writes only what its range owns.
+    private struct SharedBody: @unchecked Sendable {
+        let body: (Range<Int>) -> Void
     }
 }

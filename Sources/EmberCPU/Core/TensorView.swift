@@ -29,4 +29,11 @@ public struct TensorView: @unchecked Sendable {
 
     /// The elements of an f32 view.
     public var floats: UnsafeMutablePointer<Float> { pointer(as: Float.self) }
+
+    /// Writes `tensor`'s elements into this plain view, which must hold as many bytes.
+    public func copy(from tensor: Tensor) {
+        tensor.withUnsafeRawBytes { bytes in
+            if let base = bytes.baseAddress { data.copyMemory(from: base, byteCount: bytes.count) }
+        }
+    }
 }

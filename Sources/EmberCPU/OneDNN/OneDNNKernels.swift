@@ -1,0 +1,190 @@
+import EmberDNNL
+import EmberIR
+import EmberOps
+
+/// The CPU backend's oneDNN kernels: convolutions and matrix products with their epilogues fused
+/// as post-ops, pools, and the elementwise ops and batch norms found between convolutions, on
+/// f32 tensors in plain or channel-blocked layouts.
+///
+///     let provider = OneDNNKernels()
+///     if provider.support(node).isSupported { let kernel = try provider.makeKernel(node) }
+public struct OneDNNKernels: CPUKernelProvider {
+    public let name = "onednn"
+
+    public init() {}
+
+    /// What oneDNN does with a node.
+    enum Kind {
+        case conv(Epilogue)
+        case matmul(Epilogue)
+        case pool
+        case eltwise([Eltwise])
+        case binary
+        case batchNorm(epsilon: Double)
+    }
+
+    public func support(_ node: KernelNode) -> KernelSupport {
+        do {
+            _ = try Self.kind(node)
+            return .supported
+        } catch let error as Unsupported {
+            return .unsupported(error.reason)
+        } catch {
+            return .unsupported("\(error)")
+        }
+    }
+
+    public func preferredLayout(_ node: KernelNode, output index: Int) -> CPULayout {
+        guard let block = OneDNN.channelBlock, let rank = node.outputTypes[index].rank, (3...5).contains(rank),
+            let kind = try? Self.kind(node)
+        else { return .plain }
+        if case .matmul = kind { return .plain }
+        return .channelBlocked(block)
+    }
+
+    public func accepts(_ node: KernelNode, input index: Int, layout: CPULayout) -> Bool {
+        if layout == .plain { return true }
+        guard let block = OneDNN.channelBlock, layout == .channelBlocked(block),
+            let rank = node.inputTypes[index]?.rank, (3...5).contains(rank), node.constants[index] == nil,
+            let kind = try? Self.kind(node)
+        else { return false }
+        let fullShape = node.inputTypes[index]?.shape != nil && node.inputTypes[index]?.shape == node.outputTypes[0].shape
+        switch kind {
+        case .conv(let epilogue):
+            return epilogue.operands[0] == index || (fullShape && epilogue.postOpInputs.contains(index))
+        case .matmul: return false
+        case .pool, .eltwise: return index == 0
+        // Computed parameters need oneDNN's batch normalization, which keeps one layout.
+        case .batchNorm: return index == 0 && (1...4).allSatisfy { node.constants[$0] != nil }
+        case .binary: return fullShape
+        }
+    }
+
+    public func inPlaceInput(_ node: KernelNode, output index: Int) -> Int? {
+        guard let kind = try? Self.kind(node) else { return nil }
+        switch kind {
+        case .conv(let epilogue), .matmul(let epilogue):
+            let sums = epilogue.postOps.compactMap { op -> Int? in if case .sum(_, let input) = op { input } else { nil } }
+            return sums.count == 1 ? sums[0] : nil
+        case .eltwise, .batchNorm: return 0
+        case .binary:
+            return node.inputTypes[0]?.shape != nil && node.inputTypes[0]?.shape == node.outputTypes[0].shape ? 0 : nil
+        case .pool: return nil
+        }
+    }
+
+    public func makeKernel(_ node: KernelNode) throws -> any CPUKernel {
+        let kind: Kind
+        do {
+            kind = try Self.kind(node)
+        } catch let error as Unsupported {
+            throw EmberError(.unsupported, "[onednn] \(error.reason)", at: node.location)
+        }
+        let builder: any PlanBuilder
+        do {
+            switch kind {
+            case .conv(let epilogue): builder = try ConvBuilder(node, epilogue)
+            case .matmul(let epilogue): builder = try MatMulBuilder(node, epilogue)
+            case .pool: builder = try PoolBuilder(node)
+            case .eltwise(let operations): builder = EltwiseBuilder(node, operations)
+            case .binary: builder = BinaryBuilder(node)
+            case .batchNorm(let epsilon): builder = BatchNormBuilder(node, epsilon: epsilon)
+            }
+        } catch let error as Unsupported {
+            throw EmberError(.unsupported, "[onednn] \(error.reason)", at: node.location)
+        }
+        return try OneDNNKernel(builder, node: node)
+    }
+
+    /// A kernel that converts f32 values of `type` from one layout to the other.
+    public static func conversion(type: TensorType, from: CPULayout, to: CPULayout) throws -> any CPUKernel {
+        guard OneDNN.status.isAvailable else { throw EmberError(.unsupported, "[onednn] \(OneDNN.status)") }
+        guard type.dtype == .f32 else { throw EmberError(.unsupported, "[onednn] layout conversion of \(type.dtype), expected f32") }
+        for layout in [from, to] where !layout.allows(rank: type.rank ?? 0) {
+            throw EmberError(.unsupported, "[onednn] layout \(layout) for \(type)")
+        }
+        let node = KernelNode(
+            op: Identity(), name: "\(from) to \(to)", inputTypes: [type], outputTypes: [type], inputLayouts: [from], outputLayouts: [to])
+        return try OneDNNKernel(ReorderBuilder(from: from, to: to), node: node)
+    }
+
+    /// What oneDNN does with `node`, or why it does not run it.
+    static func kind(_ node: KernelNode) throws -> Kind {
+        guard OneDNN.status.isAvailable else { throw Unsupported("\(OneDNN.status)") }
+        for case let type? in node.inputTypes where type.dtype != .f32 {
+            throw Unsupported("input of \(type.dtype); oneDNN kernels run f32")
+        }
+        guard node.outputTypes.count == 1, node.outputTypes[0].dtype == .f32 else {
+            throw Unsupported("expected one f32 output")
+        }
+        for case let type? in node.inputTypes + node.outputTypes where (type.rank ?? 0) > Int(DNNL_MAX_NDIMS) {
+            throw Unsupported("rank above \(DNNL_MAX_NDIMS)")
+        }
+        let op = node.op
+        switch op {
+        case is FusedEpilogue, is Conv, is Gemm, is MatMul, is Linear:
+            let epilogue = try Epilogue(node)
+            switch epilogue.anchor {
+            case is Conv:
+                if let rank = epilogue.operands[0].flatMap({ node.inputTypes[$0]?.rank }), !(3...5).contains(rank) {
+                    throw Unsupported("conv of rank \(rank); oneDNN runs 1-D to 3-D convolutions")
+                }
+                return .conv(epilogue)
+            case let gemm as Gemm:
+                if epilogue.operands.count > 2, let c = epilogue.operands[2], gemm.beta != 0, gemm.beta != 1, node.constants[c] == nil {
+                    throw Unsupported("gemm with beta \(gemm.beta) and a computed C")
+                }
+                return .matmul(epilogue)
+            case is MatMul, is Linear:
+                return .matmul(epilogue)
+            default:
+                throw Unsupported("fused_epilogue anchored on \(epilogue.anchor.name); oneDNN fuses conv, gemm, matmul and linear")
+            }
+        case is MaxPool, is AveragePool, is GlobalMaxPool, is GlobalAveragePool:
+            if let rank = node.inputTypes[0]?.rank, !(3...5).contains(rank) { throw Unsupported("pooling of rank \(rank)") }
+            if let pool = op as? AveragePool, pool.countIncludePad, try op.attributes.bool("ceil_mode", default: false) {
+                throw Unsupported("average_pool with both count_include_pad and ceil_mode")
+            }
+            return .pool
+        case is Add, is Sub, is Mul, is Div, is BatchNorm, _ where op.traits.contains(.elementwise) || op is Clip:
+            // Alone, an elementwise op gains from oneDNN only on the channel-blocked tensors between
+            // convolutions; elsewhere Ember's own kernels run it.
+            guard let rank = node.outputTypes[0].rank, (3...5).contains(rank), node.outputTypes[0].shape?.count == rank,
+                node.outputTypes[0].knownShape.map({ !$0.contains(0) }) ?? true
+            else {
+                throw Unsupported("\(op.name) outside an image-like (rank 3 to 5, non-empty) tensor")
+            }
+            return try elementwiseKind(node)
+        default:
+            throw Unsupported("no oneDNN kernel for \(op.name)")
+        }
+    }
+
+    /// The kind of an elementwise op or batch norm run alone.
+    private static func elementwiseKind(_ node: KernelNode) throws -> Kind {
+        let op = node.op
+        switch op {
+        case is Add, is Sub, is Mul, is Div:
+            guard let output = node.outputTypes[0].shape else { throw Unsupported("\(op.name) of unknown shape") }
+            let shapes = node.inputTypes.map { $0?.shape }
+            let commutative = op is Add || op is Mul
+            guard shapes[0] == output || commutative && shapes[1] == output else {
+                throw Unsupported("\(op.name) whose first operand is broadcast to the output")
+            }
+            return .binary
+        case let bn as BatchNorm:
+            guard node.inputTypes.count == 5, node.inputTypes.allSatisfy({ $0 != nil }) else { throw Unsupported("batch_norm without its 5 inputs") }
+            return .batchNorm(epsilon: bn.epsilon)
+        default:
+            let others: [Operand] = node.inputTypes.indices.dropFirst().map { i in
+                guard let type = node.inputTypes[i] else { return .absent }
+                return node.constants[i].map { .constant($0) } ?? .computed(type)
+            }
+            guard op.traits.contains(.elementwise) || op is Clip else { throw Unsupported("no oneDNN kernel for \(op.name)") }
+            switch Eltwise.of(op, others: others) {
+            case .success(let operations): return .eltwise(operations)
+            case .failure(let error): throw error
+            }
+        }
+    }
+}

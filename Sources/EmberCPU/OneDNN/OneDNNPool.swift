@@ -1,0 +1,56 @@
+import EmberDNNL
+import EmberIR
+import EmberOps
+
+/// `max_pool`, `average_pool` and the global pools as oneDNN's pooling primitive.
+struct PoolBuilder: PlanBuilder {
+    let node: KernelNode
+    let algorithm: dnnl_alg_kind_t
+    /// nil for the global pools, whose window is the whole input.
+    let window: Window?
+
+    init(_ node: KernelNode) throws {
+        self.node = node
+        switch node.op {
+        case is MaxPool, is GlobalMaxPool:
+            algorithm = dnnl_pooling_max
+        case let op as AveragePool:
+            algorithm = op.countIncludePad ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding
+        default:
+            algorithm = dnnl_pooling_avg_exclude_padding
+        }
+        window = node.op is MaxPool || node.op is AveragePool ? try Window(node.op.attributes) : nil
+    }
+
+    func plan(_ shapes: [[Int]?]) throws -> Plan {
+        guard let xs = shapes[0], xs.count >= 3 else { throw Unsupported("pooling needs X of rank 3 or more") }
+        let spatial = Array(xs.dropFirst(2))
+        let n = spatial.count
+        var output = Array(repeating: 1, count: n), begin = Array(repeating: 0, count: n), end = begin
+        var kernel = spatial, strides = Array(repeating: 1, count: n), dilations = Array(repeating: 0, count: n)
+        if let window {
+            kernel = window.kernelShape
+            let g = try window.resolve(input: spatial, kernel: kernel)
+            if algorithm == dnnl_pooling_avg_include_padding, g.padded.contains(true) {
+                throw Unsupported("average_pool with count_include_pad whose ceil_mode windows pass the padding")
+            }
+            (output, begin, end) = (g.output, g.begin, g.end)
+            strides = window.strides(n)
+            dilations = window.oneDNNDilations(n)
+        }
+        let dims = Array(xs.prefix(2)) + output
+        var src = try MemoryDesc.make(xs, node.inputLayouts[0])
+        var dst = try MemoryDesc.make(dims, node.outputLayouts[0])
+        var desc = dnnl_pooling_v2_desc_t()
+        try OneDNN.check(
+            ember_dnnl_pooling_v2_forward_desc_init(
+                &desc, dnnl_forward_inference, algorithm, &src, &dst, strides.map(Int64.init), kernel.map(Int64.init),
+                dilations.map(Int64.init), begin.map(Int64.init), end.map(Int64.init)),
+            "describing \(node.op.name) of \(xs)")
+        let primitive = try Primitive(desc, attributes: try PrimitiveAttributes(), what: "creating \(node.op.name) of \(xs)")
+        return Plan(primitive, [
+            Binding(arg: DNNL_ARG_SRC, desc: src, source: .input(0)),
+            Binding(arg: DNNL_ARG_DST, desc: dst, source: .output(0)),
+        ])
+    }
+}

@@ -1,0 +1,70 @@
+import EmberIR
+import EmberOps
+
+/// Which kernel provider runs each node of a graph, and why the ones preferred over it do not.
+///
+/// Providers are asked in order of preference; the first that supports a node gets it. The last
+/// provider should support everything (the reference kernels), so every node gets one.
+public struct Partition: Sendable {
+    /// One node's placement.
+    public struct Assignment: Sendable {
+        /// Index into the providers the partition was made with.
+        public var provider: Int
+        public var providerName: String
+        /// Each preferred provider that declined the node, with its reason.
+        public var declined: [(provider: String, reason: String)]
+    }
+
+    /// One per graph node, in node order.
+    public var assignments: [Assignment]
+
+    /// Places every node of `graph`. Nodes whose op is in `fallbackOps` go to the last provider.
+    public init(_ graph: Graph, providers: [any CPUKernelProvider], fallbackOps: Set<String> = []) throws {
+        guard let last = providers.indices.last else {
+            throw EmberError(.internalError, "the CPU backend has no kernel providers")
+        }
+        assignments = try graph.nodes.map { node in
+            let kernelNode = KernelNode(node, in: graph)
+            if fallbackOps.contains(node.op.name) {
+                return Assignment(
+                    provider: last, providerName: providers[last].name,
+                    declined: providers.dropLast().map { ($0.name, "\(node.op.name) is listed as a fallback op") })
+            }
+            var declined: [(provider: String, reason: String)] = []
+            for (index, provider) in providers.enumerated() {
+                switch provider.support(kernelNode) {
+                case .supported:
+                    return Assignment(provider: index, providerName: provider.name, declined: declined)
+                case .unsupported(let reason):
+                    declined.append((provider.name, reason))
+                }
+            }
+            throw EmberError(
+                .unsupported,
+                "no CPU kernel runs \(node.location): "
+                    + declined.map { "\($0.provider): \($0.reason)" }.joined(separator: "; "))
+        }
+    }
+
+    /// Nodes per provider name, for summaries.
+    public var counts: [(provider: String, nodes: Int)] {
+        var counts: [String: Int] = [:]
+        var order: [String] = []
+        for a in assignments {
+            if counts[a.providerName] == nil { order.append(a.providerName) }
+            counts[a.providerName, default: 0] += 1
+        }
+        return order.map { ($0, counts[$0]!) }
+    }
+}
+
+extension KernelNode {
+    /// The node as a provider sees it, with every input and output `.plain`.
+    init(_ node: Node, in graph: Graph) {
+        self.init(
+            op: node.op, name: node.name,
+            inputTypes: node.inputs.map { $0.map(graph.type(of:)) },
+            outputTypes: node.outputs.map(graph.type(of:)),
+            constants: node.inputs.map { $0.flatMap { graph.constants[$0] } })
+    }
+}

@@ -1,0 +1,84 @@
+import EmberIR
+import EmberOps
+
+extension CPUProgram {
+    /// Runs input shapes whose value shapes depend on data (a `nonzero`, a reshape to a computed
+    /// shape that no sweep could evaluate): each value gets its own allocation when its step runs,
+    /// with its shape inferred from the actual inputs, and is freed after its last reader.
+    func runUnplanned(
+        _ inputs: [TensorView], context: ExecutionContext,
+        output: (Int, DType, [Int]) throws -> UnsafeMutableRawPointer
+    ) throws {
+        let slots = layout.slots
+        var views = [TensorView?](repeating: nil, count: slots.count)
+        var owned: [Int: UnsafeMutableRawPointer] = [:]
+        defer { owned.values.forEach { $0.deallocate() } }
+        for (index, slot) in slots.enumerated() {
+            switch slot.source {
+            case .input(let position): views[index] = inputs[position]
+            case .constant(let constant):
+                views[index] = TensorView(data: constantAddress(constant), dtype: slot.type.dtype, shape: constants[index]!.shape)
+            case .computed: break
+            }
+        }
+        var lastRead = [Int](repeating: -1, count: slots.count)
+        for (position, step) in layout.steps.enumerated() {
+            for case let slot? in step.inputs { lastRead[slot] = position }
+        }
+        for slot in layout.outputSlots { lastRead[slot] = Int.max }
+
+        func allocate(_ slot: Int, shape: [Int]) -> TensorView {
+            let bytes = slots[slot].layout.byteCount(shape: shape, dtype: slots[slot].type.dtype)
+            let data = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: MemoryPlan.alignment)
+            owned[slot] = data
+            let view = TensorView(data: data, dtype: slots[slot].type.dtype, shape: shape, layout: slots[slot].layout)
+            views[slot] = view
+            return view
+        }
+
+        for (position, step) in layout.steps.enumerated() {
+            do {
+                let arguments = step.inputs.map { $0.flatMap { views[$0] } }
+                if let shapes = try outputShapes(step, arguments) {
+                    let results = zip(step.outputs, shapes).map { allocate($0, shape: $1) }
+                    try step.kernel.run(arguments, results, context.kernels)
+                } else {
+                    // Data decides the shape: the op's own evaluation finds it.
+                    let tensors = try arguments.map { try $0.map(ReferenceKernel.tensor) }
+                    let results = try step.op!.evaluate(tensors, outputCount: step.outputs.count)
+                    for (slot, tensor) in zip(step.outputs, results) {
+                        allocate(slot, shape: tensor.shape).copy(from: tensor)
+                    }
+                }
+            } catch let error as EmberError {
+                throw error.located(step.location)
+            }
+            for case let slot? in step.inputs where lastRead[slot] == position {
+                owned.removeValue(forKey: slot)?.deallocate()
+                views[slot] = nil
+            }
+        }
+        for (index, slot) in layout.outputSlots.enumerated() {
+            let view = views[slot]!
+            let destination = try output(index, view.dtype, view.shape)
+            destination.copyMemory(from: view.data, byteCount: view.byteCount)
+        }
+    }
+
+    /// The shapes of a step's outputs from its actual inputs, or nil when only running it tells.
+    private func outputShapes(_ step: Step, _ arguments: [TensorView?]) throws -> [[Int]]? {
+        guard let op = step.op else { return [arguments[0]!.shape] }
+        let types = arguments.map { $0.map { TensorType($0.dtype, known: $0.shape) } }
+        let values = try arguments.map { view -> Tensor? in
+            guard let view, view.dtype.isInteger, view.layout == .plain, view.count <= ShapeSweep.maxEvaluatedElements else { return nil }
+            return try ReferenceKernel.tensor(view)
+        }
+        let inferred = try op.inferTypes(OpInputs(op.name, types: types, constants: values), outputCount: step.outputs.count)
+        var shapes: [[Int]] = []
+        for type in inferred {
+            guard let shape = type.knownShape else { return nil }
+            shapes.append(shape)
+        }
+        return shapes
+    }
+}

@@ -1,0 +1,149 @@
+import EmberIR
+import EmberOps
+
+/// A graph made runnable on the CPU: a kernel per node from the best provider that runs it, every
+/// value's layout, conversions between layouts, the constants in one aligned pool, and a memory plan
+/// per input shape. Immutable once built, so many threads run one program at once; each run borrows
+/// an execution context that owns its memory.
+///
+///     let program = try CPUProgram(graph, providers: CPUBackend.providers)
+///     let outputs = try program.run(["x": x])
+public final class CPUProgram: @unchecked Sendable {
+    public let graph: Graph
+    public let partition: Partition
+    let layout: ProgramLayout
+    /// Constant tensors by slot, for shape arithmetic; they own the bytes kernels read.
+    let constants: [Int: Tensor]
+    /// Where each constant's bytes are, by the index `Slot.Source.constant` holds.
+    private let constantAddresses: [UnsafeMutableRawPointer]
+    /// The address of constants with no elements.
+    nonisolated(unsafe) private static let empty = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+    private let plans = Locked<[[[Int]]: MemoryPlan?]>([:])
+    private let idle = Locked<[ExecutionContext]>([])
+
+    /// Builds kernels for every node of `graph`. Nodes whose op is in `fallbackOps` run on the last
+    /// provider (the reference kernels).
+    public init(_ graph: Graph, providers: [any CPUKernelProvider], fallbackOps: Set<String> = []) throws {
+        self.graph = graph
+        partition = try Partition(graph, providers: providers, fallbackOps: fallbackOps)
+
+        // Kernels read constants where the graph's tensors hold them: those tensors are never
+        // mutated, and the program keeps them alive, so their storage stays put.
+        constants = Dictionary(uniqueKeysWithValues: graph.constants.map { ($0.key.index, $0.value) })
+        var addresses: [UnsafeMutableRawPointer] = []
+        var indices: [ValueID: Int] = [:]
+        for id in graph.constantIDs {
+            indices[id] = addresses.count
+            addresses.append(graph.constants[id]!.withUnsafeRawBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress) ?? Self.empty })
+        }
+        constantAddresses = addresses
+        layout = try ProgramLayout(graph, partition: partition, providers: providers, constantIndices: indices)
+
+        // A graph with known input shapes is planned now, so its first run does no planning.
+        let known = graph.inputs.compactMap { graph.type(of: $0).knownShape }
+        if known.count == graph.inputs.count { _ = try plan(for: known) }
+    }
+
+    func constantAddress(_ index: Int) -> UnsafeMutableRawPointer { constantAddresses[index] }
+
+    /// The provider that runs each step, in run order, with conversions: for reports.
+    public var steps: [(location: String, provider: String)] { layout.steps.map { ($0.location, $0.provider) } }
+
+    /// The number of layout conversions the planner inserted.
+    public var conversionCount: Int { layout.steps.filter { $0.op == nil }.count }
+
+    /// The arena bytes a run with these input shapes uses, or nil when its shapes depend on data.
+    public func arenaSize(for inputShapes: [[Int]]) throws -> Int? { try plan(for: inputShapes)?.arenaSize }
+
+    // MARK: Running
+
+    /// Runs on inputs in caller memory (graph input order, plain layout). `output` is asked for the
+    /// memory of each output (its position, dtype and shape) and must return at least that many bytes;
+    /// the results are written there.
+    public func run(
+        _ inputs: [TensorView],
+        output: (_ index: Int, _ dtype: DType, _ shape: [Int]) throws -> UnsafeMutableRawPointer
+    ) throws {
+        try check(inputs)
+        let context = idle.withLock { $0.popLast() } ?? ExecutionContext()
+        defer { idle.withLock { $0.append(context) } }
+        if let plan = try plan(for: inputs.map(\.shape)) {
+            try runPlanned(plan, inputs, context: context, output: output)
+        } else {
+            try runUnplanned(inputs, context: context, output: output)
+        }
+    }
+
+    /// Runs on named tensors and returns the outputs by name, in the graph's order.
+    public func run(_ inputs: [String: Tensor]) throws -> [(name: String, tensor: Tensor)] {
+        try graph.checkInputs(inputs)
+        let views = graph.inputs.map { id in
+            let tensor = inputs[graph.name(of: id)]!
+            let bytes = tensor.count * tensor.dtype.byteSize
+            let view = TensorView(
+                data: .allocate(byteCount: max(bytes, 1), alignment: MemoryPlan.alignment), dtype: tensor.dtype, shape: tensor.shape)
+            view.copy(from: tensor)
+            return view
+        }
+        defer { views.forEach { $0.data.deallocate() } }
+        var results: [(DType, [Int], UnsafeMutableRawPointer, Int)] = []
+        defer { results.forEach { $0.2.deallocate() } }
+        try run(views) { _, dtype, shape in
+            let bytes = shape.reduce(1, *) * dtype.byteSize
+            let p = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
+            results.append((dtype, shape, p, bytes))
+            return p
+        }
+        return try zip(graph.outputs, results).map { id, result in
+            let bytes = UnsafeRawBufferPointer(start: result.2, count: result.3)
+            return (graph.name(of: id), try Tensor(result.0, shape: result.1, bytes: bytes))
+        }
+    }
+
+    private func check(_ inputs: [TensorView]) throws {
+        guard inputs.count == graph.inputs.count else {
+            throw EmberError(.invalidArgument, "expected \(graph.inputs.count) inputs, received \(inputs.count)")
+        }
+        var shapes: [String: (dtype: DType, shape: [Int])] = [:]
+        for (id, view) in zip(graph.inputs, inputs) { shapes[graph.name(of: id)] = (view.dtype, view.shape) }
+        try graph.checkInputs(shapes: shapes)
+    }
+
+    /// The memory plan for these input shapes, made on first use; nil when shapes depend on data.
+    private func plan(for inputShapes: [[Int]]) throws -> MemoryPlan? {
+        if let cached = plans.withLock({ $0[inputShapes] }) { return cached }
+        let plan = try ShapeSweep.shapes(layout, constants: constants, inputShapes: inputShapes).map { MemoryPlan(layout, shapes: $0) }
+        plans.withLock { $0[inputShapes] = plan }
+        return plan
+    }
+
+    private func runPlanned(
+        _ plan: MemoryPlan, _ inputs: [TensorView], context: ExecutionContext,
+        output: (Int, DType, [Int]) throws -> UnsafeMutableRawPointer
+    ) throws {
+        let arena = context.arena(bytes: plan.arenaSize)
+        let outputs = try layout.outputSlots.enumerated().map { position, slot in
+            try output(position, layout.slots[slot].type.dtype, plan.shapes[slot])
+        }
+        func address(_ slot: Int) -> UnsafeMutableRawPointer {
+            switch layout.slots[slot].source {
+            case .input(let position): inputs[position].data
+            case .constant(let index): constantAddress(index)
+            case .computed: plan.directOutputs[slot].map { outputs[$0] } ?? arena + plan.offsets[slot]!
+            }
+        }
+        func view(_ slot: Int) -> TensorView {
+            TensorView(data: address(slot), dtype: layout.slots[slot].type.dtype, shape: plan.shapes[slot], layout: layout.slots[slot].layout)
+        }
+        for step in layout.steps {
+            do {
+                try step.kernel.run(step.inputs.map { $0.map(view) }, step.outputs.map(view), context.kernels)
+            } catch let error as EmberError {
+                throw error.located(step.location)
+            }
+        }
+        for (position, slot) in layout.outputSlots.enumerated() where plan.directOutputs[slot] != position {
+            outputs[position].copyMemory(from: address(slot), byteCount: view(slot).byteCount)
+        }
+    }
+}

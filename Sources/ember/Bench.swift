@@ -1,0 +1,220 @@
+import ArgumentParser
+import EmberCPU
+import EmberIR
+import EmberRuntime
+import Foundation
+
+/// `ember bench MODEL_OR_ENGINE --against onnxruntime|torch|reference`: times Ember and a peer on
+/// the same inputs in one run and prints a table with the largest output difference.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time a model on Ember and on a peer (ONNX Runtime, PyTorch or Ember's reference backend) side by side.")
+
+    @Argument(help: "The model (.onnx, .pt2, Ember text IR) or an engine file.")
+    var model: String
+
+    @Option(name: .long, help: "The size of every symbolic leading (batch) dim. Repeatable: one table row per batch.")
+    var batch: [Int] = [1]
+
+    @Option(name: .long, parsing: .singleValue, help: "The size of a symbolic dim as SYMBOL=SIZE (a sequence length, say). Repeatable.")
+    var dim: [String] = []
+
+    @Option(name: .long, help: "The peer to compare with: onnxruntime, torch, reference or none.")
+    var against: Peer = .onnxruntime
+
+    @Option(name: .long, help: "The model the peer runs, when MODEL is an engine file.")
+    var peerModel: String?
+
+    @Option(name: .long, help: "Timed runs per engine; the table shows their median.")
+    var iterations: Int = 20
+
+    @Option(name: .long, help: "Untimed runs before timing.")
+    var warmup: Int = 3
+
+    @Option(name: .long, help: "The Python interpreter that runs the peer.")
+    var python: String = ProcessInfo.processInfo.environment["EMBER_PYTHON"] ?? "python3"
+
+    @OptionGroup var backend: BackendOptions
+    @OptionGroup var optimization: OptimizationOptions
+
+    enum Peer: String, ExpressibleByArgument, CaseIterable {
+        case onnxruntime, torch, reference, none
+    }
+
+    func validate() throws {
+        guard iterations > 0, warmup >= 0 else { throw ValidationError("--iterations must be positive and --warmup not negative") }
+        guard batch.allSatisfy({ $0 > 0 }) else { throw ValidationError("--batch must be positive") }
+        for spec in dim where Self.parseDim(spec) == nil {
+            throw ValidationError("--dim '\(spec)' is not SYMBOL=SIZE")
+        }
+    }
+
+    static func parseDim(_ spec: String) -> (String, Int)? {
+        let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let size = Int(parts[1]), size > 0 else { return nil }
+        return (parts[0], size)
+    }
+
+    func run() throws {
+        try Ember.reportingErrors {
+            let file = try ModelFile.open(model)
+            progress("compiling \(model)")
+            let clock = ContinuousClock()
+            let start = clock.now
+            let engine = try file.engine(backend, optimization: optimization)
+            progress("built a \(engine.backend.rawValue) engine in \(Self.format(milliseconds: clock.now - start)) ms")
+            let peerModel = try peerModelPath(file)
+            var rows: [Row] = []
+            for size in batch {
+                rows.append(try measure(engine, batch: size, peerModel: peerModel))
+            }
+            print(Self.table(rows, engine: engine, peer: against))
+        }
+    }
+
+    /// One table row: a batch size's timings and differences.
+    struct Row {
+        var batch: Int
+        var emberMs: Double
+        var peerMs: Double?
+        var maxDifference: Double?
+        var maxRelative: Double?
+        var peerPeakMB: Double?
+    }
+
+    private func peerModelPath(_ file: ModelFile) throws -> String? {
+        switch against {
+        case .none, .reference: return nil
+        case .onnxruntime, .torch:
+            if case .engine = file {
+                guard let peerModel else {
+                    throw EmberError(.invalidArgument, "\(against.rawValue) cannot run an Ember engine; give the source model with --peer-model")
+                }
+                return peerModel
+            }
+            return model
+        }
+    }
+
+    private func measure(_ engine: Engine, batch: Int, peerModel: String?) throws -> Row {
+        let inputs = try randomInputs(engine.graph, batch: batch)
+        progress("batch \(batch): timing ember (\(engine.backend.rawValue))")
+        let (emberMs, emberOutputs) = try Self.time(warmup: warmup, iterations: iterations) { try engine.run(inputs) }
+        var row = Row(batch: batch, emberMs: emberMs)
+        let peerOutputs: [String: Tensor]
+        switch against {
+        case .none:
+            return row
+        case .reference:
+            progress("batch \(batch): timing the reference backend")
+            let reference = try Engine(graph: engine.graph, backend: .reference)
+            let (ms, outputs) = try Self.time(warmup: min(warmup, 1), iterations: max(1, iterations / 4)) { try reference.run(inputs) }
+            row.peerMs = ms
+            peerOutputs = Dictionary(uniqueKeysWithValues: outputs.map { ($0.name, $0.tensor) })
+        case .onnxruntime, .torch:
+            progress("batch \(batch): timing \(against.rawValue)")
+            let result = try PeerProcess.run(
+                peer: against.rawValue, model: peerModel!, graph: engine.graph, inputs: inputs,
+                warmup: warmup, iterations: iterations, python: python)
+            row.peerMs = result.ms
+            row.peerPeakMB = result.peakMB
+            peerOutputs = result.outputs
+        }
+        var worst = 0.0, worstRelative = 0.0
+        for (name, tensor) in emberOutputs {
+            guard let other = peerOutputs[name] ?? (emberOutputs.count == 1 ? peerOutputs.values.first : nil) else {
+                throw EmberError(.internalError, "the peer gave no output named '\(name)'")
+            }
+            guard other.shape == tensor.shape else {
+                throw EmberError(.shapeMismatch, "output '\(name)': Ember gave \(tensor.shape), the peer \(other.shape)")
+            }
+            let (a, b) = (tensor.doubles(), other.cast(to: tensor.dtype).doubles())
+            let scale = max(b.map(abs).max() ?? 0, 1e-30)
+            for (x, y) in zip(a, b) { worst = max(worst, abs(x - y)) }
+            worstRelative = max(worstRelative, worst / scale)
+        }
+        row.maxDifference = worst
+        row.maxRelative = worstRelative
+        return row
+    }
+
+    /// Random inputs of the engine's input types: symbolic dims from --dim, else the batch size.
+    private func randomInputs(_ graph: Graph, batch: Int) throws -> [String: Tensor] {
+        let sizes = Dictionary(dim.compactMap(Self.parseDim), uniquingKeysWith: { $1 })
+        var inputs: [String: Tensor] = [:]
+        for (position, id) in graph.inputs.enumerated() {
+            let name = graph.name(of: id), type = graph.type(of: id)
+            guard let dims = type.shape else { throw EmberError(.invalidArgument, "input '\(name)' has no known rank; bench needs shapes") }
+            let shape = try dims.enumerated().map { axis, dim -> Int in
+                switch dim {
+                case .known(let size): return size
+                case .symbol(let symbol):
+                    if let size = sizes[symbol] { return size }
+                    if axis == 0 { return batch }
+                    throw EmberError(.invalidArgument, "input '\(name)' dim \(axis) is '\(symbol)'; give its size with --dim \(symbol)=SIZE")
+                case .unknown:
+                    if axis == 0 { return batch }
+                    throw EmberError(.invalidArgument, "input '\(name)' dim \(axis) is unknown; bench cannot choose its size")
+                }
+            }
+            // Integer inputs are token ids or masks: small non-negative values are valid for both.
+            let range: ClosedRange<Double> = type.dtype.isFloatingPoint ? -1...1 : 0...1
+            inputs[name] = Tensor.random(type.dtype, shape, in: range, seed: UInt64(position + 1))
+        }
+        return inputs
+    }
+
+    static func time<T>(warmup: Int, iterations: Int, _ body: () throws -> T) throws -> (Double, T) {
+        var last = try body()
+        for _ in 0..<warmup { last = try body() }
+        let clock = ContinuousClock()
+        var samples: [Double] = []
+        for _ in 0..<iterations {
+            let start = clock.now
+            last = try body()
+            samples.append(milliseconds(clock.now - start))
+        }
+        return (samples.sorted()[samples.count / 2], last)
+    }
+
+    static func milliseconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15
+    }
+
+    static func format(milliseconds d: Duration) -> String { String(format: "%.1f", milliseconds(d)) }
+
+    static func table(_ rows: [Row], engine: Engine, peer: Peer) -> String {
+        let emberPeak = Double(PeakMemory.residentBytes) / 1_048_576
+        let peerName = peer == .reference ? "reference" : peer.rawValue
+        var out = "threads: \(Parallel.threadCount)\n"
+        if peer == .none {
+            out += "| batch | ember \(engine.backend.rawValue) ms |\n| --- | --- |\n"
+            for r in rows { out += "| \(r.batch) | \(String(format: "%.2f", r.emberMs)) |\n" }
+            return out
+        }
+        out += "| batch | ember \(engine.backend.rawValue) ms | \(peerName) ms | speedup | max abs diff | max rel diff |\n"
+        out += "| --- | --- | --- | --- | --- | --- |\n"
+        for r in rows {
+            let peerMs = r.peerMs ?? .nan
+            out += "| \(r.batch) | \(String(format: "%.2f", r.emberMs)) | \(String(format: "%.2f", peerMs)) | "
+            out += "\(String(format: "%.2fx", peerMs / r.emberMs)) | \(String(format: "%.2e", r.maxDifference ?? .nan)) | "
+            out += "\(String(format: "%.2e", r.maxRelative ?? .nan)) |\n"
+        }
+        out += "peak memory: ember \(String(format: "%.0f", emberPeak)) MB"
+        if let peak = rows.compactMap(\.peerPeakMB).max() { out += ", \(peerName) \(String(format: "%.0f", peak)) MB" }
+        return out + "\n"
+    }
+
+    private func progress(_ message: String) {
+        FileHandle.standardError.write(Data("\(message)\n".utf8))
+    }
+}
+
+/// The peak resident memory of this process.
+enum PeakMemory {
+    static var residentBytes: Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss * 1024
+    }
+}

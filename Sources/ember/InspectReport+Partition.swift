@@ -1,0 +1,62 @@
+import EmberCPU
+import EmberIR
+import EmberRuntime
+
+/// The partition section of `ember inspect`: which kernels run each node, and why not faster ones.
+struct PartitionReport: Encodable {
+    struct Placement: Encodable {
+        var node: String
+        var op: String
+        var kernels: String
+        /// Each faster provider that declined the node, with its reason.
+        var declined: [Declined]
+    }
+    struct Declined: Encodable {
+        var provider: String
+        var reason: String
+    }
+
+    var backend: String
+    /// Nodes per kernel provider, fastest first.
+    var summary: [String: Int]
+    var nodes: [Placement]
+    private var order: [(provider: String, nodes: Int)]
+
+    enum CodingKeys: String, CodingKey { case backend, summary, nodes }
+
+    /// The plan for `graph` on `backend`, made without building any kernel.
+    init(_ graph: Graph, backend: Engine.Backend, fallbackOps: Set<String>) throws {
+        self.backend = backend.rawValue
+        switch backend {
+        case .reference:
+            order = [("reference", graph.nodes.count)]
+            nodes = graph.nodes.map { Placement(node: $0.name, op: $0.op.name, kernels: "reference", declined: []) }
+        case .cpu:
+            let partition = try Partition(graph, providers: CPUBackend.providers, fallbackOps: fallbackOps)
+            order = partition.counts
+            nodes = zip(graph.nodes, partition.assignments).map { node, a in
+                Placement(
+                    node: node.name, op: node.op.name, kernels: a.providerName,
+                    declined: a.declined.map { Declined(provider: $0.provider, reason: $0.reason) })
+            }
+        }
+        summary = Dictionary(uniqueKeysWithValues: order.map { ($0.provider, $0.nodes) })
+    }
+
+    var text: String {
+        var out = "partition (\(backend) backend): "
+        out += order.map { "\($0.nodes) on \($0.provider)" }.joined(separator: ", ") + "\n"
+        let nameWidth = min(40, nodes.map { $0.node.count }.max() ?? 0)
+        let opWidth = nodes.map(\.op.count).max() ?? 0
+        for placement in nodes {
+            var line = "  " + placement.node.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+            line += "  " + placement.op.padding(toLength: opWidth, withPad: " ", startingAt: 0)
+            line += "  " + placement.kernels
+            if !placement.declined.isEmpty {
+                line += "  (" + placement.declined.map { "\($0.provider): \($0.reason)" }.joined(separator: "; ") + ")"
+            }
+            out += line + "\n"
+        }
+        return out
+    }
+}

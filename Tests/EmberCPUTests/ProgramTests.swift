@@ -1,0 +1,159 @@
+import EmberCPU
+import EmberIR
+import EmberOps
+import EmberReference
+import EmberTestSupport
+import Foundation
+import Testing
+
+/// A provider for tests: runs `relu` on any layout (relu keeps zero padding zero), prefers a
+/// channel-blocked layout for its output, and may write over its input.
+struct BlockedRelu: CPUKernelProvider {
+    var preferred = CPULayout.channelBlocked(4)
+    var name: String { "blocked-relu" }
+
+    func support(_ node: KernelNode) -> KernelSupport {
+        node.op.name == "relu" && node.outputTypes[0].dtype == .f32 ? .supported : .unsupported("only relu")
+    }
+    func preferredLayout(_ node: KernelNode, output index: Int) -> CPULayout { preferred }
+    func accepts(_ node: KernelNode, input index: Int, layout: CPULayout) -> Bool { true }
+    func inPlaceInput(_ node: KernelNode, output index: Int) -> Int? { 0 }
+
+    func makeKernel(_ node: KernelNode) throws -> any CPUKernel {
+        Kernel(conversion: node.inputLayouts[0] == node.outputLayouts[0] ? nil : LayoutConversion(from: node.inputLayouts[0], to: node.outputLayouts[0]))
+    }
+
+    struct Kernel: CPUKernel {
+        let conversion: LayoutConversion?
+
+        func run(_ inputs: [TensorView?], _ outputs: [TensorView], _ context: KernelContext) throws {
+            var x = inputs[0]!
+            let y = outputs[0]
+            if let conversion {
+                try conversion.run([x], [y], context)
+                x = y
+            }
+            let count = y.byteCount / 4
+            for i in 0..<count { y.floats[i] = max(x.floats[i], 0) }
+        }
+    }
+}
+
+@Suite struct ProgramTests {
+    static func graph(_ text: String) throws -> Graph { try Graph(parsing: text, registry: .standard) }
+
+    /// Runs `graph` on the CPU program and on the reference backend and compares every output.
+    static func expectSameAsReference(_ program: CPUProgram, _ inputs: [String: Tensor]) throws {
+        let expected = try ReferenceBackend().run(program.graph, inputs: inputs)
+        let actual = try program.run(inputs)
+        #expect(actual.map(\.name) == expected.map(\.name))
+        for (a, e) in zip(actual, expected) {
+            let error = try #require(a.tensor.relativeError(to: e.tensor), "\(a.name): \(a.tensor.type) vs \(e.tensor.type)")
+            #expect(error <= 1e-6, "\(a.name)")
+        }
+    }
+
+    @Test func symbolicBatchWithShapeArithmeticRunsAtSeveralSizes() throws {
+        let program = try CPUProgram(
+            Self.graph("""
+                graph @main(%x: f32[batch,8,6]) {
+                  %c0 = constant i64[] [0]
+                  %axes = constant i64[1] [0]
+                  %tail = constant i64[3] [4, 2, 6]
+                  %s = shape(%x) {start = 0} : i64[3]
+                  %b = gather(%s, %c0) {axis = 0} : i64[]
+                  %bu = unsqueeze(%b, %axes) : i64[1]
+                  %target = concat(%bu, %tail) {axis = 0} : i64[4]
+                  %r = reshape(%x, %target) {allowzero = 0} : f32[?,?,?,?]
+                  %e = exp(%r) : f32[?,?,?,?]
+                  %y = softmax(%e) {axis = -1} : f32[?,?,?,?]
+                  return %y, %r
+                }
+                """), providers: [ReferenceKernels()])
+        for batch in [1, 3, 5] {
+            try Self.expectSameAsReference(program, ["x": .random(.f32, [batch, 8, 6], seed: UInt64(batch))])
+            #expect(try program.arenaSize(for: [[batch, 8, 6]]) != nil, "batch \(batch) should be planned ahead")
+        }
+    }
+
+    @Test func blockedValuesGetPlainCopiesWhereAConsumerNeedsThem() throws {
+        // %a and %b stay blocked between relus; add (reference kernels, plain only) and the graph's
+        // output read a plain copy of %b, and %d, read by nothing blocked, is written plain.
+        let program = try CPUProgram(
+            Self.graph("""
+                graph @main(%x: f32[2,6,3,5]) {
+                  %a = relu(%x) : f32[2,6,3,5]
+                  %b = relu(%a) : f32[2,6,3,5]
+                  %c = add(%b, %x) : f32[2,6,3,5]
+                  %d = relu(%b) : f32[2,6,3,5]
+                  return %c, %d, %b
+                }
+                """), providers: [BlockedRelu(), ReferenceKernels()])
+        #expect(program.conversionCount == 1)
+        #expect(program.partition.assignments.map(\.providerName) == ["blocked-relu", "blocked-relu", "reference", "blocked-relu"])
+        try Self.expectSameAsReference(program, ["x": .random(.f32, [2, 6, 3, 5], seed: 7)])
+    }
+
+    @Test func inPlaceChainsShareOneBuffer() throws {
+        var text = "graph @main(%x: f32[4,16,8,8]) {\n  %v0 = relu(%x) : f32[4,16,8,8]\n"
+        for i in 1..<10 { text += "  %v\(i) = relu(%v\(i - 1)) : f32[4,16,8,8]\n" }
+        text += "  %y = add(%v9, %v9) : f32[4,16,8,8]\n  return %y\n}\n"
+        let graph = try Self.graph(text)
+        let bytes = 4 * 16 * 8 * 8 * 4
+        let inPlace = try CPUProgram(graph, providers: [BlockedRelu(preferred: .plain), ReferenceKernels()])
+        #expect(try inPlace.arenaSize(for: [[4, 16, 8, 8]]) == bytes)
+        try Self.expectSameAsReference(inPlace, ["x": .random(.f32, [4, 16, 8, 8], seed: 3)])
+
+        // Without a faster provider every value is computed apart, yet only two are ever alive.
+        let apart = try CPUProgram(graph, providers: [ReferenceKernels()])
+        #expect(try apart.arenaSize(for: [[4, 16, 8, 8]]) == 2 * bytes)
+        try Self.expectSameAsReference(apart, ["x": .random(.f32, [4, 16, 8, 8], seed: 4)])
+    }
+
+    @Test func dataDependentShapesRunWithoutAPlan() throws {
+        let program = try CPUProgram(
+            Self.graph("""
+                graph @main(%x: f32[n]) {
+                  %z = constant f32[] [0.0]
+                  %m = greater(%x, %z) : bool[n]
+                  %i = non_zero(%m) : i64[1,?]
+                  %f = flatten(%i) {axis = 0} : i64[1,?]
+                  %g = gather(%x, %i) {axis = 0} : f32[1,?]
+                  %y = relu(%g) : f32[1,?]
+                  return %y
+                }
+                """), providers: [BlockedRelu(), ReferenceKernels()])
+        for n in [7, 20] {
+            #expect(try program.arenaSize(for: [[n]]) == nil)
+            try Self.expectSameAsReference(program, ["x": .random(.f32, [n], seed: UInt64(n))])
+        }
+    }
+
+    @Test func eightThreadsMatchSequentialRuns() throws {
+        let program = try CPUProgram(
+            Self.graph("""
+                graph @main(%x: f32[batch,6,4,4]) {
+                  %a = relu(%x) : f32[batch,6,4,4]
+                  %b = sigmoid(%a) : f32[batch,6,4,4]
+                  %c = mul(%b, %x) : f32[batch,6,4,4]
+                  return %c
+                }
+                """), providers: [BlockedRelu(), ReferenceKernels()])
+        let inputs = (0..<8).map { Tensor.random(.f32, [1 + $0 % 3, 6, 4, 4], seed: UInt64($0)) }
+        let sequential = try inputs.map { try program.run(["x": $0])[0].tensor }
+        let concurrent = ThreadResults<Tensor>(count: 8)
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            for _ in 0..<5 { concurrent.set(i, try? program.run(["x": inputs[i]])[0].tensor) }
+        }
+        for i in 0..<8 { #expect(concurrent.get(i) == sequential[i], "thread \(i)") }
+    }
+
+    @Test func wrongInputsAreRefusedByName() throws {
+        let program = try CPUProgram(
+            Self.graph("graph @main(%x: f32[batch,3]) {\n  %y = relu(%x) : f32[batch,3]\n  return %y\n}\n"),
+            providers: [ReferenceKernels()])
+        #expect(throws: EmberError.self) { try program.run(["x": .random(.f32, [2, 4])]) }
+        #expect(throws: EmberError.self) { try program.run(["y": .random(.f32, [2, 3])]) }
+        #expect(throws: EmberError.self) { try program.run(["x": .random(.f64, [2, 3])]) }
+    }
+}
