@@ -27,14 +27,21 @@ public struct EmberKernels: CPUKernelProvider {
         guard index == 0, let input = node.inputTypes.first ?? nil, let output = node.outputTypes.first,
             input.dtype == output.dtype
         else { return nil }
-        // Reshapes copy bytes in order, so any buffer of the right size serves.
-        if CopyKernel.handles(node.op) { return 0 }
+        // Reshapes copy bytes in order, so any buffer of the right size serves; the normalizations
+        // read a whole row (or channel group) before writing it.
+        if CopyKernel.handles(node.op) || Self.rowsInPlace(node.op) { return 0 }
         // Elementwise ops read each position before writing it, when input 0 is not broadcast:
         // its shape must be the output's, with no dim unknown (two unknown dims may differ).
         guard node.op.traits.contains(.elementwise), let shape = input.shape, shape == output.shape,
             !shape.contains(.unknown)
         else { return nil }
         return 0
+    }
+
+    /// Ops whose kernels finish reading each row before they write it. Not `log_softmax`, which
+    /// reads its input again after writing the exponentials.
+    private static func rowsInPlace(_ op: any Operator) -> Bool {
+        op is Softmax || op is LayerNorm || op is RMSNorm || op is BatchNorm || op is InstanceNorm || op is GroupNorm
     }
 
     public func makeKernel(_ node: KernelNode) throws -> any CPUKernel {
