@@ -11,6 +11,10 @@ let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-O", "-target-cpu", "haswell"]
 let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
 #endif
 
+/// Ember's own CPU kernels share small vector helpers across files; only whole-module
+/// optimization inlines them there in debug builds (`make demo` runs a debug build).
+let wholeModule: [SwiftSetting] = [.unsafeFlags(["-wmo", "-num-threads", "2"])]
+
 let package = Package(
     name: "Ember",
     platforms: [.macOS(.v14)],
@@ -54,7 +58,9 @@ let package = Package(
         .target(name: "EmberDNNL", linkerSettings: [.linkedLibrary("dl")]),
         // The CPU backend: the partitioner, memory plan and executor, oneDNN's primitives and
         // Ember's own vectorized kernels.
-        .target(name: "EmberCPU", dependencies: ["EmberIR", "EmberOps", "EmberReference", "EmberDNNL"], swiftSettings: kernelFlags),
+        .target(
+            name: "EmberCPU", dependencies: ["EmberIR", "EmberOps", "EmberReference", "EmberDNNL"],
+            swiftSettings: kernelFlags + wholeModule),
         // The CUDA driver API, NVRTC, cuBLASLt and cuDNN, declared here and loaded at run time.
         .target(name: "EmberCUDADriver", linkerSettings: [.linkedLibrary("dl")]),
         // The CUDA backend: device memory, streams, modules, NVRTC, cuBLASLt, generated kernels.

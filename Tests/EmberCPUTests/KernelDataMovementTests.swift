@@ -96,3 +96,67 @@ import Testing
         }
     }
 }
+
+@Suite struct KernelSelectionTests {
+    func ints(_ values: [Int]) -> Tensor { Tensor(shape: [values.count], int64s: values.map(Int64.init)) }
+
+    @Test func splitIntoPieces() throws {
+        let x = Tensor.random(.f32, [4, 10, 3], in: -9...9)
+        try checkKernel(try makeOp("split", [("axis", .int(1)), ("num_outputs", .int(3))]), [x], outputs: 3, tolerance: 0)
+        try checkKernel(try makeOp("split", [("axis", .int(-1))]), [x, ints([1, 2])], outputs: 2, tolerance: 0)
+        try checkKernel(try makeOp("split"), [Tensor.random(.i64, [6, 2], in: -9...9)], outputs: 2, tolerance: 0)
+    }
+
+    @Test func expandBroadcasts() throws {
+        try checkKernel(try makeOp("expand"), [Tensor.random(.f32, [3, 1], in: -9...9), ints([2, 3, 5])], tolerance: 0)
+        try checkKernel(try makeOp("expand"), [Tensor.random(.i64, [1, 4], in: -9...9), ints([3, 1])], tolerance: 0)
+    }
+
+    @Test(arguments: [DType.f32, .i64, .bool, .f16])
+    func whereSelectsWithBroadcasting(_ dtype: DType) throws {
+        let condition = Tensor.random(.bool, [2, 1, 5], seed: 3)
+        let x = Tensor.random(dtype, [3, 5], in: -9...9, seed: 4), y = Tensor.random(dtype, [2, 3, 1], in: -9...9, seed: 5)
+        try checkKernel(try makeOp("where"), [condition, x, y], tolerance: 0)
+        try checkKernel(try makeOp("where"), [Tensor.random(.bool, [4, 7], seed: 6), Tensor.random(dtype, [4, 7], in: -9...9), Tensor.random(dtype, [], in: -9...9)], tolerance: 0)
+    }
+
+    @Test func castBetweenTypes() throws {
+        var values = Tensor.random(.f32, [40], in: -300...300).floats()
+        values[0] = .nan
+        values[1] = 3e10
+        values[2] = -0.7
+        let floats = Tensor(shape: [40], floats: values)
+        for to in [DType.i64, .i32, .i8, .u8, .bool, .f64, .f32] {
+            try checkKernel(try makeOp("cast", [("to", .dtype(to))]), [floats], tolerance: 0)
+        }
+        let longs = Tensor.random(.i64, [33], in: -1000...1000)
+        for to in [DType.f32, .i32, .u8, .bool, .i64] {
+            try checkKernel(try makeOp("cast", [("to", .dtype(to))]), [longs], tolerance: 0)
+        }
+        try checkKernel(try makeOp("cast", [("to", .dtype(.f32))]), [Tensor.random(.bool, [9])], tolerance: 0)
+        let half = try kernelNode(try makeOp("cast", [("to", .dtype(.f16))]), [floats])
+        #expect(EmberKernels().support(half) != .supported)
+    }
+}
+
+@Suite struct KernelPadTests {
+    func ints(_ values: [Int]) -> Tensor { Tensor(shape: [values.count], int64s: values.map(Int64.init)) }
+
+    @Test(arguments: ["constant", "reflect", "edge", "wrap"])
+    func padEveryMode(_ mode: String) throws {
+        let op = try makeOp("pad", [("mode", .string(mode))])
+        let x = Tensor.random(.f32, [2, 3, 4, 5], in: -9...9)
+        try checkKernel(op, [x, ints([0, 0, 1, 2, 0, 1, 2, 1])], tolerance: 0)
+        try checkKernel(op, [x, ints([0, 0, -1, 2, 0, 0, 1, -2])], tolerance: 0)
+        try checkKernel(op, [x, ints([2, 3]), Tensor(scalar: 1.5, .f32), ints([-1])], tolerance: 0)
+        try checkKernel(op, [Tensor.random(.i64, [4, 3], in: -9...9), ints([1, 1, 2, 2])], tolerance: 0)
+    }
+}
+
+@Suite struct KernelTileTests {
+    @Test func tileRepeats() throws {
+        let repeats = { (r: [Int]) in Tensor(shape: [r.count], int64s: r.map(Int64.init)) }
+        try checkKernel(try makeOp("tile"), [Tensor.random(.f32, [2, 3, 5], in: -9...9), repeats([2, 1, 3])], tolerance: 0)
+        try checkKernel(try makeOp("tile"), [Tensor.random(.i64, [4, 1], in: -9...9), repeats([1, 7])], tolerance: 0)
+    }
+}

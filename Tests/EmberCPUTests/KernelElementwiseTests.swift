@@ -192,5 +192,10 @@ import Testing
         check("expm1", VectorMath.expm1, Foundation.expm1, small)
         print("vector math, worst relative error:", worst.sorted { $0.key < $1.key })
         for (name, error) in worst { #expect(error < 1e-6, "\(name): \(error)") }
+        // GELU's 1 + erf(x) is accurate in absolute terms (which is relative to GELU's scale, x).
+        for start in stride(from: 0, to: small.count - 15, by: 16) {
+            let y = VectorMath.onePlusErf(FloatVector(small[start..<start + 16]))
+            for j in 0..<16 { #expect(Swift.abs(Double(y[j]) - (1 + Foundation.erf(Double(small[start + j])))) < 5e-7) }
+        }
     }
 }

@@ -13,6 +13,22 @@ import Testing
         try checkKernel(try makeOp("log_softmax", [("axis", .int(axis))]), [x])
     }
 
+    @Test func normalizationsInPlace() throws {
+        let x = randomFloats([3, 6, 37], in: -8...8)
+        for op in [try makeOp("softmax"), try makeOp("softmax", [("axis", .int(1))])] {
+            #expect(EmberKernels().inPlaceInput(try kernelNode(op, [x]), output: 0) == 0)
+            try checkKernel(op, [x], inPlace: true)
+        }
+        let logSoftmax = try makeOp("log_softmax")
+        #expect(EmberKernels().inPlaceInput(try kernelNode(logSoftmax, [x]), output: 0) == nil)
+        try checkKernel(try makeOp("layer_norm"), [x, randomFloats([37])], inPlace: true)
+        try checkKernel(try makeOp("rms_norm"), [x, randomFloats([37])], inPlace: true)
+        try checkKernel(try makeOp("group_norm", [("num_groups", .int(3))]), [x, randomFloats([6]), randomFloats([6])], inPlace: true)
+        try checkKernel(
+            try makeOp("batch_norm"), [x, randomFloats([6]), randomFloats([6]), randomFloats([6]), randomFloats([6], in: 0.5...2)],
+            inPlace: true)
+    }
+
     @Test func softmaxWithMaskedRows() throws {
         // A row of -infinity gives NaN, a row with some gives zeros there.
         var values = randomFloats([4, 19]).floats()
@@ -57,5 +73,20 @@ import Testing
         #expect(reason.contains("mean"))
         let f64 = try kernelNode(try makeOp("softmax"), [Tensor.random(.f64, [2, 3])])
         #expect(EmberKernels().support(f64) != .supported)
+    }
+}
+
+@Suite struct KernelChannelNormTests {
+    @Test(arguments: [[2, 6, 5, 7], [3, 4, 33], [2, 6]])
+    func channelNormsMatchReference(_ shape: [Int]) throws {
+        let x = randomFloats(shape, seed: 1)
+        let c = shape[1]
+        let scale = randomFloats([c], seed: 2), bias = randomFloats([c], seed: 3)
+        let mean = randomFloats([c], seed: 4), variance = randomFloats([c], in: 0.1...2, seed: 5)
+        try checkKernel(try makeOp("batch_norm", [("epsilon", .float(1e-3))]), [x, scale, bias, mean, variance])
+        if shape.count > 2 { try checkKernel(try makeOp("instance_norm"), [x, scale, bias]) }
+        for groups in [1, 2, c] {
+            try checkKernel(try makeOp("group_norm", [("num_groups", .int(groups))]), [x, scale, bias])
+        }
     }
 }

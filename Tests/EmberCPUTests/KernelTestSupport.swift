@@ -67,7 +67,9 @@ func checkKernel(
     var worst = 0.0
     for (a, e) in zip(actual, expected) {
         if tolerance == 0 {
-            #expect(a == e, "\(op.name) output differs", sourceLocation: sourceLocation)
+            // Exact, but NaN matches NaN (Tensor's == follows IEEE and says NaN != NaN).
+            let same = a == e || (a.dtype.isFloatingPoint && a.relativeError(to: e) == 0)
+            #expect(same, "\(op.name) output differs", sourceLocation: sourceLocation)
         } else {
             let error = a.relativeError(to: e) ?? .infinity
             #expect(error <= tolerance, "\(op.name): relative error \(error)", sourceLocation: sourceLocation)

@@ -218,32 +218,26 @@ extension AttentionKernel {
             if s.causal { high = min(high, position) }
             if s.left >= 0 { low = max(low, position - s.left) }
             if s.right >= 0 { high = min(high, position + s.right) }
-            var anyKept = false
-            var hasBias = s.causal || s.left >= 0 || s.right >= 0
             if let layout = g.mask, let mask {
-                hasBias = true
                 let offset = b * layout.strides[0] + h * layout.strides[1] + i * layout.strides[2]
                 if layout.isBool {
                     let keep = mask.assumingMemoryBound(to: Bool.self) + offset
                     for j in 0..<layout.keys where !keep[j] { row[j] = -.infinity }
-                    for j in 0..<min(layout.keys, high + 1) where j >= low && keep[j] { anyKept = true }
                 } else {
-                    let add = mask.assumingMemoryBound(to: Float.self) + offset
-                    VectorLoops.map(row, add, row, layout.keys) { $0 + $1 }
-                    for j in 0..<min(layout.keys, high + 1) where j >= low && add[j] != -.infinity { anyKept = true }
+                    VectorLoops.map(row, mask.assumingMemoryBound(to: Float.self) + offset, row, layout.keys) { $0 + $1 }
                 }
+                // Keys past a shorter mask are masked.
                 high = min(high, layout.keys - 1)
-            } else {
-                anyKept = low <= high
-            }
-            if hasBias && !anyKept {
-                row.update(repeating: 0, count: n)
-                return
             }
             for j in 0..<min(low, n) { row[j] = -.infinity }
             if high + 1 < n { for j in max(high + 1, 0)..<n { row[j] = -.infinity } }
-            var top = RowMath.max(row, n)
-            if top == -.infinity { top = 0 }
+            // A row whose every key is masked gives zeros (the reference's rule, and what its
+            // softmax of -infinity with the maximum taken as 0 gives too).
+            let top = RowMath.max(row, n)
+            if top == -.infinity {
+                row.update(repeating: 0, count: n)
+                return
+            }
             let sum = RowMath.expAndSum(row, row, n, shift: top)
             RowMath.scale(row, row, n, sum == 0 ? 1 : 1 / sum, 0)
         }

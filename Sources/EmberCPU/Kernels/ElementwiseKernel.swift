@@ -30,6 +30,9 @@ struct ElementwiseKernel: CPUKernel {
             bases.append(view.floats)
         }
         let layout = try BroadcastLayout(inputs: shapes, output: output.shape, op: node.op.name)
+        for i in 0..<program.inputCount where bases[i] == output.floats && shapes[i] != output.shape {
+            throw node.error(.invalidArgument, "the output shares input \(i)'s buffer, but that input is broadcast")
+        }
         guard output.count > 0 else { return }
         let tile = Self.tile
         let tilesPerRow = (layout.inner + tile - 1) / tile
@@ -106,21 +109,22 @@ struct ElementwiseKernel: CPUKernel {
         case .tanh: VectorLoops.map(x, y, n) { M.tanh($0) }
         case .exp: VectorLoops.map(x, y, n) { M.exp($0) }
         case .log: VectorLoops.map(x, y, n) { M.log($0) }
-        case .sqrt: VectorLoops.map(x, y, n) { $0.squareRoot() }
+        // Plain loops, which the compiler turns into vector square roots and roundings.
+        case .sqrt: for i in 0..<n { y[i] = x[i].squareRoot() }
         case .reciprocal: VectorLoops.map(x, y, n) { 1 / $0 }
-        case .reciprocalSqrt: VectorLoops.map(x, y, n) { 1 / $0.squareRoot() }
+        case .reciprocalSqrt: for i in 0..<n { y[i] = 1 / x[i].squareRoot() }
         case .erf: VectorLoops.map(x, y, n) { M.erf($0) }
         case .softplus:
             VectorLoops.map(x, y, n) { v in v.replacing(with: 0, where: v .< 0) + M.log1p(M.exp(-M.abs(v))) }
-        case .floor: VectorLoops.map(x, y, n) { $0.rounded(.down) }
-        case .ceil: VectorLoops.map(x, y, n) { $0.rounded(.up) }
-        case .round: VectorLoops.map(x, y, n) { $0.rounded(.toNearestOrEven) }
+        case .floor: for i in 0..<n { y[i] = x[i].rounded(.down) }
+        case .ceil: for i in 0..<n { y[i] = x[i].rounded(.up) }
+        case .round: for i in 0..<n { y[i] = x[i].rounded(.toNearestOrEven) }
         case .sign: VectorLoops.map(x, y, n) { v in v.replacing(with: 1, where: v .> 0).replacing(with: -1, where: v .< 0) }
         case .square: VectorLoops.map(x, y, n) { $0 * $0 }
         case .cube: VectorLoops.map(x, y, n) { $0 * $0 * $0 }
         case .hardSwish: VectorLoops.map(x, y, n) { v in v * unitClamp(v * (1.0 / 6) + 0.5) }
         case .silu: VectorLoops.map(x, y, n) { v in v * M.sigmoid(v) }
-        case .geluErf: VectorLoops.map(x, y, n) { v in 0.5 * v * (1 + M.erf(v * 0.707_106_78)) }
+        case .geluErf: VectorLoops.map(x, y, n) { v in 0.5 * v * M.onePlusErf(v * 0.707_106_78) }
         case .geluTanh:
             VectorLoops.map(x, y, n) { v in 0.5 * v * (1 + M.tanh(0.797_884_56 * v.addingProduct(v * v * v, M.splat(0.044_715)))) }
         case .leakyRelu(let alpha): VectorLoops.map(x, y, n) { v in v.replacing(with: v * alpha, where: v .< 0) }

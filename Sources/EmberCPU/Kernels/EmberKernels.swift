@@ -27,11 +27,21 @@ public struct EmberKernels: CPUKernelProvider {
         guard index == 0, let input = node.inputTypes.first ?? nil, let output = node.outputTypes.first,
             input.dtype == output.dtype
         else { return nil }
-        if node.op.traits.contains(.elementwise) || CopyKernel.handles(node.op) {
-            // Only where input 0 has the output's shape; the planner checks sizes at run time too.
-            return input.shape == output.shape || CopyKernel.handles(node.op) ? 0 : nil
-        }
-        return nil
+        // Reshapes copy bytes in order, so any buffer of the right size serves; the normalizations
+        // read a whole row (or channel group) before writing it.
+        if CopyKernel.handles(node.op) || Self.rowsInPlace(node.op) { return 0 }
+        // Elementwise ops read each position before writing it, when input 0 is not broadcast:
+        // its shape must be the output's, with no dim unknown (two unknown dims may differ).
+        guard node.op.traits.contains(.elementwise), let shape = input.shape, shape == output.shape,
+            !shape.contains(.unknown)
+        else { return nil }
+        return 0
+    }
+
+    /// Ops whose kernels finish reading each row before they write it. Not `log_softmax`, which
+    /// reads its input again after writing the exponentials.
+    private static func rowsInPlace(_ op: any Operator) -> Bool {
+        op is Softmax || op is LayerNorm || op is RMSNorm || op is BatchNorm || op is InstanceNorm || op is GroupNorm
     }
 
     public func makeKernel(_ node: KernelNode) throws -> any CPUKernel {
@@ -59,6 +69,13 @@ public struct EmberKernels: CPUKernelProvider {
         case is Concat: return try ConcatKernel(node)
         case is SliceOp: return try SliceKernel(node)
         case is Gather: return try GatherKernel(node)
+        case is Split: return try SplitKernel(node)
+        case is Expand: return try ExpandKernel(node)
+        case is Where: return try WhereKernel(node)
+        case is Cast: return try CastKernel(node)
+        case is Pad: return try PadKernel(node)
+        case is Tile: return try TileKernel(node)
+        case is BatchNorm, is InstanceNorm, is GroupNorm: return try ChannelNormKernel(node)
         case is any AxesReduction: return try ReduceKernel(node)
         case is any ArgReduction: return try ArgReduceKernel(node)
         default: break

@@ -20,21 +20,25 @@ enum SmallGemm {
             while j < n {
                 let width = min(16, n - j)
                 var (c0, c1, c2, c3) = (FloatVector(), FloatVector(), FloatVector(), FloatVector())
+                // Running pointers keep the loop free of index arithmetic and overflow checks.
+                var (b0, q0, q1, q2, q3) = (b + j, a0, a1, a2, a3)
                 if width == 16 {
-                    for p in 0..<k {
-                        let bv = VectorLoops.load(b + p * ldb + j)
-                        c0 = c0.addingProduct(FloatVector(repeating: a0[p]), bv)
-                        c1 = c1.addingProduct(FloatVector(repeating: a1[p]), bv)
-                        c2 = c2.addingProduct(FloatVector(repeating: a2[p]), bv)
-                        c3 = c3.addingProduct(FloatVector(repeating: a3[p]), bv)
+                    for _ in 0..<k {
+                        let bv = VectorLoops.load(b0)
+                        c0 = c0.addingProduct(FloatVector(repeating: q0.pointee), bv)
+                        c1 = c1.addingProduct(FloatVector(repeating: q1.pointee), bv)
+                        c2 = c2.addingProduct(FloatVector(repeating: q2.pointee), bv)
+                        c3 = c3.addingProduct(FloatVector(repeating: q3.pointee), bv)
+                        (b0, q0, q1, q2, q3) = (b0 + ldb, q0 + 1, q1 + 1, q2 + 1, q3 + 1)
                     }
                 } else {
-                    for p in 0..<k {
-                        let bv = VectorLoops.loadPartial(b + p * ldb + j, width)
-                        c0 = c0.addingProduct(FloatVector(repeating: a0[p]), bv)
-                        c1 = c1.addingProduct(FloatVector(repeating: a1[p]), bv)
-                        c2 = c2.addingProduct(FloatVector(repeating: a2[p]), bv)
-                        c3 = c3.addingProduct(FloatVector(repeating: a3[p]), bv)
+                    for _ in 0..<k {
+                        let bv = VectorLoops.loadPartial(b0, width)
+                        c0 = c0.addingProduct(FloatVector(repeating: q0.pointee), bv)
+                        c1 = c1.addingProduct(FloatVector(repeating: q1.pointee), bv)
+                        c2 = c2.addingProduct(FloatVector(repeating: q2.pointee), bv)
+                        c3 = c3.addingProduct(FloatVector(repeating: q3.pointee), bv)
+                        (b0, q0, q1, q2, q3) = (b0 + ldb, q0 + 1, q1 + 1, q2 + 1, q3 + 1)
                     }
                 }
                 let out = c + r * ldc + j

@@ -72,7 +72,7 @@ struct SoftmaxKernel: CPUKernel {
         let (m, sum) = (scratch, scratch + inner)
         m.update(from: x, count: inner)
         for j in 1..<max(n, 1) {
-            VectorLoops.map(m, x + j * inner, m, inner) { pointwiseMax($0, $1) }
+            VectorLoops.map(m, x + j * inner, m, inner) { VectorMath.maximum($0, $1) }
         }
         VectorLoops.map(m, m, inner) { $0.replacing(with: 0, where: ($0 .== .infinity) .| ($0 .== -.infinity)) }
         sum.update(repeating: 0, count: inner)

@@ -1,7 +1,7 @@
 /// Loops that apply a vector function over float arrays sixteen at a time, with the tail loaded
 /// into a zero-padded vector, so the functions never read or write past `count`.
-enum VectorLoops {
-    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> FloatVector {
+@usableFromInline enum VectorLoops {
+    @inlinable @inline(__always) static func load(_ p: UnsafePointer<Float>) -> FloatVector {
         UnsafeRawPointer(p).loadUnaligned(as: FloatVector.self)
     }
 
@@ -55,10 +55,11 @@ enum RowMath {
         var m = FloatVector(repeating: -.infinity)
         var i = 0
         while i + 16 <= n {
-            m = pointwiseMax(m, VectorLoops.load(x + i))
+            m = VectorMath.maximum(m, VectorLoops.load(x + i))
             i += 16
         }
-        var result = m.max()
+        var result = -Float.infinity
+        for j in 0..<16 { result = Swift.max(result, m[j]) }
         while i < n {
             result = Swift.max(result, x[i])
             i += 1

@@ -1,11 +1,25 @@
 /// Sixteen floats, the unit Ember's own kernels compute in (two AVX registers, or one AVX-512).
-typealias FloatVector = SIMD16<Float>
+@usableFromInline typealias FloatVector = SIMD16<Float>
 typealias IntVector = SIMD16<Int32>
 
 /// Branch-free math on `FloatVector`s, within a few units in the last place of Foundation's
 /// `Float` functions (the tests check 1e-6 relative), so loops over them stay vectorized.
 enum VectorMath {
     @inline(__always) static func splat(_ x: Float) -> FloatVector { FloatVector(repeating: x) }
+
+    // Swift's `pointwiseMin`, `clamped`, `squareRoot` and `rounded` on SIMD types run lane by lane
+    // (NaN rules, libm calls); comparisons and `replacing(with:where:)` become single vector
+    // instructions, so the functions here are written with those.
+
+    /// The larger of each pair of lanes; NaN in `a` stays NaN.
+    @inline(__always) static func maximum(_ a: FloatVector, _ b: FloatVector) -> FloatVector {
+        a.replacing(with: b, where: a .< b)
+    }
+
+    /// The smaller of each pair of lanes; NaN in `a` stays NaN.
+    @inline(__always) static func minimum(_ a: FloatVector, _ b: FloatVector) -> FloatVector {
+        a.replacing(with: b, where: a .> b)
+    }
 
     @inline(__always) static func bits(_ x: FloatVector) -> IntVector { unsafeBitCast(x, to: IntVector.self) }
     @inline(__always) static func float(bits: IntVector) -> FloatVector { unsafeBitCast(bits, to: FloatVector.self) }
@@ -19,7 +33,7 @@ enum VectorMath {
     /// first omitted term is below 6e-9 relative) and `2^k` written into the exponent bits.
     /// Below -86.6 (results under 2.2e-38) gives 0; above the largest float, infinity.
     @inline(__always) static func exp(_ input: FloatVector) -> FloatVector {
-        let x = input.clamped(lowerBound: splat(-86.6), upperBound: splat(88.72))
+        let x = minimum(maximum(input, splat(-86.6)), splat(88.72))
         // Adding 1.5 * 2^23 rounds x log2(e) to an integer k, kept in the low mantissa bits.
         let shifter = splat(12_582_912)
         let u = x * splat(1.442_695_04) + shifter
@@ -37,9 +51,8 @@ enum VectorMath {
         // 2^(k-1) * 2, so that k = 128 (just below the largest float) stays finite.
         let exponent = (bits(u) &- bits(shifter) &+ 126) &<< 23
         let scaled = p * float(bits: exponent) * 2
-        let result = scaled.replacing(with: 0, where: input .< splat(-86.6))
-            .replacing(with: .infinity, where: input .> splat(88.72))
-        return keepingNaN(input, result)
+        // NaN went through the clamp and the arithmetic as NaN; the bounds fail every comparison.
+        return scaled.replacing(with: 0, where: input .< splat(-86.6)).replacing(with: .infinity, where: input .> splat(88.72))
     }
 
     /// `e^x - 1`, accurate near 0 (Taylor series to `x^7/7!` below 0.35 in magnitude).
@@ -71,7 +84,7 @@ enum VectorMath {
     /// `tanh(x) = e / (e + 2)` with `e = e^2|x| - 1`, exact to a few ulp for every `x`; past 9 in
     /// magnitude the result rounds to ±1.
     @inline(__always) static func tanh(_ x: FloatVector) -> FloatVector {
-        let a = pointwiseMin(abs(x), splat(9))
+        let a = minimum(abs(x), splat(9))
         let e = expm1(a + a)
         return keepingNaN(x, withSign(e / (e + 2), of: x))
     }
@@ -134,5 +147,21 @@ enum VectorMath {
         q = splat(0.254_829_592).addingProduct(q, u)
         let tail = withSign(1 - q * u * exp(-x2), of: x)
         return keepingNaN(x, tail.replacing(with: series, where: a .< splat(0.5)))
+    }
+
+    /// `1 + erf(x)` for GELU, by Abramowitz and Stegun 7.1.26 alone: absolute error below 5e-7
+    /// (1.5e-7 of the formula, the rest float rounding). GELU multiplies it by `x / 2`, so its
+    /// error stays below 3e-7 of `|x|` and no series is needed near 0.
+    @inline(__always) static func onePlusErf(_ x: FloatVector) -> FloatVector {
+        let a = abs(x)
+        let u = 1 / (1 + a * 0.327_591_1)
+        var q = splat(1.061_405_429)
+        q = splat(-1.453_152_027).addingProduct(q, u)
+        q = splat(1.421_413_741).addingProduct(q, u)
+        q = splat(-0.284_496_736).addingProduct(q, u)
+        q = splat(0.254_829_592).addingProduct(q, u)
+        let e = q * u * exp(-x * x)
+        // 1 + erf(x) is 2 - e above 0 and e below, computed without cancellation.
+        return keepingNaN(x, (2 - e).replacing(with: e, where: x .< 0))
     }
 }
