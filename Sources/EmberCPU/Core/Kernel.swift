@@ -74,12 +74,17 @@ public protocol CPUKernelProvider: Sendable {
 
     /// The kernel for `node`, with the layouts in `node.inputLayouts` and `node.outputLayouts`.
     func makeKernel(_ node: KernelNode) throws -> any CPUKernel
+
+    /// A kernel that copies a value of `type` from one layout to another, for the copies the planner
+    /// makes of this provider's outputs; nil leaves it to Ember's generic copy.
+    func conversion(type: TensorType, from: CPULayout, to: CPULayout) -> (any CPUKernel)?
 }
 
 extension CPUKernelProvider {
     public func preferredLayout(_ node: KernelNode, output index: Int) -> CPULayout { .plain }
     public func accepts(_ node: KernelNode, input index: Int, layout: CPULayout) -> Bool { layout == .plain }
     public func inPlaceInput(_ node: KernelNode, output index: Int) -> Int? { nil }
+    public func conversion(type: TensorType, from: CPULayout, to: CPULayout) -> (any CPUKernel)? { nil }
 }
 
 /// What one execution context lends its kernels during a run: scratch memory that is reused from

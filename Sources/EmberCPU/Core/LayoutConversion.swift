@@ -44,13 +44,27 @@ public struct LayoutConversion: CPUKernel {
                 for c in 0..<width {
                     let plainRow = plainBase + ((n * channels + b * block + c) * spatial) * elementSize
                     let blockedRow = blockedBase + ((n * blocks + b) * spatial * block + c) * elementSize
-                    for s in 0..<spatial {
-                        let p = plainRow + s * elementSize
-                        let q = blockedRow + s * block * elementSize
-                        if toBlocked { q.copyMemory(from: p, byteCount: elementSize) } else { p.copyMemory(from: q, byteCount: elementSize) }
+                    switch elementSize {
+                    case 4: strided(UInt32.self, plainRow, blockedRow, spatial, block, toBlocked)
+                    case 2: strided(UInt16.self, plainRow, blockedRow, spatial, block, toBlocked)
+                    case 8: strided(UInt64.self, plainRow, blockedRow, spatial, block, toBlocked)
+                    default: strided(UInt8.self, plainRow, blockedRow, spatial, block, toBlocked)
                     }
                 }
             }
+        }
+    }
+
+    /// Moves `count` elements between a contiguous plain row and a blocked row of stride `block`.
+    @inline(__always)
+    private static func strided<T>(
+        _: T.Type, _ plain: UnsafeMutableRawPointer, _ blocked: UnsafeMutableRawPointer, _ count: Int, _ block: Int, _ toBlocked: Bool
+    ) {
+        let p = plain.assumingMemoryBound(to: T.self), q = blocked.assumingMemoryBound(to: T.self)
+        if toBlocked {
+            for s in 0..<count { q[s * block] = p[s] }
+        } else {
+            for s in 0..<count { p[s] = q[s * block] }
         }
     }
 }

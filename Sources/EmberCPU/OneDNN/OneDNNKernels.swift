@@ -101,6 +101,10 @@ public struct OneDNNKernels: CPUKernelProvider {
     }
 
     /// A kernel that converts f32 values of `type` from one layout to the other.
+    public func conversion(type: TensorType, from: CPULayout, to: CPULayout) -> (any CPUKernel)? {
+        try? Self.conversion(type: type, from: from, to: to)
+    }
+
     public static func conversion(type: TensorType, from: CPULayout, to: CPULayout) throws -> any CPUKernel {
         guard OneDNN.status.isAvailable else { throw EmberError(.unsupported, "[onednn] \(OneDNN.status)") }
         guard type.dtype == .f32 else { throw EmberError(.unsupported, "[onednn] layout conversion of \(type.dtype), expected f32") }

@@ -101,8 +101,10 @@ struct ProgramLayout {
                 let copy = slots.count
                 slots.append(Slot(name: slots[id.index].name + ".plain", type: slots[id.index].type, layout: .plain, source: .computed))
                 plainCopy[id.index] = copy
+                let type = slots[id.index].type, layout = layouts[id.index]
+                let conversion = chosen.conversion(type: type, from: layout, to: .plain) ?? LayoutConversion(from: layout, to: .plain)
                 steps.append(Step(
-                    kernel: LayoutConversion(from: layouts[id.index], to: .plain), op: nil, inputs: [id.index], outputs: [copy],
+                    kernel: conversion, op: nil, inputs: [id.index], outputs: [copy],
                     inPlace: [nil], location: "layout conversion of '\(slots[id.index].name)'", provider: "convert"))
             }
         }
