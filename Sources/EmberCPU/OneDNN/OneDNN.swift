@@ -30,20 +30,21 @@ public enum OneDNN {
 
     /// The library's status in this process, from the first load of `libraryPath`.
     public static let status: Status = {
-        preferPassiveThreads()
+        limitSpinning()
         return load(path: libraryPath)
     }()
 
-    /// oneDNN's OpenMP threads spin at each barrier by default, which pays off only when every
-    /// thread has a core to itself: where other work (or another execution context) shares the
-    /// cores, a spinning thread takes the core its partner needs and a run gets tens of times
-    /// slower (MobileNetV2 on 2 busy cores: 18 ms passive, about 1 s spinning). So unless the user
-    /// chose a policy, OpenMP threads sleep while they wait. OpenMP reads this when it loads, so
-    /// it has no effect where the process loaded OpenMP before.
-    private static func preferPassiveThreads() {
+    /// oneDNN's OpenMP threads spin at each barrier, by default for about 300,000 turns. That pays
+    /// off only while every thread has a core to itself: where other work shares the cores (Ember's
+    /// own kernels between oneDNN calls, another run, another process) a spinning thread takes the
+    /// core its partner needs, and a run gets tens of times slower. Sleeping at once instead
+    /// doubles MobileNetV2's time on an idle machine (wake-ups cost more than its small layers).
+    /// So unless the user chose a policy, threads spin briefly (10,000 turns), then sleep. OpenMP
+    /// reads this when it loads, so it has no effect where the process loaded OpenMP before.
+    private static func limitSpinning() {
         let environment = ProcessInfo.processInfo.environment
         guard environment["OMP_WAIT_POLICY"] == nil, environment["GOMP_SPINCOUNT"] == nil else { return }
-        setenv("OMP_WAIT_POLICY", "PASSIVE", 0)
+        setenv("GOMP_SPINCOUNT", "10000", 0)
     }
 
     /// Loads the library at `path` (a name the dynamic loader searches for, or a file) and
