@@ -9,6 +9,7 @@ torch.export archive. Prints one table and writes it to bench/results/DATE-cpu-H
 """
 import argparse
 import datetime
+import json
 import os
 import platform
 import re
@@ -35,9 +36,17 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def sequence_dims(ember: Path, model: Path) -> list[str]:
+    """`--dim NAME=128` for every symbolic dim after the batch (exporters name them differently)."""
+    report = json.loads(subprocess.run([str(ember), "inspect", "--json", str(model)], capture_output=True,
+                                       text=True, check=True).stdout)
+    names = {dim for port in report["inputs"] for dim in (port.get("shape") or [])[1:] if isinstance(dim, str)}
+    return [arg for name in sorted(names) for arg in ("--dim", f"{name}=128")]
+
+
 def run_bench(ember: Path, model: Path, peer: str, batches: list[int], threads: int) -> list[dict]:
     command = [str(ember), "bench", str(model), "--against", peer, "--iterations", "20", "--warmup", "3",
-               "--dim", "sequence=128"]
+               *sequence_dims(ember, model)]
     for b in batches:
         command += ["--batch", str(b)]
     env = dict(os.environ, EMBER_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))

@@ -60,13 +60,15 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         try Ember.reportingErrors {
-            let file = try ModelFile.open(model)
             progress("compiling \(model)")
             let clock = ContinuousClock()
             let start = clock.now
-            let engine = try file.engine(backend, optimization: optimization)
+            // The imported model is released once the engine is built: only the engine stays.
+            let (engine, peerModel) = try { () throws -> (Engine, String?) in
+                let file = try ModelFile.open(model)
+                return (try file.engine(backend, optimization: optimization), try peerModelPath(file))
+            }()
             progress("built a \(engine.backend.rawValue) engine in \(Self.format(milliseconds: clock.now - start)) ms")
-            let peerModel = try peerModelPath(file)
             var rows: [Row] = []
             for size in batch {
                 rows.append(try measure(engine, batch: size, peerModel: peerModel))
@@ -231,11 +233,15 @@ struct Bench: ParsableCommand {
     }
 }
 
-/// The peak resident memory of this process.
+/// The peak resident memory of this process image: `VmHWM` in /proc/self/status. (`ru_maxrss`
+/// would do, but Linux carries it across exec, so a process started by a large one inherits its
+/// parent's peak.)
 enum PeakMemory {
     static var residentBytes: Int {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return usage.ru_maxrss * 1024
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
+        else { return 0 }
+        return kilobytes * 1024
     }
 }

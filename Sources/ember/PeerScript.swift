@@ -3,7 +3,7 @@
 /// files and prints one JSON line with the timings and its peak memory.
 enum PeerScript {
     static let source = #"""
-import json, os, resource, sys, time
+import json, os, sys, time
 request = json.load(sys.stdin)
 import numpy as np
 
@@ -61,7 +61,8 @@ else:
 for name, value in outputs.items():
     np.save(os.path.join(request["scratch"], "peer-" + str(abs(hash(name))) + ".npy"), value)
 files = {name: os.path.join(request["scratch"], "peer-" + str(abs(hash(name))) + ".npy") for name in outputs}
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM is this process image's own peak; ru_maxrss would include the peak of the process that started it.
+peak_mb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")) / 1024
 print(json.dumps({"ms": ms, "outputs": files, "peak_mb": peak_mb}))
 """#
 }

@@ -162,3 +162,34 @@ def test_damaged_model_files_never_crash(model_path, tmp_path):
             assert proc.returncode in (0, 1), f"trial {trial}: {command[0]} exited {proc.returncode}: {proc.stderr[-400:]}"
             if proc.returncode == 1:
                 assert proc.stderr.startswith("error: ")
+
+
+def bench_rows(stdout):
+    """The data rows of `ember bench`'s table, as lists of cells."""
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in stdout.splitlines() if line.startswith("| ")]
+    return [r for r in rows if r[0].isdigit()]
+
+
+@pytest.mark.parametrize("peer", ["onnxruntime", "reference"])
+def test_bench_times_ember_and_a_peer_on_the_same_inputs(model_path, peer):
+    proc = ember("bench", model_path, "--against", peer, "--batch", "1", "--batch", "5",
+                 "--iterations", "3", "--warmup", "1")
+    assert proc.returncode == 0, proc.stderr
+    rows = bench_rows(proc.stdout)
+    assert [r[0] for r in rows] == ["1", "5"]
+    for row in rows:
+        ember_ms, peer_ms, max_rel = float(row[1]), float(row[2]), float(row[5])
+        assert ember_ms > 0 and peer_ms > 0
+        assert max_rel <= 1e-6, proc.stdout  # the same model on the same inputs
+    assert "peak memory: ember" in proc.stdout
+
+
+def test_bench_refuses_what_it_cannot_do(model_path, tmp_path):
+    engine = tmp_path / "small.engine"
+    assert ember("compile", model_path, "-o", engine).returncode == 0
+    proc = ember("bench", engine, "--against", "onnxruntime")
+    assert proc.returncode == 1 and "--peer-model" in proc.stderr
+    assert ember("bench", engine, "--against", "onnxruntime", "--peer-model", model_path,
+                 "--iterations", "2").returncode == 0
+    assert ember("bench", model_path, "--iterations", "0").returncode != 0
+    assert ember("bench", model_path, "--against", "warp-drive").returncode != 0
