@@ -97,7 +97,10 @@ def test_optimized_outputs_equal_unoptimized(name, exporter, exported):
 def test_fusion_alone_is_bit_exact(name, exported):
     """Fused nodes round each step as the separate ops did: fusing changes no bit of the outputs."""
     path, feeds = exported(name, "torchscript")
-    unfused = run_ember(path, feeds, extra_args=["-O2", *[flag for p in FUSION_PASSES for flag in ("--disable-pass", p)]])
-    fused = run_ember(path, feeds, extra_args=["-O2"])
+    # On the reference backend: the CPU backend's fused kernels (oneDNN post-ops, vector programs)
+    # may round differently from separate kernels, within the usual tolerance.
+    disabled = [flag for p in FUSION_PASSES for flag in ("--disable-pass", p)]
+    unfused = run_ember(path, feeds, backend="reference", extra_args=["-O2", *disabled])
+    fused = run_ember(path, feeds, backend="reference", extra_args=["-O2"])
     for output, value in unfused.items():
         assert np.array_equal(fused[output], value), f"{name}: output '{output}' differs after fusion"

@@ -83,7 +83,9 @@ struct RowNormKernel: CPUKernel {
         guard view.dtype == .f32 else { throw node.error(.typeMismatch, "\(what) has dtype \(view.dtype), expected f32") }
         let size = shape.reduce(1, *)
         if view.count == size { return view.floats }
-        let layout = try BroadcastLayout(inputs: [view.shape], output: shape, op: node.op.name)
+        guard let layout = try? BroadcastLayout(inputs: [view.shape], output: shape, op: node.op.name) else {
+            throw node.error(.shapeMismatch, "\(what) has shape \(view.shape), which does not broadcast to \(shape)")
+        }
         var offsets = [0]
         let inner = layout.inner
         for r in 0..<layout.rows {

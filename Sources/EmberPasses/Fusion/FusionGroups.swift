@@ -69,7 +69,7 @@ struct FusionGroups {
                     pushProducers(of: p)
                 } else if allowAnchors, anchor == nil, anchors.contains(node.op.name),
                     // An epilogue runs on the anchor's result in place: it may not broadcast it larger.
-                    graph.type(of: result).shape == graph.type(of: nodes[root].outputs[0]).shape
+                    !broadcastsLarger(graph.type(of: result).shape, to: graph.type(of: nodes[root].outputs[0]).shape)
                 {
                     memberOf[p] = root
                     members.append(p)
@@ -81,6 +81,21 @@ struct FusionGroups {
             groups.append(Group(root: root, anchor: anchor, members: members.sorted()))
         }
         return groups.reversed()
+    }
+
+    /// Whether a value of shape `from` would be broadcast to a larger `to`: a different rank, a dim
+    /// of 1 that becomes another size, or two different known sizes. Symbolic and unknown dims are
+    /// taken to match, as the elementwise ops between them require at run time.
+    static func broadcastsLarger(_ from: [Dim]?, to: [Dim]?) -> Bool {
+        guard let from, let to else { return true }
+        guard from.count == to.count else { return true }
+        return zip(from, to).contains { a, b in
+            switch (a, b) {
+            case (.known(let x), .known(let y)): x != y
+            case (.known(1), _): true
+            default: false
+            }
+        }
     }
 
     /// Elementwise ops of one result, and elementwise fused nodes (whose steps get inlined).
