@@ -154,7 +154,7 @@ public func ember_engine_run(
         guard outputCount >= 0, outputCount == 0 || outputs != nil else {
             throw EmberError(.invalidArgument, "the output array is NULL or has a negative count")
         }
-        let results = try engine.run(feeds(inputs, inputCount))
+        let results = try engine.run(views(of: inputs, inputCount, for: engine))
         // Check every output buffer before writing any.
         var plan: [(slot: Int, tensor: Tensor)] = []
         for i in 0..<Int(outputCount) {
@@ -191,30 +191,3 @@ public func ember_engine_run(
     }
 }
 
-/// The caller's input tensors as Swift tensors, by name.
-func feeds(_ inputs: UnsafePointer<ember_tensor>?, _ inputCount: Int32) throws -> [String: Tensor] {
-    guard inputCount >= 0, inputCount == 0 || inputs != nil else {
-        throw EmberError(.invalidArgument, "the input array is NULL or has a negative count")
-    }
-    var feeds: [String: Tensor] = [:]
-    for i in 0..<Int(inputCount) {
-        let t = inputs![i]
-        guard let cName = t.name else { throw EmberError(.invalidArgument, "input \(i) has no name") }
-        let name = String(cString: cName)
-        guard let dtype = DType(onnxCode: Int(t.dtype)) else {
-            throw EmberError(.invalidArgument, "input '\(name)' has unknown dtype code \(t.dtype)")
-        }
-        guard t.rank >= 0, t.rank <= 16, t.rank == 0 || t.dims != nil else {
-            throw EmberError(.invalidArgument, "input '\(name)' has rank \(t.rank) (0 to 16 with dims)")
-        }
-        let shape = (0..<Int(t.rank)).map { Int(clamping: t.dims![$0]) }
-        guard t.byte_size == 0 || t.data != nil else { throw EmberError(.invalidArgument, "input '\(name)' has no data") }
-        let bytes = t.data.map { UnsafeRawBufferPointer(start: $0, count: t.byte_size) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
-        do {
-            feeds[name] = try Tensor(dtype, shape: shape, bytes: bytes)
-        } catch let error as EmberError {
-            throw error.located("input '\(name)'")
-        }
-    }
-    return feeds
-}

@@ -64,6 +64,22 @@ public struct Engine: Sendable {
         return try ReferenceBackend().run(graph, inputs: inputs)
     }
 
+    /// Runs the engine on inputs in caller memory (engine input order) and returns the outputs as
+    /// tensors, by name.
+    public func run(_ inputs: [TensorView]) throws -> [(name: String, tensor: Tensor)] {
+        var buffers: [(dtype: DType, shape: [Int], data: UnsafeMutableRawPointer)] = []
+        defer { buffers.forEach { $0.data.deallocate() } }
+        try run(inputs) { _, dtype, shape in
+            let data = UnsafeMutableRawPointer.allocate(byteCount: max(shape.reduce(1, *) * dtype.byteSize, 1), alignment: 64)
+            buffers.append((dtype, shape, data))
+            return data
+        }
+        return try zip(graph.outputs, buffers).map { id, b in
+            let bytes = UnsafeRawBufferPointer(start: b.data, count: b.shape.reduce(1, *) * b.dtype.byteSize)
+            return (graph.name(of: id), try Tensor(b.dtype, shape: b.shape, bytes: bytes))
+        }
+    }
+
     /// Runs the engine on inputs in caller memory, in the engine's input order, without copying
     /// them on the CPU backend. `output` is asked for each output's memory (its position, dtype and
     /// shape) and must return at least that many bytes; the results are written there.
