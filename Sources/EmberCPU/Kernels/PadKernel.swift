@@ -38,7 +38,7 @@ struct PadKernel: CPUKernel {
             if n == 0, mode != .constant {
                 throw node.error(.invalidArgument, "cannot pad an empty axis \(k) in \(mode) mode")
             }
-            tables.append((0..<shape[k]).map { i in source(i, begin: begin[k], n: n).map { $0 * strides[k] } })
+            tables.append((0..<shape[k]).map { i in mode.source(i, begin: begin[k], n: n).map { $0 * strides[k] } })
         }
         let size = x.dtype.byteSize
         let fill = [UInt8](repeating: 0, count: size)
@@ -68,23 +68,6 @@ struct PadKernel: CPUKernel {
                     d -= 1
                 }
             }
-        }
-    }
-
-    /// The input position output position `i` copies along an axis of `n` padded by `begin`, or
-    /// nil for the constant (ONNX's rule for each mode).
-    func source(_ i: Int, begin: Int, n: Int) -> Int? {
-        let s = i - begin
-        if s >= 0 && s < n { return s }
-        switch mode {
-        case .constant: return nil
-        case .edge: return s < 0 ? 0 : n - 1
-        case .wrap: return ((s % n) + n) % n
-        case .reflect:
-            if n == 1 { return 0 }
-            let period = 2 * (n - 1)
-            let m = ((s % period) + period) % period
-            return m < n ? m : period - m
         }
     }
 }

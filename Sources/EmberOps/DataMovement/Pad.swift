@@ -11,7 +11,26 @@ public struct Pad: Operator {
     public static let inputArity: ClosedRange<Int> = 2...4
     public static var traits: OpTraits { .dataMovement }
 
-    public enum Mode: String, Sendable, CaseIterable { case constant, reflect, edge, wrap }
+    public enum Mode: String, Sendable, CaseIterable {
+        case constant, reflect, edge, wrap
+
+        /// For output position `i` of an axis of input size `n` padded by `begin`, the input position it
+        /// copies, or nil for the constant.
+        public func source(_ i: Int, begin: Int, n: Int) -> Int? {
+            let s = i - begin
+            if s >= 0 && s < n { return s }
+            switch self {
+            case .constant: return nil
+            case .edge: return s < 0 ? 0 : n - 1
+            case .wrap: return ((s % n) + n) % n
+            case .reflect:
+                if n == 1 { return 0 }
+                let period = 2 * (n - 1)
+                let m = ((s % period) + period) % period
+                return m < n ? m : period - m
+            }
+        }
+    }
 
     public var mode: Mode
 
@@ -74,23 +93,6 @@ public struct Pad: Operator {
         return [TensorType(x.dtype, dims)]
     }
 
-    /// For output position `i` of an axis of input size `n` padded by `begin`, the input position it
-    /// copies, or nil for the constant.
-    func source(_ i: Int, begin: Int, n: Int) -> Int? {
-        let s = i - begin
-        if s >= 0 && s < n { return s }
-        switch mode {
-        case .constant: return nil
-        case .edge: return s < 0 ? 0 : n - 1
-        case .wrap: return ((s % n) + n) % n
-        case .reflect:
-            if n == 1 { return 0 }
-            let period = 2 * (n - 1)
-            let m = ((s % period) + period) % period
-            return m < n ? m : period - m
-        }
-    }
-
     public func evaluate(_ inputs: [Tensor?], outputCount: Int) throws -> [Tensor] {
         let x = try inputs.required(0, Self.name)
         let pads = try inputs.required(1, Self.name).indexValues(Self.name, input: "pads")
@@ -111,7 +113,7 @@ public struct Pad: Operator {
             if n == 0, mode != .constant, shape[k] > 0 {
                 throw EmberError(.invalidArgument, "[\(Self.name)] cannot pad an empty axis \(k) in \(mode) mode")
             }
-            tables.append((0..<shape[k]).map { i in source(i, begin: perAxis[k].begin, n: n).map { $0 * strides[k] } ?? IndexMaps.fill })
+            tables.append((0..<shape[k]).map { i in mode.source(i, begin: perAxis[k].begin, n: n).map { $0 * strides[k] } ?? IndexMaps.fill })
         }
         let fill = value.flatMap { $0.count > 0 ? $0 : nil }
         return [IndexMaps.gatheringWithFill(x, IndexMaps.sums(tables), shape: shape, value: fill)]
