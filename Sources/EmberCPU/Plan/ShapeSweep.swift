@@ -14,7 +14,7 @@ enum ShapeSweep {
     /// Shapes per slot, or nil when some shape depends on data.
     static func shapes(_ layout: ProgramLayout, constants: [Int: Tensor], inputShapes: [[Int]]) throws -> [[Int]]? {
         var shapes = [[Int]?](repeating: nil, count: layout.slots.count)
-        var values = constants.filter { $0.value.dtype.isInteger && $0.value.count <= maxEvaluatedElements }
+        var values = constants.filter { isShapeArithmetic($0.value.dtype) && $0.value.count <= maxEvaluatedElements }
         for (index, slot) in layout.slots.enumerated() {
             switch slot.source {
             case .input(let position): shapes[index] = inputShapes[position]
@@ -60,9 +60,12 @@ enum ShapeSweep {
         return result
     }
 
+    /// Shape arithmetic is done in integers, with booleans from comparisons (`equal` into `where`).
+    private static func isShapeArithmetic(_ dtype: DType) -> Bool { dtype.isInteger || dtype == .bool }
+
     /// The value of a small integer result computable from shapes and known values alone.
     private static func shapeValue(_ op: any Operator, step: Step, inputTypes: [TensorType?], known: [Tensor?], outputTypes: [TensorType]) throws -> Tensor? {
-        guard outputTypes.count == 1, let type = outputTypes.first, type.dtype.isInteger,
+        guard outputTypes.count == 1, let type = outputTypes.first, isShapeArithmetic(type.dtype),
               let shape = type.knownShape, shape.reduce(1, *) <= maxEvaluatedElements
         else { return nil }
         switch op {
