@@ -90,7 +90,7 @@ let package = Package(
         .testTarget(name: "EmberOpsTests", dependencies: ["EmberIR", "EmberOps", "EmberReference", "EmberTestSupport"]),
         .testTarget(name: "EmberPassesTests", dependencies: ["EmberPasses", "EmberReference", "EmberTestSupport"], resources: [.copy("Golden")]),
         .testTarget(name: "EmberCPUTests", dependencies: ["EmberCPU", "EmberTestSupport"]),
-        .testTarget(name: "EmberRuntimeTests", dependencies: ["EmberRuntime", "EmberTestSupport"]),
+        .testTarget(name: "EmberRuntimeTests", dependencies: ["EmberRuntime", "EmberCPU", "EmberReference", "EmberTestSupport"]),
         .testTarget(name: "EmberONNXTests", dependencies: ["EmberONNX", "EmberReference", "EmberTestSupport"]),
         .testTarget(
             name: "EmberTorchTests",

@@ -25,23 +25,35 @@ public struct Engine: Sendable {
         public static var preferred: Backend { .cpu }
     }
 
-    public let graph: Graph
     public let backend: Backend
     /// Ops that run on the reference kernels even where a faster kernel exists.
     public let fallbackOps: Set<String>
     /// The CPU backend's kernels and plans; nil for the reference backend.
     public let program: CPUProgram?
+    /// The graph the reference backend evaluates; nil where the program holds it.
+    private let referenceGraph: Graph?
 
-    /// An engine that runs `graph` as it is, building its backend's kernels.
-    public init(graph: Graph, backend: Backend, fallbackOps: Set<String> = []) throws {
-        self.graph = graph
+    /// The graph the engine runs. On the CPU backend it lacks the weights the kernels packed into
+    /// copies of their own, so they are not held twice; `completeGraph()` has every constant.
+    public var graph: Graph { program?.graph ?? referenceGraph! }
+
+    /// An engine that runs `graph` as it is, building its backend's kernels. Pass the graph with
+    /// `consume` so that weights the kernels pack are let go as they are packed.
+    public init(graph: consuming Graph, backend: Backend, fallbackOps: Set<String> = []) throws {
         self.backend = backend
         self.fallbackOps = fallbackOps
         switch backend {
-        case .reference: program = nil
-        case .cpu: program = try CPUProgram(graph, providers: CPUBackend.providers, fallbackOps: fallbackOps)
+        case .reference:
+            program = nil
+            referenceGraph = graph
+        case .cpu:
+            program = try CPUProgram(consume graph, providers: CPUBackend.providers, fallbackOps: fallbackOps)
+            referenceGraph = nil
         }
     }
+
+    /// The graph with every constant, as it is saved.
+    public func completeGraph() throws -> Graph { try program?.completeGraph() ?? graph }
 
     /// Optimizes `graph` with `passes` and builds an engine for `backend`.
     public static func compile(
@@ -50,7 +62,7 @@ public struct Engine: Sendable {
     ) throws -> Engine {
         var optimized = graph
         try passes.run(&optimized)
-        return try Engine(graph: optimized, backend: backend, fallbackOps: fallbackOps)
+        return try Engine(graph: consume optimized, backend: backend, fallbackOps: fallbackOps)
     }
 
     /// The inputs the engine takes, by name, with their (possibly symbolic) types.

@@ -65,7 +65,7 @@ public enum EngineFile {
     /// The engine's bytes.
     public static func serialize(_ engine: Engine) throws -> Data {
         var weights: [UInt8] = []
-        let graphText = engine.graph.text(storingConstant: { tensor in
+        let graphText = try engine.completeGraph().text(storingConstant: { tensor in
             weights.append(contentsOf: [UInt8](repeating: 0, count: padding(weights.count)))
             let offset = weights.count
             weights.append(contentsOf: tensor.bytes())
@@ -105,79 +105,87 @@ public enum EngineFile {
     /// Whether `prefix` (the first bytes of a file) starts like an engine.
     public static func looksLikeEngine(_ prefix: Data) -> Bool { prefix.starts(with: magic) }
 
-    /// Loads and checks an engine file.
+    /// Loads and checks an engine file. The file is mapped, and each part's pages are let go once
+    /// read, so loading holds the weights once, not twice.
     public static func read(from url: URL) throws -> Engine {
-        let data: Data
+        let file: MappedFile
         do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
+            file = try MappedFile(path: url.path)
         } catch {
             throw EmberError(.io, "cannot read engine '\(url.path)'")
         }
         do {
-            return try deserialize(data)
+            return try load(file.bytes, release: file.release)
         } catch let error as EmberError {
             throw error.located("engine '\(url.path)'")
         }
     }
 
     public static func deserialize(_ data: Data) throws -> Engine {
-        try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
-            let end = bytes.count
-            guard end >= 16 + 12, Array(bytes[0..<8]) == magic else {
-                throw EmberError(.invalidModel, "not an Ember engine (no EMBERENG magic at the start)")
-            }
-            let version = readUInt32(bytes, at: 8)
-            guard version == formatVersion else {
-                throw EmberError(
-                    .invalidModel,
-                    "engine format version \(version) is not the version this Ember reads (\(formatVersion)); compile the model again with this Ember")
-            }
-            guard Array(bytes[(end - 4)..<end]) == trailerMark else {
-                throw EmberError(.invalidModel, "the engine is truncated (no end marker)")
-            }
-            let stored = UInt64(readUInt32(bytes, at: end - 12)) | UInt64(readUInt32(bytes, at: end - 8)) << 32
-            let actual = Checksum.xxh3(UnsafeRawBufferPointer(rebasing: bytes[0..<(end - 12)]))
-            guard stored == actual else {
-                throw EmberError(.invalidModel, "the engine is damaged: checksum \(hex(actual)) does not match the stored \(hex(stored))")
-            }
-            let headerLength = Int(readUInt32(bytes, at: 12))
-            guard headerLength <= end - 28 else { throw EmberError(.invalidModel, "the engine header is truncated") }
-            let header: Header
-            do {
-                header = try JSONDecoder().decode(Header.self, from: Data(bytes[16..<(16 + headerLength)]))
-            } catch {
-                throw EmberError(.invalidModel, "the engine header is not valid")
-            }
-            let body = end - 12
-            guard header.graphOffset >= 16 + headerLength, header.graphLength >= 0,
-                header.graphOffset <= body, header.graphLength <= body - header.graphOffset,
-                header.weightsOffset >= 0, header.weightsLength >= 0,
-                header.weightsOffset <= body, header.weightsLength <= body - header.weightsOffset
-            else {
-                throw EmberError(.invalidModel, "the engine's sections lie outside the file")
-            }
-            guard let backend = Engine.Backend(rawValue: header.backend) else {
-                throw EmberError(.unsupported, "the engine is for backend '\(header.backend)', which this Ember does not have")
-            }
-            let missing = header.cpuFeatures.filter { !CPUFeatures.available.contains($0) }
-            guard missing.isEmpty else {
-                throw EmberError(
-                    .unsupported, "the engine needs CPU features this machine lacks: \(missing.joined(separator: ", "))")
-            }
-            let text = String(decoding: bytes[header.graphOffset..<(header.graphOffset + header.graphLength)], as: UTF8.self)
-            let weights = UnsafeRawBufferPointer(
-                rebasing: bytes[header.weightsOffset..<(header.weightsOffset + header.weightsLength)])
-            let graph = try Graph(parsing: text, registry: .standard) { dtype, shape, offset in
-                guard let count = Tensor.elementCount(shape),
-                    case (let length, false) = count.multipliedReportingOverflow(by: dtype.byteSize),
-                    offset >= 0, offset <= weights.count, length <= weights.count - offset
-                else {
-                    throw EmberError(.invalidModel, "constant of \(dtype)\(shape) at offset \(offset) lies outside the weights")
-                }
-                return try Tensor(dtype, shape: shape, bytes: UnsafeRawBufferPointer(rebasing: weights[offset..<(offset + length)]))
-            }
-            return try Engine(graph: graph, backend: backend, fallbackOps: Set(header.fallbackOps ?? []))
+        try data.withUnsafeBytes { try load($0, release: { _ in }) }
+    }
+
+    /// Checks and loads the engine in `bytes`; `release` is told of each range of them read for the
+    /// last time.
+    private static func load(_ bytes: UnsafeRawBufferPointer, release: @escaping (Range<Int>) -> Void) throws -> Engine {
+        let end = bytes.count
+        guard end >= 16 + 12, Array(bytes[0..<8]) == magic else {
+            throw EmberError(.invalidModel, "not an Ember engine (no EMBERENG magic at the start)")
         }
+        let version = readUInt32(bytes, at: 8)
+        guard version == formatVersion else {
+            throw EmberError(
+                .invalidModel,
+                "engine format version \(version) is not the version this Ember reads (\(formatVersion)); compile the model again with this Ember")
+        }
+        guard Array(bytes[(end - 4)..<end]) == trailerMark else {
+            throw EmberError(.invalidModel, "the engine is truncated (no end marker)")
+        }
+        let stored = UInt64(readUInt32(bytes, at: end - 12)) | UInt64(readUInt32(bytes, at: end - 8)) << 32
+        let actual = Checksum.xxh3(UnsafeRawBufferPointer(rebasing: bytes[0..<(end - 12)]))
+        release(0..<end)
+        guard stored == actual else {
+            throw EmberError(.invalidModel, "the engine is damaged: checksum \(hex(actual)) does not match the stored \(hex(stored))")
+        }
+        let headerLength = Int(readUInt32(bytes, at: 12))
+        guard headerLength <= end - 28 else { throw EmberError(.invalidModel, "the engine header is truncated") }
+        let header: Header
+        do {
+            header = try JSONDecoder().decode(Header.self, from: Data(bytes[16..<(16 + headerLength)]))
+        } catch {
+            throw EmberError(.invalidModel, "the engine header is not valid")
+        }
+        let body = end - 12
+        guard header.graphOffset >= 16 + headerLength, header.graphLength >= 0,
+            header.graphOffset <= body, header.graphLength <= body - header.graphOffset,
+            header.weightsOffset >= 0, header.weightsLength >= 0,
+            header.weightsOffset <= body, header.weightsLength <= body - header.weightsOffset
+        else {
+            throw EmberError(.invalidModel, "the engine's sections lie outside the file")
+        }
+        guard let backend = Engine.Backend(rawValue: header.backend) else {
+            throw EmberError(.unsupported, "the engine is for backend '\(header.backend)', which this Ember does not have")
+        }
+        let missing = header.cpuFeatures.filter { !CPUFeatures.available.contains($0) }
+        guard missing.isEmpty else {
+            throw EmberError(
+                .unsupported, "the engine needs CPU features this machine lacks: \(missing.joined(separator: ", "))")
+        }
+        let text = String(decoding: bytes[header.graphOffset..<(header.graphOffset + header.graphLength)], as: UTF8.self)
+        let weights = UnsafeRawBufferPointer(
+            rebasing: bytes[header.weightsOffset..<(header.weightsOffset + header.weightsLength)])
+        let graph = try Graph(parsing: text, registry: .standard) { dtype, shape, offset in
+            guard let count = Tensor.elementCount(shape),
+                case (let length, false) = count.multipliedReportingOverflow(by: dtype.byteSize),
+                offset >= 0, offset <= weights.count, length <= weights.count - offset
+            else {
+                throw EmberError(.invalidModel, "constant of \(dtype)\(shape) at offset \(offset) lies outside the weights")
+            }
+            let tensor = try Tensor(dtype, shape: shape, bytes: UnsafeRawBufferPointer(rebasing: weights[offset..<(offset + length)]))
+            release((header.weightsOffset + offset)..<(header.weightsOffset + offset + length))
+            return tensor
+        }
+        return try Engine(graph: consume graph, backend: backend, fallbackOps: Set(header.fallbackOps ?? []))
     }
 
     // MARK: Bytes

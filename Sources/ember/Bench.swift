@@ -117,7 +117,7 @@ struct Bench: ParsableCommand {
             return row
         case .reference:
             progress("batch \(batch): timing the reference backend")
-            let reference = try Engine(graph: engine.graph, backend: .reference)
+            let reference = try Engine(graph: try engine.completeGraph(), backend: .reference)
             let (ms, outputs) = try Self.time(warmup: min(warmup, 1), iterations: max(1, iterations / 4)) { try reference.run(inputs) }
             row.peerMs = ms
             peerOutputs = Dictionary(uniqueKeysWithValues: outputs.map { ($0.name, $0.tensor) })

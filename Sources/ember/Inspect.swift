@@ -37,7 +37,7 @@ struct Inspect: ParsableCommand {
             } else if case .torch(let program) = file, !program.unsupported.isEmpty {
                 optimized = nil
             } else if case .engine(let engine) = file {
-                optimized = engine.graph  // already optimized
+                optimized = try engine.completeGraph()  // already optimized
             } else {
                 var graph = try file.graph()
                 try optimization.optimize(&graph)

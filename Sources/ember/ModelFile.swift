@@ -46,7 +46,7 @@ enum ModelFile {
     /// The model's graph as imported (for an engine, its optimized graph).
     func graph() throws -> Graph {
         switch self {
-        case .engine(let engine): engine.graph
+        case .engine(let engine): try engine.completeGraph()
         case .onnx(let model): try model.importGraph()
         case .torch(let program): try program.importGraph()
         case .text(let graph): graph

@@ -48,6 +48,22 @@ public protocol CPUKernel: Sendable {
     /// Reads `inputs` (nil for absent optional inputs) and writes every element of `outputs`. The
     /// views carry the run's concrete shapes and the layouts in the kernel's `KernelNode`.
     func run(_ inputs: [TensorView?], _ outputs: [TensorView], _ context: KernelContext) throws
+
+    /// The inputs whose constant this kernel copied into a form of its own when it was built
+    /// (weights reordered for a primitive) and never reads from the program again. When every
+    /// reader of a constant owns it, the program lets the graph's copy go.
+    var ownedConstants: [Int] { get }
+
+    /// The constant at input `position` as the graph held it, rebuilt from the kernel's own copy.
+    func restoredConstant(at position: Int) throws -> Tensor
+}
+
+extension CPUKernel {
+    public var ownedConstants: [Int] { [] }
+
+    public func restoredConstant(at position: Int) throws -> Tensor {
+        throw EmberError(.internalError, "this kernel holds no copy of input \(position)")
+    }
 }
 
 /// A family of kernels for the CPU backend (oneDNN's primitives, Ember's own vectorized kernels).

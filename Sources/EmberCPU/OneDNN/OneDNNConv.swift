@@ -6,7 +6,7 @@ import EmberOps
 /// its epilogue as post-ops. Constant weights are reordered into the format the primitive prefers
 /// when a plan is made; computed weights are read in their plain layout on every run.
 struct ConvBuilder: PlanBuilder {
-    let node: KernelNode
+    var node: KernelNode
     let window: Window
     let group: Int
     /// `conv_transpose`'s `output_padding`; nil for `conv`.
@@ -28,7 +28,28 @@ struct ConvBuilder: PlanBuilder {
         b = epilogue.operands.count > 2 ? epilogue.operands[2] : nil
         postOps = epilogue.postOps
         constants = constantBuffers(node, epilogue.postOpInputs.union(b.map { [$0] } ?? []))
-        packedWeights = node.constants[w].map(PackedWeights.init)
+        if let weight = node.constants[w] {
+            packedWeights = PackedWeights(weight)
+            self.node.constants[w] = nil  // the packed copy is the kernel's own
+        } else {
+            packedWeights = nil
+        }
+    }
+
+    var packed: (input: Int, weights: PackedWeights)? { packedWeights.map { (w, $0) } }
+
+    /// oneDNN's dims for W (with a leading group dim when grouped) and W's memory under them.
+    static func weightsDesc(_ ws: [Int], group: Int, transposed: Bool) throws -> (dims: [Int], plain: dnnl_memory_desc_t) {
+        let kernel = Array(ws.dropFirst(2))
+        // conv's W is [M, C/group, k...]; conv_transpose's [C, M/group, k...].
+        let (m, c) = transposed ? (ws[1] * group, ws[0]) : (ws[0], ws[1] * group)
+        let dims = (group > 1 ? [group, m / group, c / group] : [m, c]) + kernel
+        guard transposed else { return (dims, try MemoryDesc.make(dims)) }
+        // oneDNN's [group, M/group, C/group, k...] over W's [group, C/group, M/group, k...].
+        let taps = kernel.reduce(1, *)
+        let (mg, cg) = (m / group, c / group)
+        let strides = (group > 1 ? [cg * mg * taps] : []) + [taps, mg * taps] + Tensor.strides(of: kernel)
+        return (dims, try MemoryDesc.strided(dims, strides))
     }
 
     func plan(_ runShapes: [[Int]?]) throws -> Plan {
@@ -47,21 +68,10 @@ struct ConvBuilder: PlanBuilder {
         let geometry = try outputPadding.map { try transposedGeometry(Array(xs.dropFirst(2)), kernel, $0) }
             ?? window.resolve(input: Array(xs.dropFirst(2)), kernel: kernel)
         let dst = [xs[0], m] + geometry.output
-        let weightDims = (group > 1 ? [group, m / group, c / group] : [m, c]) + kernel
-        let plainWeights: dnnl_memory_desc_t
-        if outputPadding == nil {
-            plainWeights = try MemoryDesc.make(weightDims)
-        } else {
-            // oneDNN's [group, M/group, C/group, k...] over W's [group, C/group, M/group, k...].
-            let taps = kernel.reduce(1, *)
-            let (mg, cg) = (m / group, c / group)
-            let strides = (group > 1 ? [cg * mg * taps] : []) + [taps, mg * taps] + Tensor.strides(of: kernel)
-            plainWeights = try MemoryDesc.strided(weightDims, strides)
-        }
+        let (weightDims, plainWeights) = try Self.weightsDesc(ws, group: group, transposed: outputPadding != nil)
         var src = try MemoryDesc.make(xs, node.inputLayouts[x])
         var out = try MemoryDesc.make(dst, node.outputLayouts[0])
-        let weightsConstant = node.constants[w]
-        var weights = weightsConstant != nil ? try MemoryDesc.any(weightDims) : plainWeights
+        var weights = packedWeights != nil ? try MemoryDesc.any(weightDims) : plainWeights
         var bias = try MemoryDesc.make([m])
         let strides = window.strides(spatial).map(Int64.init)
         let dilations = window.oneDNNDilations(spatial).map(Int64.init)

@@ -54,6 +54,13 @@ final class Plan: @unchecked Sendable {
 /// Makes the plan of one node for concrete input shapes (nil for absent inputs).
 protocol PlanBuilder: Sendable {
     func plan(_ shapes: [[Int]?]) throws -> Plan
+
+    /// The constant input the plans read from a packed copy of their own, if any.
+    var packed: (input: Int, weights: PackedWeights)? { get }
+}
+
+extension PlanBuilder {
+    var packed: (input: Int, weights: PackedWeights)? { nil }
 }
 
 /// A node run by oneDNN: a plan per concrete input shape, made on first use (at once when every
@@ -73,7 +80,24 @@ final class OneDNNKernel: CPUKernel, @unchecked Sendable {
         let empty = node.outputTypes.contains { $0.knownShape?.contains(0) ?? false }
         if allKnown, !empty {
             _ = try plan(for: known.map { $0 ?? nil })
+        } else if builder.packed != nil {
+            // Weights are packed now, for a stand-in size 1 of each symbolic dim, so the program can
+            // let their plain copy go; a run whose primitive wants another format reorders the packed one.
+            let stand = node.inputTypes.map { type in type?.shape.map { dims in dims.map { $0.value ?? 1 } } }
+            _ = try? plan(for: stand)
         }
+    }
+
+    var ownedConstants: [Int] {
+        guard let (input, weights) = builder.packed, weights.isPacked else { return [] }
+        return [input]
+    }
+
+    func restoredConstant(at position: Int) throws -> Tensor {
+        guard let (input, weights) = builder.packed, input == position else {
+            throw EmberError(.internalError, "[onednn] input \(position) is not a packed weight", at: location)
+        }
+        return try weights.restored()
     }
 
     /// The plan for `shapes`, made under the lock when it is not cached yet.

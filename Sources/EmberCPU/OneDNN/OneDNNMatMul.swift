@@ -12,7 +12,7 @@ struct MatMulBuilder: PlanBuilder {
         case gemm(alpha: Float, beta: Float, transA: Bool, transB: Bool)
     }
 
-    let node: KernelNode
+    var node: KernelNode
     let kind: Kind
     let a: Int, b: Int
     /// Linear's bias or gemm's C, added through the bias argument.
@@ -65,8 +65,12 @@ struct MatMulBuilder: PlanBuilder {
             constants[c] = buffer
         }
         self.constants = constants
-        packedWeights = node.constants[b].map(PackedWeights.init)
+        // A constant B that is one matrix is packed; a batch of them is read where it is.
+        packedWeights = node.constants[b].flatMap { $0.shape.dropLast(2).allSatisfy { $0 == 1 } ? PackedWeights($0) : nil }
+        if packedWeights != nil { self.node.constants[b] = nil }  // the packed copy is the kernel's own
     }
+
+    var packed: (input: Int, weights: PackedWeights)? { packedWeights.map { (b, $0) } }
 
     /// The operands' dims and strides, the primitive's dst dims and the node's output shape.
     private struct Geometry {
@@ -120,8 +124,8 @@ struct MatMulBuilder: PlanBuilder {
         let g = try geometry(sa, sb)
         var src = try MemoryDesc.strided(g.src, g.srcStrides)
         let plainWeights = try MemoryDesc.strided(g.weights, g.weightStrides)
-        let weightsConstant = node.constants[b]
-        var weights = weightsConstant != nil && g.weights.count == 2 ? try MemoryDesc.any(g.weights) : plainWeights
+        let packing = packedWeights != nil && g.weights.count == 2
+        var weights = packing ? try MemoryDesc.any(g.weights) : plainWeights
         var dst = try MemoryDesc.make(g.dst)
         // Epilogue operands, padded to the output's rank, as dims of the primitive's dst.
         let fold: ([Int]) throws -> [Int] = { p in
@@ -160,7 +164,7 @@ struct MatMulBuilder: PlanBuilder {
             Binding(arg: DNNL_ARG_SRC, desc: src, source: .input(a)),
             Binding(arg: DNNL_ARG_DST, desc: dst, source: .output(0)),
         ]
-        if let packedWeights {
+        if let packedWeights, packing {
             let chosen = primitive.desc(dnnl_query_weights_md) ?? plainWeights
             let packed = try packedWeights.buffer(chosen, from: plainWeights)
             bindings.append(Binding(arg: DNNL_ARG_WEIGHTS, desc: chosen, source: .buffer(packed)))

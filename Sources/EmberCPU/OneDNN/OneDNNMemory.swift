@@ -81,22 +81,56 @@ enum MemoryDesc {
 
 /// A constant weight reordered into the formats primitives chose for it: plans for different
 /// shapes share one copy while their primitives want the same format (the usual case when only
-/// the batch changes) and get their own when it differs.
+/// the batch changes) and get their own when it differs. Once packed, the plain weight is let go:
+/// another format, or the plain weight itself, is reordered back from the first packed copy.
 final class PackedWeights: @unchecked Sendable {
-    private let plain: Tensor
+    private let shape: [Int]
     private let lock = NSLock()
+    private var plain: Tensor?
+    /// The weight's memory as the graph holds it, described when it is first packed.
+    private var plainDesc: dnnl_memory_desc_t?
     private var packed: [(dnnl_memory_desc_t, AlignedBuffer)] = []
 
-    init(_ plain: Tensor) { self.plain = plain }
+    init(_ plain: Tensor) {
+        shape = plain.shape
+        self.plain = plain
+    }
 
-    /// The weight in `format`, reordered from `plainDesc` on first use.
+    /// Whether the weight is held packed only.
+    var isPacked: Bool { lock.withLock { plain == nil } }
+
+    /// The weight in `format`, reordered on first use from the plain weight described by `plainDesc`.
     func buffer(_ format: dnnl_memory_desc_t, from plainDesc: dnnl_memory_desc_t) throws -> AlignedBuffer {
-        lock.lock()
-        defer { lock.unlock() }
-        if let (_, buffer) = packed.first(where: { MemoryDesc.equal($0.0, format) }) { return buffer }
-        let source = AlignedBuffer(floats: plain)
-        let buffer = try Reorder.copy(source.pointer, from: plainDesc, to: format)
-        packed.append((format, buffer))
-        return buffer
+        try lock.withLock {
+            if let (_, buffer) = packed.first(where: { MemoryDesc.equal($0.0, format) }) { return buffer }
+            self.plainDesc = self.plainDesc ?? plainDesc
+            let buffer: AlignedBuffer
+            if let plain {
+                buffer = try plain.withUnsafeRawBytes { try Reorder.copy($0.baseAddress!, from: plainDesc, to: format) }
+            } else {
+                buffer = try Reorder.copy(try plainBuffer().pointer, from: plainDesc, to: format)
+            }
+            packed.append((format, buffer))
+            plain = nil
+            return buffer
+        }
+    }
+
+    /// The weight as the graph held it.
+    func restored() throws -> Tensor {
+        try lock.withLock {
+            if let plain { return plain }
+            let buffer = try plainBuffer()
+            return try Tensor(.f32, shape: shape, bytes: UnsafeRawBufferPointer(start: buffer.pointer, count: shape.reduce(1, *) * 4))
+        }
+    }
+
+    /// The plain weight in memory of its own; called under the lock.
+    private func plainBuffer() throws -> AlignedBuffer {
+        if let plain { return AlignedBuffer(floats: plain) }
+        guard let plainDesc, let (format, first) = packed.first else {
+            throw EmberError(.internalError, "[onednn] a packed weight with no packed copy")
+        }
+        return try Reorder.copy(first.pointer, from: format, to: plainDesc)
     }
 }

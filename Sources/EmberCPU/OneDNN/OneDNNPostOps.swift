@@ -77,7 +77,8 @@ func constantBuffers(_ node: KernelNode, _ indices: Set<Int>) -> [AlignedBuffer?
     }
 }
 
-/// The concrete shape of every input: the run's shape, or the constant's.
+/// The concrete shape of every input: the run's shape, or the constant's (kept as its type once
+/// the kernel owns its copy).
 func concreteShapes(_ shapes: [[Int]?], _ node: KernelNode) -> [[Int]?] {
-    shapes.enumerated().map { i, shape in shape ?? node.constants[i]?.shape }
+    shapes.enumerated().map { i, shape in shape ?? node.constants[i]?.shape ?? node.inputTypes[i]?.knownShape }
 }

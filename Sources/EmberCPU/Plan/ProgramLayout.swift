@@ -43,10 +43,15 @@ struct ProgramLayout {
     var steps: [Step]
     /// Per graph output, the slot holding it in plain layout.
     var outputSlots: [Int]
+    /// Constants every reader's kernel keeps a copy of its own, with one such reader (step and
+    /// input): the graph lets them go, and that kernel gives them back.
+    var ownedConstants: [ValueID: (step: Int, input: Int)] = [:]
 
-    init(_ graph: Graph, partition: Partition, providers: [any CPUKernelProvider], constantIndices: [ValueID: Int]) throws {
+    /// Lays out `graph`'s steps, building each kernel. A constant is removed from `graph` as soon
+    /// as every kernel reading it holds a copy of its own, so its memory is not held twice.
+    init(_ graph: inout Graph, partition: Partition, providers: [any CPUKernelProvider], constantIndices: [ValueID: Int]) throws {
         let provider = { (node: Int) in providers[partition.assignments[node].provider] }
-        let plainNodes = graph.nodes.map { KernelNode($0, in: graph) }
+        var plainNodes = graph.nodes.map { KernelNode($0, in: graph) }
 
         var consumers = [[(node: Int, input: Int)]](repeating: [], count: graph.values.count)
         for (n, node) in graph.nodes.enumerated() {
@@ -69,6 +74,11 @@ struct ProgramLayout {
         }
         for (position, id) in graph.inputs.enumerated() { slots[id.index].source = .input(position) }
         for (id, index) in constantIndices { slots[id.index].source = .constant(index) }
+
+        // Readers of each constant not built yet, and constants some kernel reads from the graph.
+        var unbuiltReaders = [Int](repeating: 0, count: graph.values.count)
+        for id in graph.constants.keys { unbuiltReaders[id.index] = consumers[id.index].count }
+        var readFromGraph = Set(graph.outputs)
 
         // Plain copies of blocked values, made right after their producer.
         var plainCopy: [Int: Int] = [:]
@@ -93,6 +103,22 @@ struct ProgramLayout {
                 kernel: kernel, op: node.op, inputs: inputs, outputs: node.outputs.map(\.index),
                 inPlace: node.outputs.indices.map { maker.inPlaceInput(kernelNode, output: $0) },
                 location: node.location, provider: maker.name))
+            let owned = Set(kernel.ownedConstants)
+            for case let (position, id?) in node.inputs.enumerated() where graph.constants[id] != nil {
+                if owned.contains(position) {
+                    ownedConstants[id] = ownedConstants[id] ?? (steps.count - 1, position)
+                } else {
+                    readFromGraph.insert(id)
+                }
+                unbuiltReaders[id.index] -= 1
+                guard unbuiltReaders[id.index] == 0 else { continue }
+                if readFromGraph.contains(id) {
+                    ownedConstants[id] = nil
+                } else {
+                    graph.constants[id] = nil
+                    for reader in consumers[id.index] { plainNodes[reader.node].constants[reader.input] = nil }
+                }
+            }
 
             for id in node.outputs where layouts[id.index] != .plain {
                 let needsPlain = graph.outputs.contains(id)

@@ -18,7 +18,7 @@ enum ShapeSweep {
         for (index, slot) in layout.slots.enumerated() {
             switch slot.source {
             case .input(let position): shapes[index] = inputShapes[position]
-            case .constant: shapes[index] = constants[index]?.shape
+            case .constant: shapes[index] = constants[index]?.shape ?? slot.type.knownShape
             case .computed: break
             }
         }

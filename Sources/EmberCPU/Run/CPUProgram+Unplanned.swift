@@ -17,7 +17,7 @@ extension CPUProgram {
             switch slot.source {
             case .input(let position): views[index] = inputs[position]
             case .constant(let constant):
-                views[index] = TensorView(data: constantAddress(constant), dtype: slot.type.dtype, shape: constants[index]!.shape)
+                views[index] = TensorView(data: constantAddress(constant), dtype: slot.type.dtype, shape: constants[index]?.shape ?? slot.type.knownShape ?? [])
             case .computed: break
             }
         }

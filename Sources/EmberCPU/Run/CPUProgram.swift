@@ -9,6 +9,8 @@ import EmberOps
 ///     let program = try CPUProgram(graph, providers: CPUBackend.providers)
 ///     let outputs = try program.run(["x": x])
 public final class CPUProgram: @unchecked Sendable {
+    /// The graph the program runs, without the constants its kernels hold copies of their own of
+    /// (packed weights); `completeGraph()` gives them back.
     public let graph: Graph
     public let partition: Partition
     let layout: ProgramLayout
@@ -16,33 +18,46 @@ public final class CPUProgram: @unchecked Sendable {
     let constants: [Int: Tensor]
     /// Where each constant's bytes are, by the index `Slot.Source.constant` holds.
     private let constantAddresses: [UnsafeMutableRawPointer]
-    /// The address of constants with no elements.
+    /// The address of constants with no elements, and of those only their kernels' copies hold.
     nonisolated(unsafe) private static let empty = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
     private let plans = Locked<[[[Int]]: MemoryPlan?]>([:])
     private let idle = Locked<[ExecutionContext]>([])
 
     /// Builds kernels for every node of `graph`. Nodes whose op is in `fallbackOps` run on the last
-    /// provider (the reference kernels).
-    public init(_ graph: Graph, providers: [any CPUKernelProvider], fallbackOps: Set<String> = []) throws {
-        self.graph = graph
+    /// provider (the reference kernels). A weight that every kernel reading it packs into a copy of
+    /// its own is let go as soon as it is packed, so the program never holds it twice: pass the
+    /// graph with `consume` for its memory to go.
+    public init(_ graph: consuming Graph, providers: [any CPUKernelProvider], fallbackOps: Set<String> = []) throws {
+        var graph = consume graph
         partition = try Partition(graph, providers: providers, fallbackOps: fallbackOps)
+        let ids = graph.constantIDs
+        let indices = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
+        layout = try ProgramLayout(&graph, partition: partition, providers: providers, constantIndices: indices)
 
         // Kernels read constants where the graph's tensors hold them: those tensors are never
         // mutated, and the program keeps them alive, so their storage stays put.
         constants = Dictionary(uniqueKeysWithValues: graph.constants.map { ($0.key.index, $0.value) })
-        var addresses: [UnsafeMutableRawPointer] = []
-        var indices: [ValueID: Int] = [:]
-        for id in graph.constantIDs {
-            indices[id] = addresses.count
-            addresses.append(graph.constants[id]!.withUnsafeRawBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress) ?? Self.empty })
+        constantAddresses = ids.map { id in
+            graph.constants[id]?.withUnsafeRawBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress) } ?? Self.empty
         }
-        constantAddresses = addresses
-        layout = try ProgramLayout(graph, partition: partition, providers: providers, constantIndices: indices)
+        self.graph = graph
 
         // A graph with known input shapes is planned now, so its first run does no planning.
-        let known = graph.inputs.compactMap { graph.type(of: $0).knownShape }
-        if known.count == graph.inputs.count { _ = try plan(for: known) }
+        let known = self.graph.inputs.compactMap { self.graph.type(of: $0).knownShape }
+        if known.count == self.graph.inputs.count { _ = try plan(for: known) }
     }
+
+    /// The graph with every constant, those the kernels hold rebuilt from their copies.
+    public func completeGraph() throws -> Graph {
+        var complete = graph
+        for (id, owner) in layout.ownedConstants {
+            complete.constants[id] = try layout.steps[owner.step].kernel.restoredConstant(at: owner.input)
+        }
+        return complete
+    }
+
+    /// The constants only the kernels' copies hold.
+    public var kernelOwnedConstants: Set<ValueID> { Set(layout.ownedConstants.keys) }
 
     func constantAddress(_ index: Int) -> UnsafeMutableRawPointer { constantAddresses[index] }
 

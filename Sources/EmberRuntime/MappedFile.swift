@@ -1,0 +1,42 @@
+import EmberIR
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A file mapped read-only into memory. Pages already read can be handed back with `release`:
+/// they leave the process's resident memory and are read from the file again if touched, so a
+/// loader that copies the file piece by piece never holds it twice.
+final class MappedFile {
+    let bytes: UnsafeRawBufferPointer
+
+    init(path: String) throws {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw EmberError(.io, "cannot open '\(path)': \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw EmberError(.io, "cannot read '\(path)': \(String(cString: strerror(errno)))") }
+        let size = Int(status.st_size)
+        guard size > 0 else {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+            throw EmberError(.io, "cannot map '\(path)': \(String(cString: strerror(errno)))")
+        }
+        bytes = UnsafeRawBufferPointer(start: base, count: size)
+    }
+
+    /// Drops the whole pages inside `range` from resident memory; their bytes stay readable.
+    func release(_ range: Range<Int>) {
+        guard let base = bytes.baseAddress else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (range.lowerBound + page - 1) / page * page
+        let end = min(range.upperBound, bytes.count) / page * page
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
+
+    deinit {
+        if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+    }
+}
