@@ -77,38 +77,53 @@ struct ConvBuilder: PlanBuilder {
         let dilations = window.oneDNNDilations(spatial).map(Int64.init)
         let (begin, end) = (geometry.begin.map(Int64.init), geometry.end.map(Int64.init))
 
-        // A transposed convolution's descriptor has the same type in oneDNN 2.
-        var desc = dnnl_convolution_desc_t()
-        let status = withUnsafePointer(to: &bias) { biasPointer in
-            let biasDesc = b == nil ? nil : biasPointer
-            if outputPadding == nil {
-                return ember_dnnl_dilated_convolution_forward_desc_init(
-                    &desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &weights, biasDesc, &out, strides, dilations, begin, end)
-            }
-            return ember_dnnl_dilated_deconvolution_forward_desc_init(
-                &desc, dnnl_forward_inference, dnnl_deconvolution_direct, &src, &weights, biasDesc, &out, strides, dilations, begin, end)
-        }
-        try OneDNN.check(status, "describing conv \(xs) * \(ws)")
         let post = try ResolvedPostOps(postOps, node: node, shapes: shapes, constants: constants, output: dst, dst: dst) { $0 }
         let attributes = try PrimitiveAttributes()
         try post.apply(to: attributes)
-        let primitive = try Primitive(desc, attributes: attributes, what: "creating conv \(xs) * \(ws)")
+        func make(_ algorithm: dnnl_alg_kind_t) throws -> Primitive {
+            // A transposed convolution's descriptor has the same type in oneDNN 2.
+            var desc = dnnl_convolution_desc_t()
+            let status = withUnsafePointer(to: &bias) { biasPointer in
+                let biasDesc = b == nil ? nil : biasPointer
+                if outputPadding == nil {
+                    return ember_dnnl_dilated_convolution_forward_desc_init(
+                        &desc, dnnl_forward_inference, algorithm, &src, &weights, biasDesc, &out, strides, dilations, begin, end)
+                }
+                return ember_dnnl_dilated_deconvolution_forward_desc_init(
+                    &desc, dnnl_forward_inference, algorithm, &src, &weights, biasDesc, &out, strides, dilations, begin, end)
+            }
+            try OneDNN.check(status, "describing conv \(xs) * \(ws)")
+            return try Primitive(desc, attributes: attributes, what: "creating conv \(xs) * \(ws)")
+        }
+        // Winograd F(4x4, 3x3) where oneDNN has it, for 3x3 stride-1 convolutions of constant
+        // weights with outputs of at least 14x14 (smaller ones waste much of their 4x4 tiles). Its
+        // transformed weights depend on the batch and cannot be reordered back, so a weight gets
+        // them for at most two batch layouts; other batches run the direct algorithm.
+        var primitive: Primitive?
+        if let packedWeights, outputPadding == nil, group == 1, kernel == [3, 3],
+           strides.allSatisfy({ $0 == 1 }), dilations.allSatisfy({ $0 == 0 }), geometry.output.allSatisfy({ $0 >= 14 }),
+           let candidate = try? make(dnnl_convolution_winograd),
+           let format = candidate.desc(dnnl_query_weights_md),
+           packedWeights.holds(format) || packedWeights.formatCount < 2 {
+            primitive = candidate
+        }
+        let chosen = try primitive ?? make(outputPadding == nil ? dnnl_convolution_direct : dnnl_deconvolution_direct)
 
         var bindings = [
             Binding(arg: DNNL_ARG_SRC, desc: src, source: .input(x)),
             Binding(arg: DNNL_ARG_DST, desc: out, source: .output(0)),
         ]
         if let packedWeights {
-            let chosen = primitive.desc(dnnl_query_weights_md) ?? plainWeights
-            let packed = try packedWeights.buffer(chosen, from: plainWeights)
-            bindings.append(Binding(arg: DNNL_ARG_WEIGHTS, desc: chosen, source: .buffer(packed)))
+            let format = chosen.desc(dnnl_query_weights_md) ?? plainWeights
+            let packed = try packedWeights.buffer(format, from: plainWeights)
+            bindings.append(Binding(arg: DNNL_ARG_WEIGHTS, desc: format, source: .buffer(packed)))
         } else {
             bindings.append(Binding(arg: DNNL_ARG_WEIGHTS, desc: plainWeights, source: .input(w)))
         }
         if let b {
             bindings.append(Binding(arg: DNNL_ARG_BIAS, desc: bias, source: constants[b].map { .buffer($0) } ?? .input(b)))
         }
-        return Plan(primitive, bindings + post.bindings, prefill: post.prefill)
+        return Plan(chosen, bindings + post.bindings, prefill: post.prefill)
     }
 
     /// A transposed convolution's output sizes and pads: `out = stride * (in - 1) +

@@ -123,36 +123,50 @@ final class OneDNNKernel: CPUKernel, @unchecked Sendable {
         guard outputs.allSatisfy({ $0.count > 0 }) else { return }
         let plan = try plan(for: inputs.map { $0?.shape })
         let stream = try context.state { try Stream(try OneDNN.requireEngine()) }
+        let bound = try context.state { BoundPlans() }.arguments(for: plan)
         if let r = plan.prefill, let residual = inputs[r], residual.data != outputs[0].data {
             outputs[0].data.copyMemory(from: residual.data, byteCount: outputs[0].byteCount)
         }
         let layout = plan.scratchLayout
         let scratch = layout.total > 0 ? context.scratch(bytes: layout.total) : nil
-        var args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)] = []
-        args.reserveCapacity(plan.bindings.count + 1)
+        var pointers: [UnsafeMutableRawPointer] = []
+        pointers.reserveCapacity(plan.bindings.count)
         for binding in plan.bindings {
-            let pointer: UnsafeMutableRawPointer
             switch binding.source {
             case .input(let i):
                 guard let view = inputs[i] else { throw EmberError(.invalidArgument, "[onednn] input \(i) is missing", at: location) }
-                pointer = view.data
-            case .output(let i): pointer = outputs[i].data
-            case .buffer(let buffer): pointer = buffer.pointer
+                pointers.append(view.data)
+            case .output(let i): pointers.append(outputs[i].data)
+            case .buffer(let buffer): pointers.append(buffer.pointer)
             case .intermediate:
                 guard let scratch else { throw EmberError(.internalError, "[onednn] no scratch for an intermediate result", at: location) }
-                pointer = scratch + layout.intermediate
+                pointers.append(scratch + layout.intermediate)
             }
-            args.append((binding.arg, binding.desc, pointer))
         }
         do {
-            try plan.primitive.execute(args, scratch: scratch, stream: stream)
-            if let reorder = plan.reorder, let scratch {
-                try reorder.primitive.execute(
-                    [(DNNL_ARG_SRC, reorder.from, scratch + layout.intermediate), (DNNL_ARG_DST, reorder.to, outputs[0].data)],
-                    scratch: scratch + layout.reorderScratch, stream: stream)
+            try bound.main.execute(plan.primitive, pointers, scratch: scratch, stream: stream)
+            if let reorder = plan.reorder, let conversion = bound.reorder, let scratch {
+                try conversion.execute(
+                    reorder.primitive, [scratch + layout.intermediate, outputs[0].data], scratch: scratch + layout.reorderScratch, stream: stream)
             }
         } catch let error as EmberError {
             throw error.located(location)
         }
+    }
+}
+
+/// One execution context's bound arguments for each plan it has run. Each entry keeps its plan
+/// alive, so no other plan can take its identity.
+final class BoundPlans {
+    private var arguments: [ObjectIdentifier: (plan: Plan, main: BoundArguments, reorder: BoundArguments?)] = [:]
+
+    func arguments(for plan: Plan) throws -> (main: BoundArguments, reorder: BoundArguments?) {
+        if let bound = arguments[ObjectIdentifier(plan)] { return (bound.main, bound.reorder) }
+        let main = try BoundArguments(plan.primitive, kinds: plan.bindings.map(\.arg), descs: plan.bindings.map(\.desc))
+        let reorder = try plan.reorder.map {
+            try BoundArguments($0.primitive, kinds: [DNNL_ARG_SRC, DNNL_ARG_DST], descs: [$0.from, $0.to])
+        }
+        arguments[ObjectIdentifier(plan)] = (plan, main, reorder)
+        return (main, reorder)
     }
 }

@@ -81,8 +81,9 @@ enum MemoryDesc {
 
 /// A constant weight reordered into the formats primitives chose for it: plans for different
 /// shapes share one copy while their primitives want the same format (the usual case when only
-/// the batch changes) and get their own when it differs. Once packed, the plain weight is let go:
-/// another format, or the plain weight itself, is reordered back from the first packed copy.
+/// the batch changes) and get their own when it differs. Once packed, the plain weight is let go
+/// where it can be had back: another format, or the plain weight itself, is then reordered from
+/// the first packed copy.
 final class PackedWeights: @unchecked Sendable {
     private let shape: [Int]
     private let lock = NSLock()
@@ -99,6 +100,12 @@ final class PackedWeights: @unchecked Sendable {
     /// Whether the weight is held packed only.
     var isPacked: Bool { lock.withLock { plain == nil } }
 
+    /// The number of packed copies, one per format.
+    var formatCount: Int { lock.withLock { packed.count } }
+
+    /// Whether a copy in `format` exists.
+    func holds(_ format: dnnl_memory_desc_t) -> Bool { lock.withLock { packed.contains { MemoryDesc.equal($0.0, format) } } }
+
     /// The weight in `format`, reordered on first use from the plain weight described by `plainDesc`.
     func buffer(_ format: dnnl_memory_desc_t, from plainDesc: dnnl_memory_desc_t) throws -> AlignedBuffer {
         try lock.withLock {
@@ -111,7 +118,9 @@ final class PackedWeights: @unchecked Sendable {
                 buffer = try Reorder.copy(try plainBuffer().pointer, from: plainDesc, to: format)
             }
             packed.append((format, buffer))
-            plain = nil
+            // The plain weight goes once it can be had back from the first packed copy (oneDNN
+            // reorders from most formats, but not from Winograd's transformed weights).
+            if packed.count == 1, (try? Reorder.make(from: format, to: plainDesc)) != nil { plain = nil }
             return buffer
         }
     }

@@ -126,6 +126,42 @@ final class Primitive: @unchecked Sendable {
     }
 }
 
+/// A primitive's arguments as oneDNN memory objects, made once per execution context and plan and
+/// pointed at each run's buffers, so a run creates no objects and copies no descriptors.
+final class BoundArguments {
+    private var memories: [dnnl_memory_t] = []
+    private var execArgs: [dnnl_exec_arg_t] = []
+
+    /// Arguments of `kinds` (`DNNL_ARG_SRC`...) and `descs`, plus the primitive's scratchpad.
+    init(_ primitive: Primitive, kinds: [Int32], descs: [dnnl_memory_desc_t]) throws {
+        let engine = try OneDNN.requireEngine()
+        var all = Array(zip(kinds, descs))
+        if primitive.scratchpadBytes > 0 { all.append((DNNL_ARG_SCRATCHPAD, primitive.scratchpadDesc)) }
+        for (kind, md) in all {
+            var memory: dnnl_memory_t?
+            var desc = md
+            try OneDNN.check(ember_dnnl_memory_create(&memory, &desc, engine.handle, nil), "creating a memory object")
+            guard let memory else { throw EmberError(.internalError, "[onednn] no memory object") }
+            memories.append(memory)
+            execArgs.append(dnnl_exec_arg_t(arg: kind, memory: memory))
+        }
+    }
+
+    deinit { for memory in memories { _ = ember_dnnl_memory_destroy(memory) } }
+
+    /// Runs `primitive` with each argument at its pointer, in order, and the scratchpad at `scratch`.
+    func execute(_ primitive: Primitive, _ pointers: [UnsafeMutableRawPointer], scratch: UnsafeMutableRawPointer?, stream: Stream) throws {
+        for (memory, pointer) in zip(memories, pointers) {
+            try OneDNN.check(ember_dnnl_memory_set_data_handle(memory, pointer), "pointing a memory object at its buffer")
+        }
+        if memories.count > pointers.count {
+            guard let scratch else { throw EmberError(.internalError, "[onednn] a primitive's scratchpad is missing") }
+            try OneDNN.check(ember_dnnl_memory_set_data_handle(memories[pointers.count], scratch), "pointing the scratchpad")
+        }
+        try OneDNN.check(ember_dnnl_primitive_execute(primitive.handle, stream.handle, Int32(execArgs.count), execArgs), "executing a primitive")
+    }
+}
+
 /// Runs a reorder once, outside any run: for weights and constants at kernel creation.
 enum Reorder {
     /// `source` (described by `from`) copied into a new buffer described by `to`.
