@@ -53,6 +53,24 @@ struct OneDNNConvTests {
         }
     }
 
+    @Test func winogradSizedConvolutionsAgreeAtEveryBatch() throws {
+        // 3x3 stride 1 with constant weights and 16x16 outputs: oneDNN's Winograd where it has
+        // it, whose transformed weights differ by batch; the third batch size runs direct.
+        let op = try makeOp("conv", [("pads", .ints([1, 1, 1, 1]))])
+        let w = random([32, 32, 3, 3], seed: 11), b = random([32], seed: 12)
+        let (node, _) = try oneDNNNode(
+            op, [random([1, 32, 16, 16], seed: 13), w, b], constant: [1, 2], symbolic: true,
+            inputLayouts: [.channelBlocked(testBlock), .plain, .plain], outputLayout: .channelBlocked(testBlock))
+        let runner = try OneDNNRunner(node)
+        for batch in [1, 4, 2, 1] {
+            let x = random([batch, 32, 16, 16], seed: UInt64(20 + batch))
+            let expected = try op.evaluate([x, w, b], outputCount: 1)[0]
+            let actual = try runner.run([x, w, b], outputShape: expected.shape)
+            #expect((actual.relativeError(to: expected) ?? .infinity) <= 1e-4, "batch \(batch)")
+        }
+        #expect(try runner.kernel.restoredConstant(at: 1) == w, "the weight as given, whatever the kernel keeps")
+    }
+
     static let transposedCases: [Case] = [
         Case(x: [1, 5, 7, 6], w: [5, 3, 3, 3], attributes: [("strides", .ints([2, 2])), ("pads", .ints([1, 1, 1, 1]))]),
         Case(x: [2, 6, 5, 5], w: [6, 4, 4, 3], attributes: [("strides", .ints([2, 1])), ("group", .int(2)), ("pads", .ints([1, 0, 1, 1]))], bias: false),
