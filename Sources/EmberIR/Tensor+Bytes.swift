@@ -16,6 +16,7 @@ extension Tensor {
         func load<T>(_: T.Type) -> [T] {
             [T](unsafeUninitializedCapacity: n) { buffer, initialized in
                 let destination = UnsafeMutableRawBufferPointer(buffer)
+                LargeMemory.prepare(destination)
                 if let raw = bytes as? UnsafeRawBufferPointer {
                     destination.copyMemory(from: raw)
                 } else if bytes.withContiguousStorageIfAvailable({ destination.copyMemory(from: UnsafeRawBufferPointer($0)) }) == nil {

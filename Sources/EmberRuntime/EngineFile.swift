@@ -141,12 +141,33 @@ public enum EngineFile {
         guard Array(bytes[(end - 4)..<end]) == trailerMark else {
             throw EmberError(.invalidModel, "the engine is truncated (no end marker)")
         }
+        // The checksum is computed on another thread while the graph is read; nothing read is
+        // used before it matches, and a mismatch is reported before any other fault.
         let stored = UInt64(readUInt32(bytes, at: end - 12)) | UInt64(readUInt32(bytes, at: end - 8)) << 32
-        let actual = Checksum.xxh3(UnsafeRawBufferPointer(rebasing: bytes[0..<(end - 12)]))
-        release(0..<end)
-        guard stored == actual else {
-            throw EmberError(.invalidModel, "the engine is damaged: checksum \(hex(actual)) does not match the stored \(hex(stored))")
+        let checksum = BackgroundChecksum(UnsafeRawBufferPointer(rebasing: bytes[0..<(end - 12)]))
+        func checkIntegrity() throws {
+            let actual = checksum.value
+            guard stored == actual else {
+                throw EmberError(.invalidModel, "the engine is damaged: checksum \(hex(actual)) does not match the stored \(hex(stored))")
+            }
         }
+        let backend: Engine.Backend, fallbackOps: Set<String>, graph: Graph
+        do {
+            (backend, fallbackOps, graph) = try parse(bytes, release: release)
+        } catch {
+            try checkIntegrity()
+            throw error
+        }
+        try checkIntegrity()
+        return try Engine(graph: consume graph, backend: backend, fallbackOps: fallbackOps)
+    }
+
+    /// The backend, forced fallback ops and graph of the engine in `bytes`, whose checksum is being
+    /// checked meanwhile.
+    private static func parse(
+        _ bytes: UnsafeRawBufferPointer, release: @escaping (Range<Int>) -> Void
+    ) throws -> (backend: Engine.Backend, fallbackOps: Set<String>, graph: Graph) {
+        let end = bytes.count
         let headerLength = Int(readUInt32(bytes, at: 12))
         guard headerLength <= end - 28 else { throw EmberError(.invalidModel, "the engine header is truncated") }
         let header: Header
@@ -185,7 +206,28 @@ public enum EngineFile {
             release((header.weightsOffset + offset)..<(header.weightsOffset + offset + length))
             return tensor
         }
-        return try Engine(graph: consume graph, backend: backend, fallbackOps: Set(header.fallbackOps ?? []))
+        return (backend, Set(header.fallbackOps ?? []), graph)
+    }
+
+    /// XXH3-64 of a buffer, computed on another thread; `value` waits for it. The buffer must stay
+    /// valid until then.
+    private final class BackgroundChecksum: @unchecked Sendable {
+        private let done = DispatchSemaphore(value: 0)
+        private var result: UInt64 = 0
+
+        init(_ bytes: UnsafeRawBufferPointer) {
+            nonisolated(unsafe) let bytes = bytes
+            DispatchQueue.global().async { [self] in
+                result = Checksum.xxh3(bytes)
+                done.signal()
+            }
+        }
+
+        var value: UInt64 {
+            done.wait()
+            done.signal()
+            return result
+        }
     }
 
     // MARK: Bytes

@@ -3,9 +3,9 @@ import EmberIR
 import Glibc
 #endif
 
-/// A file mapped read-only into memory. Pages already read can be handed back with `release`:
-/// they leave the process's resident memory and are read from the file again if touched, so a
-/// loader that copies the file piece by piece never holds it twice.
+/// A file mapped read-only into memory, its pages read in at once. Pages already read can be
+/// handed back with `release`: they leave the process's resident memory and are read from the
+/// file again if touched, so a loader that copies the file piece by piece never holds it twice.
 final class MappedFile {
     let bytes: UnsafeRawBufferPointer
 
@@ -20,7 +20,7 @@ final class MappedFile {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return
         }
-        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0), base != MAP_FAILED else {
             throw EmberError(.io, "cannot map '\(path)': \(String(cString: strerror(errno)))")
         }
         bytes = UnsafeRawBufferPointer(start: base, count: size)

@@ -52,7 +52,11 @@ struct ConvBuilder: PlanBuilder {
         return (dims, try MemoryDesc.strided(dims, strides))
     }
 
-    func plan(_ runShapes: [[Int]?]) throws -> Plan {
+    func plan(_ runShapes: [[Int]?]) throws -> Plan { try plan(runShapes, winograd: true) }
+
+    func packingPlan(_ runShapes: [[Int]?]) throws -> Plan { try plan(runShapes, winograd: false) }
+
+    private func plan(_ runShapes: [[Int]?], winograd: Bool) throws -> Plan {
         let shapes = concreteShapes(runShapes, node)
         guard let xs = shapes[x], let ws = shapes[w], xs.count >= 3, ws.count == xs.count else {
             throw Unsupported("conv needs X and W of the same rank >= 3")
@@ -95,16 +99,16 @@ struct ConvBuilder: PlanBuilder {
             try OneDNN.check(status, "describing conv \(xs) * \(ws)")
             return try Primitive(desc, attributes: attributes, what: "creating conv \(xs) * \(ws)")
         }
-        // Winograd F(4x4, 3x3) where oneDNN has it, for 3x3 stride-1 convolutions of constant
-        // weights with outputs of at least 14x14 (smaller ones waste much of their 4x4 tiles). Its
-        // transformed weights depend on the batch and cannot be reordered back, so a weight gets
-        // them for at most two batch layouts; other batches run the direct algorithm.
+        // Winograd where oneDNN has it, for 3x3 stride-1 convolutions of constant weights with
+        // outputs of at least 14x14 (smaller ones waste much of their tiles). Its transformed
+        // weights depend on the batch and cannot be reordered back, so a weight gets them for at
+        // most two batch layouts; other batches run the direct algorithm.
         var primitive: Primitive?
-        if let packedWeights, outputPadding == nil, group == 1, kernel == [3, 3],
+        if winograd, let packedWeights, outputPadding == nil, group == 1, kernel == [3, 3],
            strides.allSatisfy({ $0 == 1 }), dilations.allSatisfy({ $0 == 0 }), geometry.output.allSatisfy({ $0 >= 14 }),
            let candidate = try? make(dnnl_convolution_winograd),
            let format = candidate.desc(dnnl_query_weights_md),
-           packedWeights.holds(format) || packedWeights.formatCount < 2 {
+           packedWeights.holds(format) || packedWeights.winogradCount < 2 {
             primitive = candidate
         }
         let chosen = try primitive ?? make(outputPadding == nil ? dnnl_convolution_direct : dnnl_deconvolution_direct)

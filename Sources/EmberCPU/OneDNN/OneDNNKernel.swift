@@ -55,12 +55,18 @@ final class Plan: @unchecked Sendable {
 protocol PlanBuilder: Sendable {
     func plan(_ shapes: [[Int]?]) throws -> Plan
 
+    /// A plan made only to pack the weights when the kernel is built: it packs them in a format
+    /// they can be reordered back from.
+    func packingPlan(_ shapes: [[Int]?]) throws -> Plan
+
     /// The constant input the plans read from a packed copy of their own, if any.
     var packed: (input: Int, weights: PackedWeights)? { get }
 }
 
 extension PlanBuilder {
     var packed: (input: Int, weights: PackedWeights)? { nil }
+
+    func packingPlan(_ shapes: [[Int]?]) throws -> Plan { try plan(shapes) }
 }
 
 /// A node run by oneDNN: a plan per concrete input shape, made on first use (at once when every
@@ -74,17 +80,18 @@ final class OneDNNKernel: CPUKernel, @unchecked Sendable {
     init(_ builder: any PlanBuilder, node: KernelNode) throws {
         self.builder = builder
         location = node.location
-        // Every shape known (and no empty value, which a run skips): make the plan now.
         let known = node.inputTypes.map { $0.map { $0.knownShape } }
         let allKnown = known.allSatisfy { type in type.map { $0 != nil } ?? true }
         let empty = node.outputTypes.contains { $0.knownShape?.contains(0) ?? false }
-        if allKnown, !empty {
-            _ = try plan(for: known.map { $0 ?? nil })
-        } else if builder.packed != nil {
-            // Weights are packed now, for a stand-in size 1 of each symbolic dim, so the program can
-            // let their plain copy go; a run whose primitive wants another format reorders the packed one.
+        if builder.packed != nil {
+            // Weights are packed now (for a stand-in size 1 of each symbolic dim), in a format they
+            // can be had back from, so the program can let their plain copy go. Plans for runs are
+            // made on first use: one whose primitive wants another format reorders the packed one.
             let stand = node.inputTypes.map { type in type?.shape.map { dims in dims.map { $0.value ?? 1 } } }
-            _ = try? plan(for: stand)
+            _ = try? builder.packingPlan(stand)
+        } else if allKnown, !empty {
+            // Every shape known (and no empty value, which a run skips): make the plan now.
+            _ = try plan(for: known.map { $0 ?? nil })
         }
     }
 

@@ -10,7 +10,9 @@ final class AlignedBuffer: @unchecked Sendable {
 
     init(byteCount: Int) {
         self.byteCount = byteCount
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 64), alignment: 64)
+        let large = byteCount >= LargeMemory.threshold
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 64), alignment: large ? LargeMemory.hugePage : 64)
+        if large { LargeMemory.prepare(UnsafeMutableRawBufferPointer(start: pointer, count: byteCount)) }
     }
 
     /// A copy of an f32 tensor's elements.
@@ -100,8 +102,8 @@ final class PackedWeights: @unchecked Sendable {
     /// Whether the weight is held packed only.
     var isPacked: Bool { lock.withLock { plain == nil } }
 
-    /// The number of packed copies, one per format.
-    var formatCount: Int { lock.withLock { packed.count } }
+    /// The number of packed copies in Winograd's transformed formats.
+    var winogradCount: Int { lock.withLock { packed.count { $0.0.format_kind == dnnl_format_kind_wino } } }
 
     /// Whether a copy in `format` exists.
     func holds(_ format: dnnl_memory_desc_t) -> Bool { lock.withLock { packed.contains { MemoryDesc.equal($0.0, format) } } }
@@ -115,7 +117,8 @@ final class PackedWeights: @unchecked Sendable {
             if let plain {
                 buffer = try plain.withUnsafeRawBytes { try Reorder.copy($0.baseAddress!, from: plainDesc, to: format) }
             } else {
-                buffer = try Reorder.copy(try plainBuffer().pointer, from: plainDesc, to: format)
+                let source = try plainBuffer()
+                buffer = try withExtendedLifetime(source) { try Reorder.copy(source.pointer, from: plainDesc, to: format) }
             }
             packed.append((format, buffer))
             // The plain weight goes once it can be had back from the first packed copy (oneDNN
@@ -130,7 +133,9 @@ final class PackedWeights: @unchecked Sendable {
         try lock.withLock {
             if let plain { return plain }
             let buffer = try plainBuffer()
-            return try Tensor(.f32, shape: shape, bytes: UnsafeRawBufferPointer(start: buffer.pointer, count: shape.reduce(1, *) * 4))
+            return try withExtendedLifetime(buffer) {
+                try Tensor(.f32, shape: shape, bytes: UnsafeRawBufferPointer(start: buffer.pointer, count: shape.reduce(1, *) * 4))
+            }
         }
     }
 

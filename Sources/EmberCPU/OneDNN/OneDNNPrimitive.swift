@@ -170,9 +170,11 @@ enum Reorder {
         let primitive = try make(from: from, to: to)
         let stream = try Stream(try OneDNN.requireEngine())
         let scratch = primitive.scratchpadBytes > 0 ? AlignedBuffer(byteCount: primitive.scratchpadBytes) : nil
-        try primitive.execute(
-            [(DNNL_ARG_SRC, from, UnsafeMutableRawPointer(mutating: source)), (DNNL_ARG_DST, to, output.pointer)],
-            scratch: scratch?.pointer, stream: stream)
+        try withExtendedLifetime(scratch) {
+            try primitive.execute(
+                [(DNNL_ARG_SRC, from, UnsafeMutableRawPointer(mutating: source)), (DNNL_ARG_DST, to, output.pointer)],
+                scratch: scratch?.pointer, stream: stream)
+        }
         return output
     }
 
