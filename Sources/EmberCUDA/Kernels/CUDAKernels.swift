@@ -2,7 +2,9 @@ import EmberIR
 import EmberOps
 
 /// The CUDA backend's kernels: cuBLASLt for matrix products (bias and activation fused into the
-/// epilogue), and generated CUDA C++ for elementwise chains, softmax, layer norm and reductions.
+/// epilogue), cuDNN for 2-D convolutions on channels-last tensors (bias, residual add and relu
+/// fused where an engine allows), and generated CUDA C++ for elementwise chains, softmax, layer
+/// norm and reductions.
 /// Like the CPU backend's providers, it says for each node whether it runs it, and why not.
 ///
 ///     let kernels = try CUDAKernels(CUDAContext())
@@ -17,6 +19,10 @@ public final class CUDAKernels: Sendable {
     public let allowTF32: Bool
     private let blas: CUBLASLtHandle?
     private let blasFailure: String?
+    private let dnn: CUDNNHandle?
+    private let dnnFailure: String?
+    /// Where convolutions time their candidate plans while they are built.
+    private let tuning: CUDAStream
 
     public init(_ context: CUDAContext, allowTF32: Bool = false) throws {
         self.context = context
@@ -29,6 +35,14 @@ public final class CUDAKernels: Sendable {
             blas = nil
             blasFailure = "\(error)"
         }
+        do {
+            dnn = try CUDNNHandle(context)
+            dnnFailure = nil
+        } catch {
+            dnn = nil
+            dnnFailure = "\(error)"
+        }
+        tuning = try CUDAStream(context)
     }
 
     /// Whether this provider runs `node`, and if not, why.
@@ -36,6 +50,8 @@ public final class CUDAKernels: Sendable {
         switch CUDAKernelPlan.plan(node, multiprocessors: context.device.multiprocessorCount) {
         case .success(.matmul), .success(.matmulThen):
             blas == nil ? .unsupported(blasFailure ?? "cuBLASLt is unavailable") : .supported
+        case .success(.conv):
+            dnn == nil ? .unsupported(dnnFailure ?? "cuDNN is unavailable") : .supported
         case .success: .supported
         case .failure(let why): .unsupported(why.reason)
         }
@@ -65,6 +81,8 @@ public final class CUDAKernels: Sendable {
                     kernel: CUDAGeneratedOpKernel(function: try compiler.function(rest.kernel), kernel: rest.kernel),
                     reads: rest.reads)
                 return CUDAMatmulOpKernel(matmul: try matmul(plan), epilogue: epilogue)
+            case .success(.conv(let plan)):
+                return try convolution(plan)
             }
         } catch let error as EmberError {
             throw error.location == nil ? error.located(node.location) : error
@@ -73,6 +91,49 @@ public final class CUDAKernels: Sendable {
 }
 
 extension CUDAKernels {
+    /// The kernel that copies a 4-D tensor of `type` into `layout`.
+    func layoutCopy(_ type: CUDATensorType, to layout: CUDALayout) throws -> CUDAGeneratedOpKernel {
+        switch CUDALayoutGenerator.convert(type, to: layout, multiprocessors: context.device.multiprocessorCount) {
+        case .success(let kernel): return CUDAGeneratedOpKernel(function: try compiler.function(kernel), kernel: kernel)
+        case .failure(let why): throw EmberError(.unsupported, "[cuda] \(why.reason)")
+        }
+    }
+
+    /// The convolution with as much of its epilogue fused as a cuDNN engine runs, its plan chosen
+    /// by timing; without such an engine, the plain convolution and a generated epilogue kernel.
+    fileprivate func convolution(_ plan: CUDAKernelPlan.ConvPlan) throws -> CUDAConvOpKernel {
+        guard let dnn else { throw EmberError(.unsupported, "[cuda] \(dnnFailure ?? "cuDNN is unavailable")") }
+        let precision: CUDAMatmulPrecision
+        switch plan.dtype {
+        case .f32: precision = allowTF32 ? .tf32 : .f32
+        case .f16: precision = .f16
+        default: precision = .bf16
+        }
+        func generated(_ epilogue: CUDAKernelPlan.Epilogue?) throws -> CUDAMatmulOpKernel.Epilogue? {
+            try epilogue.map {
+                CUDAMatmulOpKernel.Epilogue(
+                    kernel: CUDAGeneratedOpKernel(function: try compiler.function($0.kernel), kernel: $0.kernel), reads: $0.reads)
+            }
+        }
+        var fusionFailure: String?
+        if !plan.epilogue.isEmpty {
+            do {
+                let fused = try CUDAConvolution(dnn, shape: plan.shape, precision: precision, epilogue: plan.epilogue)
+                try fused.tune(stream: tuning)
+                return CUDAConvOpKernel(
+                    convolution: fused, x: plan.x, w: plan.w, bias: plan.bias, residual: plan.residual,
+                    epilogue: try generated(plan.rest), fusionFailure: nil)
+            } catch {
+                fusionFailure = "\(error)"
+            }
+        }
+        let conv = try CUDAConvolution(dnn, shape: plan.shape, precision: precision)
+        try conv.tune(stream: tuning)
+        return CUDAConvOpKernel(
+            convolution: conv, x: plan.x, w: plan.w, bias: nil, residual: nil, epilogue: try generated(plan.unfused),
+            fusionFailure: fusionFailure)
+    }
+
     fileprivate func matmul(_ plan: CUDAKernelPlan.MatmulPlan) throws -> CUDAMatmul {
         guard let blas else { throw EmberError(.unsupported, "[cuda] \(blasFailure ?? "cuBLASLt is unavailable")") }
         let precision: CUDAMatmulPrecision = plan.dtype == .f32 && allowTF32 ? .tf32 : try plan.precision()
@@ -129,5 +190,36 @@ public struct CUDAMatmulOpKernel: CUDAOpKernel {
         guard let y = outputs.first, inputs.count >= 2 else { return [] }
         return try matmul.tune(
             x: inputs[0], w: inputs[1], bias: matmul.hasBias && inputs.count > 2 ? inputs[2] : nil, y: y, stream: stream)
+    }
+}
+
+/// A cuDNN convolution; inputs are the node's (X, W and what the epilogue reads), channels-last.
+/// Epilogue steps cuDNN does not run follow as a generated kernel over the output, in place.
+public struct CUDAConvOpKernel: CUDAOpKernel {
+    public let convolution: CUDAConvolution
+    let x: Int, w: Int
+    /// The inputs cuDNN adds inside its kernel.
+    let bias: Int?, residual: Int?
+    let epilogue: CUDAMatmulOpKernel.Epilogue?
+    /// Why the fused epilogue could not run on cuDNN, when it was tried and failed.
+    public let fusionFailure: String?
+
+    /// Which engine runs, what it fuses and what a generated kernel runs after it.
+    public var summary: String {
+        "cuDNN engine \(convolution.engine) (\(convolution.candidateCount) timed): \(convolution.epilogue)"
+            + (epilogue == nil ? "" : ", then a generated epilogue")
+    }
+
+    public func run(_ inputs: [CUDABuffer], _ outputs: [CUDABuffer], stream: CUDAStream) throws {
+        let used = [x, w] + [bias, residual].compactMap { $0 } + (epilogue?.reads ?? [])
+        guard let y = outputs.first, let top = used.max(), top < inputs.count else {
+            throw EmberError(.invalidArgument, "[cuda] convolution given \(inputs.count) inputs and \(outputs.count) outputs")
+        }
+        try convolution.run(
+            x: inputs[x], w: inputs[w], bias: bias.map { inputs[$0] }, residual: residual.map { inputs[$0] }, y: y,
+            stream: stream)
+        if let epilogue {
+            try epilogue.kernel.run([y] + epilogue.reads.map { inputs[$0] }, [y], stream: stream)
+        }
     }
 }
