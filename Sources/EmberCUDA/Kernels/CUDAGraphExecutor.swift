@@ -37,6 +37,8 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
         self.graph = graph
         self.kernels = kernels
         for id in graph.inputs + graph.constantIDs { home[id] = .rowMajor }
+        // Inputs are uploaded as given, whoever reads them.
+        for id in graph.inputs { _ = try allocate(Slot(value: id, layout: .rowMajor)) }
         var refused: [String] = []
         for node in graph.nodes {
             let convolution = CUDAKernelPlan.isConvolution(node.op)
@@ -166,8 +168,8 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
         guard let stored = home[id] else {
             throw EmberError(.internalError, "[cuda] '\(graph.name(of: id))' is read before it is written")
         }
-        let source = Slot(value: id, layout: stored)
-        if stored == layout { return try allocate(source) }
+        let source = try allocate(Slot(value: id, layout: stored))
+        if stored == layout { return source }
         let copy = try kernels.layoutCopy(t.with(stored), to: layout)
         steps.append(.layout(copy, from: source, to: try allocate(wanted)))
         return wanted
