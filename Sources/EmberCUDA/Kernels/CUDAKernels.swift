@@ -1,5 +1,6 @@
 import EmberIR
 import EmberOps
+import Foundation
 
 /// The CUDA backend's kernels: cuBLASLt for matrix products (bias and activation fused into the
 /// epilogue), cuDNN for 2-D convolutions on channels-last tensors (bias, residual add and relu
@@ -15,8 +16,11 @@ public final class CUDAKernels: Sendable {
     public let name = "cuda"
     public let context: CUDAContext
     public let compiler: CUDAKernelCompiler
-    /// Whether f32 matrix products may round their operands to tf32 on the tensor cores.
+    /// Whether f32 matrix products and convolutions may round their operands to tf32 on the
+    /// tensor cores.
     public let allowTF32: Bool
+    /// How many cuDNN plans a convolution builds and times, at most.
+    public let convolutionCandidates: Int
     private let blas: CUBLASLtHandle?
     private let blasFailure: String?
     private let dnn: CUDNNHandle?
@@ -24,10 +28,11 @@ public final class CUDAKernels: Sendable {
     /// Where convolutions time their candidate plans while they are built.
     private let tuning: CUDAStream
 
-    public init(_ context: CUDAContext, allowTF32: Bool = false) throws {
+    public init(_ context: CUDAContext, allowTF32: Bool = false, convolutionCandidates: Int = 8) throws {
         self.context = context
         compiler = try CUDAKernelCompiler(context)
         self.allowTF32 = allowTF32
+        self.convolutionCandidates = max(1, convolutionCandidates)
         do {
             blas = try CUBLASLtHandle(context)
             blasFailure = nil
@@ -82,7 +87,7 @@ public final class CUDAKernels: Sendable {
                     reads: rest.reads)
                 return CUDAMatmulOpKernel(matmul: try matmul(plan), epilogue: epilogue)
             case .success(.conv(let plan)):
-                return try convolution(plan)
+                return try convolution(plan, node)
             }
         } catch let error as EmberError {
             throw error.location == nil ? error.located(node.location) : error
@@ -99,9 +104,11 @@ extension CUDAKernels {
         }
     }
 
-    /// The convolution with as much of its epilogue fused as a cuDNN engine runs, its plan chosen
-    /// by timing; without such an engine, the plain convolution and a generated epilogue kernel.
-    fileprivate func convolution(_ plan: CUDAKernelPlan.ConvPlan) throws -> CUDAConvOpKernel {
+    /// The faster, timed on scratch buffers, of two ways to run a convolution and its epilogue:
+    /// as much of the epilogue as a cuDNN engine fuses (the rest generated), and the plain
+    /// convolution followed by every epilogue step as one generated kernel. Each convolution
+    /// first picks its own cuDNN plan by timing.
+    fileprivate func convolution(_ plan: CUDAKernelPlan.ConvPlan, _ node: CUDANode) throws -> CUDAConvOpKernel {
         guard let dnn else { throw EmberError(.unsupported, "[cuda] \(dnnFailure ?? "cuDNN is unavailable")") }
         let precision: CUDAMatmulPrecision
         switch plan.dtype {
@@ -115,23 +122,49 @@ extension CUDAKernels {
                     kernel: CUDAGeneratedOpKernel(function: try compiler.function($0.kernel), kernel: $0.kernel), reads: $0.reads)
             }
         }
+        var options: [CUDAConvOpKernel] = []
         var fusionFailure: String?
         if !plan.epilogue.isEmpty {
             do {
-                let fused = try CUDAConvolution(dnn, shape: plan.shape, precision: precision, epilogue: plan.epilogue)
+                let fused = try CUDAConvolution(
+                    dnn, shape: plan.shape, precision: precision, epilogue: plan.epilogue, maxCandidates: convolutionCandidates)
                 try fused.tune(stream: tuning)
-                return CUDAConvOpKernel(
+                options.append(CUDAConvOpKernel(
                     convolution: fused, x: plan.x, w: plan.w, bias: plan.bias, residual: plan.residual,
-                    epilogue: try generated(plan.rest), fusionFailure: nil)
+                    epilogue: try generated(plan.rest)))
             } catch {
                 fusionFailure = "\(error)"
             }
         }
-        let conv = try CUDAConvolution(dnn, shape: plan.shape, precision: precision)
-        try conv.tune(stream: tuning)
-        return CUDAConvOpKernel(
-            convolution: conv, x: plan.x, w: plan.w, bias: nil, residual: nil, epilogue: try generated(plan.unfused),
-            fusionFailure: fusionFailure)
+        do {
+            let conv = try CUDAConvolution(dnn, shape: plan.shape, precision: precision, maxCandidates: convolutionCandidates)
+            try conv.tune(stream: tuning)
+            options.append(CUDAConvOpKernel(
+                convolution: conv, x: plan.x, w: plan.w, bias: nil, residual: nil, epilogue: try generated(plan.unfused)))
+        } catch {
+            if options.isEmpty { throw error }
+        }
+        var times: [Double] = []
+        if options.count > 1, let output = node.outputs.first {
+            func scratch(_ t: CUDATensorType) throws -> CUDABuffer {
+                let buffer = try CUDABuffer(context, bytes: max(4, t.count * t.dtype.byteSize))
+                // 1.0 in every element: no NaN or overflow on any path.
+                try buffer.fill(word: t.dtype == .f32 ? 0x3F80_0000 : t.dtype == .f16 ? 0x3C00_3C00 : 0x3F80_3F80)
+                return buffer
+            }
+            let inputs = try node.inputs.compactMap { $0 }.map(scratch)
+            let y = try scratch(output)
+            times = options.map { kernel in
+                (try? tuning.medianMilliseconds(warmup: 2, iterations: 10) { try kernel.run(inputs, [y], stream: tuning) })
+                    ?? .infinity
+            }
+            try tuning.synchronize()
+        }
+        let best = times.indices.min { times[$0] < times[$1] } ?? 0
+        var chosen = options[best]
+        chosen.fusionFailure = fusionFailure
+        chosen.alternatives = times.count > 1 ? times : nil
+        return chosen
     }
 
     fileprivate func matmul(_ plan: CUDAKernelPlan.MatmulPlan) throws -> CUDAMatmul {
@@ -202,12 +235,27 @@ public struct CUDAConvOpKernel: CUDAOpKernel {
     let bias: Int?, residual: Int?
     let epilogue: CUDAMatmulOpKernel.Epilogue?
     /// Why the fused epilogue could not run on cuDNN, when it was tried and failed.
-    public let fusionFailure: String?
+    public internal(set) var fusionFailure: String?
+    /// The median milliseconds of the fused and the unfused way when both were timed.
+    public internal(set) var alternatives: [Double]?
+
+    init(
+        convolution: CUDAConvolution, x: Int, w: Int, bias: Int?, residual: Int?, epilogue: CUDAMatmulOpKernel.Epilogue?
+    ) {
+        self.convolution = convolution
+        (self.x, self.w, self.bias, self.residual) = (x, w, bias, residual)
+        self.epilogue = epilogue
+    }
 
     /// Which engine runs, what it fuses and what a generated kernel runs after it.
     public var summary: String {
-        "cuDNN engine \(convolution.engine) (\(convolution.candidateCount) timed): \(convolution.epilogue)"
+        var text = "cuDNN engine \(convolution.engine) (\(convolution.candidateCount) timed): \(convolution.epilogue)"
             + (epilogue == nil ? "" : ", then a generated epilogue")
+        if let alternatives, alternatives.count == 2 {
+            let ms = alternatives.map { $0.isFinite ? String(format: "%.4f", $0) : "failed" }
+            text += "; timed fused \(ms[0]) ms, unfused \(ms[1]) ms"
+        }
+        return text
     }
 
     public func run(_ inputs: [CUDABuffer], _ outputs: [CUDABuffer], stream: CUDAStream) throws {
