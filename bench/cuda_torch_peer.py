@@ -1,9 +1,14 @@
 """PyTorch eager and torch.compile on the shapes of Ember's CUDA checks (ember-gpu-check).
 
-Prints one markdown table of median device milliseconds, timed with CUDA events after warm-up,
-on fresh random inputs. scripts/gpu-check.sh runs it on the GPU machine beside the Ember checks.
+Prints markdown tables of median device milliseconds, timed with CUDA events after warm-up, on
+fresh random inputs. scripts/gpu-check.sh runs it on the GPU machine beside the Ember checks.
+Convolutions run channels-last in f16 with torch.backends.cudnn.benchmark on, so cuDNN picks
+each algorithm by timing, as Ember does.
+
+    python3 cuda_torch_peer.py [--sections ops,mlp,resnet,bottleneck]
 """
 
+import argparse
 import statistics
 import sys
 
@@ -82,12 +87,96 @@ def mlp_block(dt):
     return block
 
 
+def conv_layers(n):
+    """ResNet-50's convolution layers as in CUDAConvCases.resnet50: (name, x, w, b, stride, pad, residual)."""
+    layers = [
+        ("stem 7x7/2 3->64 @224 +bias+relu", 3, 224, 64, 7, 2, False),
+        ("layer1 1x1 256->64 @56 +bias+relu", 256, 56, 64, 1, 1, False),
+        ("layer1 3x3 64->64 @56 +bias+relu", 64, 56, 64, 3, 1, False),
+        ("layer1 1x1 64->256 @56 +bias+residual+relu", 64, 56, 256, 1, 1, True),
+        ("layer2 downsample 1x1/2 256->512 @56 +bias", 256, 56, 512, 1, 2, None),
+        ("layer2 3x3/2 128->128 @56 +bias+relu", 128, 56, 128, 3, 2, False),
+        ("layer3 3x3 256->256 @14 +bias+relu", 256, 14, 256, 3, 1, False),
+        ("layer4 1x1 512->2048 @7 +bias+residual+relu", 512, 7, 2048, 1, 1, True),
+        ("layer4 3x3 512->512 @7 +bias+relu", 512, 7, 512, 3, 1, False),
+    ]
+    cl = torch.channels_last
+    for name, c, hw, k, ks, stride, residual in layers:
+        x = r_((n, c, hw, hw)).to(memory_format=cl)
+        w = r_((k, c, ks, ks), -0.1, 0.1).to(memory_format=cl)
+        b = r_((k,), -0.5, 0.5)
+        pad = ks // 2
+        out = (hw + 2 * pad - ks) // stride + 1
+        z = r_((n, k, out, out)).to(memory_format=cl)
+        if residual is None:
+            fn = lambda x=x, w=w, b=b, s=stride, p=pad: F.conv2d(x, w, b, s, p)
+        elif residual:
+            fn = lambda x=x, w=w, b=b, s=stride, p=pad, z=z: torch.relu(F.conv2d(x, w, b, s, p) + z)
+        else:
+            fn = lambda x=x, w=w, b=b, s=stride, p=pad: torch.relu(F.conv2d(x, w, b, s, p))
+        yield f"{name} f16 n{n}", fn
+
+
+def r_(shape, lo=-1.0, hi=1.0):
+    return r(shape, f16, lo, hi)
+
+
+def bottleneck(n, dt):
+    """CUDAConvBlockCheck's block: relu(conv1x1(relu(conv3x3(relu(conv1x1(x)))))) + x), x [n,256,56,56]."""
+    cl = torch.channels_last
+    x = r((n, 256, 56, 56), dt, -1, 1).contiguous(memory_format=cl)
+    ws = [r(shape, dt, -0.1, 0.1).contiguous(memory_format=cl) for shape in ((64, 256, 1, 1), (64, 64, 3, 3), (256, 64, 1, 1))]
+    bs = [r((k,), dt, -0.3, 0.3) for k in (64, 64, 256)]
+
+    def block():
+        h = torch.relu(F.conv2d(x, ws[0], bs[0]))
+        h = torch.relu(F.conv2d(h, ws[1], bs[1], padding=1))
+        return torch.relu(F.conv2d(h, ws[2], bs[2]) + x)
+
+    return block
+
+
+def timed_table(title, named, modes=("eager", "compile")):
+    print(f"\n| {title} | " + " | ".join(f"torch {m} ms" for m in modes) + " |")
+    print("| --- |" + " --- |" * len(modes))
+    for name, fn in named:
+        cells = []
+        for mode in modes:
+            try:
+                if mode == "eager":
+                    cells.append(f"{median_ms(fn):.4f}")
+                # The cases share one lambda's code: without a reset, dynamo stops
+                # recompiling it after 8 shapes and runs the rest eagerly.
+                elif mode == "compile":
+                    torch.compiler.reset()
+                    cells.append(f"{median_ms(torch.compile(fn)):.4f}")
+                else:
+                    torch.compiler.reset()
+                    cells.append(f"{median_ms(torch.compile(fn, mode='reduce-overhead')):.4f}")
+            except Exception as error:  # a failure is reported, not fatal
+                cells.append(f"failed: {type(error).__name__}")
+        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+
+
 def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sections", default="ops,mlp,resnet,bottleneck")
+    sections = set(parser.parse_args().sections.split(","))
     torch.backends.cuda.matmul.allow_tf32 = False
-    print(f"torch {torch.__version__} on {torch.cuda.get_device_name()}")
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.allow_tf32 = False  # f32 stays f32, as in Ember's f32 checks
+    print(f"torch {torch.__version__} (cuDNN {torch.backends.cudnn.version()}) on {torch.cuda.get_device_name()}")
+    if "resnet" in sections:
+        for n in (1, 32):
+            timed_table(f"ResNet-50 conv, channels-last, n{n}", conv_layers(n))
+    if "bottleneck" in sections:
+        named = [(f"bottleneck {names[dt]} n{n}", bottleneck(n, dt)) for dt, n in ((f32, 1), (f16, 1), (f16, 32))]
+        timed_table("bottleneck block, channels-last", named, modes=("eager", "compile", "reduce-overhead"))
+    if "ops" not in sections and "mlp" not in sections:
+        return 0
     print("| case | torch eager ms | torch.compile ms |")
     print("| --- | --- | --- |")
-    for name, fn in cases():
+    for name, fn in (cases() if "ops" in sections else []):
         eager = median_ms(fn)
         try:
             compiled_fn = torch.compile(fn)
@@ -97,7 +186,7 @@ def main():
         print(f"| {name} | {eager:.4f} | {compiled} |", flush=True)
     print("\n| mlp block [128,512] | torch eager ms | torch.compile ms | torch.compile reduce-overhead ms |")
     print("| --- | --- | --- | --- |")
-    for dt in (f32, f16):
+    for dt in ((f32, f16) if "mlp" in sections else ()):
         block = mlp_block(dt)
         eager = median_ms(block)
         compiled = median_ms(torch.compile(block))

@@ -7,6 +7,8 @@
 #   mkdir -p DIR && cp .build/release/ember-gpu-check scripts/gpu-check.sh bench/cuda_torch_peer.py DIR/
 #   strip DIR/ember-gpu-check && xz DIR/ember-gpu-check   # optional: 80 MB -> 15 MB to carry
 # then on the GPU machine:  bash DIR/gpu-check.sh
+# EMBER_GPU_CHECKS=ops,mlp,conv,resnet,bottleneck (the default: all) picks the sections of both
+# the Ember checks and the PyTorch peer; TORCH_PEER_SECTIONS, when set, those of the peer.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${OUT:-$PWD/gpu-check-out}"
@@ -25,7 +27,7 @@ if [ ! -x "$check" ] && [ -f "$check.xz" ]; then
 fi
 status=0
 if [ -x "$check" ]; then
-    "$check" 2>&1 | tee "$out/checks.txt"
+    timeout "${EMBER_CHECK_TIMEOUT:-900}" "$check" 2>&1 | tee "$out/checks.txt"
     status=${PIPESTATUS[0]}
 else
     echo "missing $here/ember-gpu-check: build it first (see the top of this script)" | tee "$out/checks.txt"
@@ -34,7 +36,8 @@ fi
 
 # PyTorch on the same cases, when it is installed there: the peer to beat.
 if [ -f "$here/cuda_torch_peer.py" ] && python3 -c "import torch" 2>/dev/null; then
-    PYTHONUNBUFFERED=1 timeout "${TORCH_PEER_TIMEOUT:-300}" python3 "$here/cuda_torch_peer.py" 2>&1 | tee "$out/torch.txt"
+    PYTHONUNBUFFERED=1 timeout "${TORCH_PEER_TIMEOUT:-300}" python3 "$here/cuda_torch_peer.py" \
+        --sections "${TORCH_PEER_SECTIONS:-${EMBER_GPU_CHECKS:-ops,mlp,resnet,bottleneck}}" 2>&1 | tee "$out/torch.txt"
 fi
 echo "ember-gpu-check exit status: $status"
 exit "$status"

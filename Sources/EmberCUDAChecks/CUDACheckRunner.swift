@@ -42,9 +42,9 @@ public final class CUDACheckRunner: @unchecked Sendable {  // Used from one thre
     public let stream: CUDAStream
 
     /// A runner on device 0, or the reason there is none (no driver, no GPU, no NVRTC).
-    public static func make() -> Result<CUDACheckRunner, EmberError> {
+    public static func make(convolutionCandidates: Int = 8) -> Result<CUDACheckRunner, EmberError> {
         do {
-            return .success(try CUDACheckRunner())
+            return .success(try CUDACheckRunner(convolutionCandidates: convolutionCandidates))
         } catch let error as EmberError {
             return .failure(error)
         } catch {
@@ -52,10 +52,10 @@ public final class CUDACheckRunner: @unchecked Sendable {  // Used from one thre
         }
     }
 
-    public init() throws {
+    public init(convolutionCandidates: Int = 8) throws {
         context = try CUDAContext(device: 0)
-        kernels = try CUDAKernels(context)
-        tf32Kernels = try CUDAKernels(context, allowTF32: true)
+        kernels = try CUDAKernels(context, convolutionCandidates: convolutionCandidates)
+        tf32Kernels = try CUDAKernels(context, allowTF32: true, convolutionCandidates: convolutionCandidates)
         stream = try CUDAStream(context)
     }
 

@@ -16,6 +16,7 @@ static size_t (*p_cublasLtGetVersion)(void);
 static const char *(*p_cublasLtGetStatusString)(cublasStatus_t);
 static size_t (*p_cudnnGetVersion)(void);
 static const char *(*p_cudnnGetErrorString)(cudnnStatus_t);
+static void (*p_cudnnGetLastErrorString)(char *, size_t);
 
 #define EMBER_CUDA_WRAPPER(ret, name, params, args) \
     ret ember_##name params { return p_##name ? p_##name args : EMBER_CUDA_NOT_LOADED; }
@@ -35,6 +36,11 @@ const char *ember_cublasLtGetStatusString(cublasStatus_t status) {
 size_t ember_cudnnGetVersion(void) { return p_cudnnGetVersion ? p_cudnnGetVersion() : 0; }
 const char *ember_cudnnGetErrorString(cudnnStatus_t status) {
     return p_cudnnGetErrorString ? p_cudnnGetErrorString(status) : NULL;
+}
+void ember_cudnnGetLastErrorString(char *message, size_t size) {
+    if (size == 0) return;
+    message[0] = 0;
+    if (p_cudnnGetLastErrorString) p_cudnnGetLastErrorString(message, size);
 }
 
 /* dlopen with a message naming the library and dlerror's reason. */
@@ -101,5 +107,7 @@ int ember_cuda_load_cudnn(const char *path, char *message, size_t message_size) 
         return 1;
     if (resolve(library, name_used, "cudnnGetErrorString", (void **)&p_cudnnGetErrorString, message, message_size))
         return 1;
+    /* Only a message; cuDNN 8 lacks it. */
+    p_cudnnGetLastErrorString = (void (*)(char *, size_t))dlsym(library, "cudnnGetLastErrorString");
     return 0;
 }

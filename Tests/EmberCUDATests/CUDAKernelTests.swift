@@ -42,6 +42,19 @@ struct CUDAKernelTests {
         #expect(r.graphError <= tolerance, "relative error of the CUDA graph replay \(r.graphError)")
     }
 
+    /// cuDNN convolutions (channels-last, fused epilogues) against the reference.
+    @Test(arguments: CUDAConvCases.correctness())
+    func convolution(_ check: CUDAConvCase) throws {
+        let result = try GPU.runner.get().run(check, iterations: 0)
+        #expect(result.passed, "\(check.name): relative error \(result.relativeError ?? .nan) (\(result.summary))")
+    }
+
+    @Test func bottleneckBlockRunsWholeOnTheDevice() throws {
+        let r = try CUDAConvBlockCheck.run(try GPU.runner.get(), .f16, batch: 1, check: true, iterations: 0)
+        #expect((r.error ?? .infinity) <= 1e-2, "relative error \(r.error ?? .nan)")
+        #expect((r.graphError ?? .infinity) <= 1e-2, "relative error of the CUDA graph replay \(r.graphError ?? .nan)")
+    }
+
     @Test func memoryRoundTripsAndTimesWithEvents() throws {
         let runner = try GPU.runner.get()
         let x = Tensor.random(.f32, [1 << 20], in: -1...1, seed: 7)

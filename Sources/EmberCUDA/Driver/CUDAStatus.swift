@@ -44,6 +44,11 @@ enum CUDAStatus {
         guard result != 0 else { return }
         try CUDALibrary.cudnn.require()
         let text = ember_cudnnGetErrorString(result).map { String(cString: $0) } ?? "cudnnStatus \(result)"
-        throw EmberError(.internalError, "[cudnn] \(call): \(text)")
+        var detail = [CChar](repeating: 0, count: 512)
+        ember_cudnnGetLastErrorString(&detail, detail.count)
+        let why = String(decoding: detail.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // cuDNN's own categories: 3000s mean "not supported here", which callers may try around.
+        let code: EmberError.Code = (3000..<4000).contains(result) ? .unsupported : .internalError
+        throw EmberError(code, "[cudnn] \(call): \(text)" + (why.isEmpty ? "" : " (\(why))"))
     }
 }

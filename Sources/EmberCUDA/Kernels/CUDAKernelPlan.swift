@@ -9,6 +9,8 @@ enum CUDAKernelPlan {
     /// A product, then the epilogue steps cuBLASLt cannot run as a generated kernel that reads
     /// the product from the output buffer and writes it back in place.
     case matmulThen(MatmulPlan, Epilogue)
+    /// A cuDNN convolution with its epilogue.
+    case conv(ConvPlan)
 
     struct Epilogue {
         var kernel: CUDAGeneratedKernel
@@ -35,6 +37,10 @@ enum CUDAKernelPlan {
     static func plan(_ node: CUDANode, multiprocessors: Int) -> Result<CUDAKernelPlan, Unsupported> {
         let present = node.inputs.compactMap { $0 }
         guard let output = node.outputs.first else { return .failure(Unsupported("\(node.op.name) has no output")) }
+        if isConvolution(node.op) { return conv(node, multiprocessors: multiprocessors) }
+        if present.contains(where: { $0.layout != .rowMajor }) || node.outputs.contains(where: { $0.layout != .rowMajor }) {
+            return .failure(Unsupported("\(node.op.name) takes row-major tensors"))
+        }
         switch node.op {
         case let fused as FusedElementwise:
             guard node.outputs.count == 1 else { return .failure(Unsupported("expected one output")) }

@@ -88,6 +88,93 @@ typedef struct {
 /* ---- cuDNN (libcudnn.so.9) ---- */
 typedef int cudnnStatus_t;
 typedef struct cudnnContext *cudnnHandle_t;
+/* Every object of cuDNN's backend (graph) API: tensors, operations, graphs, plans. */
+typedef void *cudnnBackendDescriptor_t;
+
+/*
+ * The backend API's enums, as cudnn_graph.h of cuDNN 9 numbers them (the values are stable across
+ * 9.x; enums are passed as 4-byte ints, booleans as 1-byte bools).
+ */
+/* cudnnBackendDescriptorType_t */
+#define EMBER_CUDNN_BACKEND_POINTWISE_DESCRIPTOR 0
+#define EMBER_CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR 1
+#define EMBER_CUDNN_BACKEND_ENGINE_DESCRIPTOR 2
+#define EMBER_CUDNN_BACKEND_ENGINECFG_DESCRIPTOR 3
+#define EMBER_CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR 4
+#define EMBER_CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR 5
+#define EMBER_CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR 10
+#define EMBER_CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR 13
+#define EMBER_CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR 15
+#define EMBER_CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR 16
+#define EMBER_CUDNN_BACKEND_TENSOR_DESCRIPTOR 17
+/* cudnnBackendAttributeType_t */
+#define EMBER_CUDNN_TYPE_HANDLE 0
+#define EMBER_CUDNN_TYPE_DATA_TYPE 1
+#define EMBER_CUDNN_TYPE_BOOLEAN 2
+#define EMBER_CUDNN_TYPE_INT64 3
+#define EMBER_CUDNN_TYPE_FLOAT 4
+#define EMBER_CUDNN_TYPE_VOID_PTR 6
+#define EMBER_CUDNN_TYPE_CONVOLUTION_MODE 7
+#define EMBER_CUDNN_TYPE_HEUR_MODE 8
+#define EMBER_CUDNN_TYPE_NUMERICAL_NOTE 11
+#define EMBER_CUDNN_TYPE_POINTWISE_MODE 14
+#define EMBER_CUDNN_TYPE_BACKEND_DESCRIPTOR 15
+/* cudnnBackendAttributeName_t */
+#define EMBER_CUDNN_ATTR_POINTWISE_MODE 0
+#define EMBER_CUDNN_ATTR_POINTWISE_MATH_PREC 1
+#define EMBER_CUDNN_ATTR_CONVOLUTION_COMP_TYPE 100
+#define EMBER_CUDNN_ATTR_CONVOLUTION_CONV_MODE 101
+#define EMBER_CUDNN_ATTR_CONVOLUTION_DILATIONS 102
+#define EMBER_CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES 103
+#define EMBER_CUDNN_ATTR_CONVOLUTION_POST_PADDINGS 104
+#define EMBER_CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS 105
+#define EMBER_CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS 106
+#define EMBER_CUDNN_ATTR_ENGINEHEUR_MODE 200
+#define EMBER_CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH 201
+#define EMBER_CUDNN_ATTR_ENGINEHEUR_RESULTS 202
+#define EMBER_CUDNN_ATTR_ENGINECFG_ENGINE 300
+#define EMBER_CUDNN_ATTR_EXECUTION_PLAN_HANDLE 400
+#define EMBER_CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG 401
+#define EMBER_CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE 402
+#define EMBER_CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA 700
+#define EMBER_CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA 701
+#define EMBER_CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC 702
+#define EMBER_CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W 703
+#define EMBER_CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X 704
+#define EMBER_CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y 705
+#define EMBER_CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR 750
+#define EMBER_CUDNN_ATTR_OPERATION_POINTWISE_XDESC 751
+#define EMBER_CUDNN_ATTR_OPERATION_POINTWISE_BDESC 752
+#define EMBER_CUDNN_ATTR_OPERATION_POINTWISE_YDESC 753
+#define EMBER_CUDNN_ATTR_OPERATIONGRAPH_HANDLE 800
+#define EMBER_CUDNN_ATTR_OPERATIONGRAPH_OPS 801
+#define EMBER_CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT 900
+#define EMBER_CUDNN_ATTR_TENSOR_DATA_TYPE 901
+#define EMBER_CUDNN_ATTR_TENSOR_DIMENSIONS 902
+#define EMBER_CUDNN_ATTR_TENSOR_STRIDES 903
+#define EMBER_CUDNN_ATTR_TENSOR_UNIQUE_ID 906
+#define EMBER_CUDNN_ATTR_TENSOR_IS_VIRTUAL 907
+#define EMBER_CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS 1000
+#define EMBER_CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS 1001
+#define EMBER_CUDNN_ATTR_VARIANT_PACK_WORKSPACE 1003
+#define EMBER_CUDNN_ATTR_ENGINE_GLOBAL_INDEX 1301
+#define EMBER_CUDNN_ATTR_ENGINE_NUMERICAL_NOTE 1303
+/* cudnnDataType_t */
+#define EMBER_CUDNN_DATA_FLOAT 0
+#define EMBER_CUDNN_DATA_HALF 2
+#define EMBER_CUDNN_DATA_BFLOAT16 9
+/* cudnnConvolutionMode_t: cross-correlation is what deep learning calls convolution. */
+#define EMBER_CUDNN_CROSS_CORRELATION 1
+/* cudnnPointwiseMode_t */
+#define EMBER_CUDNN_POINTWISE_ADD 0
+#define EMBER_CUDNN_POINTWISE_RELU_FWD 100
+/* cudnnBackendHeurMode_t */
+#define EMBER_CUDNN_HEUR_MODE_FALLBACK 2
+#define EMBER_CUDNN_HEUR_MODE_A 3
+/* cudnnBackendNumericalNote_t */
+#define EMBER_CUDNN_NUMERICAL_NOTE_TENSOR_CORE 0
+#define EMBER_CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS 1
+#define EMBER_CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION 2
 
 /*
  * Each library's functions as X(return type, name, parameters, arguments). The symbol looked up is
@@ -187,7 +274,21 @@ typedef struct cudnnContext *cudnnHandle_t;
 
 #define EMBER_CUDNN_FUNCTIONS(X) \
     X(cudnnStatus_t, cudnnCreate, (cudnnHandle_t *handle), (handle)) \
-    X(cudnnStatus_t, cudnnDestroy, (cudnnHandle_t handle), (handle))
+    X(cudnnStatus_t, cudnnDestroy, (cudnnHandle_t handle), (handle)) \
+    X(cudnnStatus_t, cudnnSetStream, (cudnnHandle_t handle, CUstream stream), (handle, stream)) \
+    X(cudnnStatus_t, cudnnBackendCreateDescriptor, (int type, cudnnBackendDescriptor_t *descriptor), \
+      (type, descriptor)) \
+    X(cudnnStatus_t, cudnnBackendDestroyDescriptor, (cudnnBackendDescriptor_t descriptor), (descriptor)) \
+    X(cudnnStatus_t, cudnnBackendFinalize, (cudnnBackendDescriptor_t descriptor), (descriptor)) \
+    X(cudnnStatus_t, cudnnBackendSetAttribute, \
+      (cudnnBackendDescriptor_t descriptor, int name, int type, int64_t count, const void *elements), \
+      (descriptor, name, type, count, elements)) \
+    X(cudnnStatus_t, cudnnBackendGetAttribute, \
+      (cudnnBackendDescriptor_t descriptor, int name, int type, int64_t requested, int64_t *count, void *elements), \
+      (descriptor, name, type, requested, count, elements)) \
+    X(cudnnStatus_t, cudnnBackendExecute, \
+      (cudnnHandle_t handle, cudnnBackendDescriptor_t plan, cudnnBackendDescriptor_t variantPack), \
+      (handle, plan, variantPack))
 
 #define EMBER_CUDA_DECLARE_WRAPPER(ret, name, params, args) ret ember_##name params;
 EMBER_CUDA_DRIVER_FUNCTIONS(EMBER_CUDA_DECLARE_WRAPPER)
@@ -203,6 +304,8 @@ size_t ember_cublasLtGetVersion(void);
 const char *ember_cublasLtGetStatusString(cublasStatus_t status);
 size_t ember_cudnnGetVersion(void);
 const char *ember_cudnnGetErrorString(cudnnStatus_t status);
+/* cuDNN's account of the last failure on this thread (cuDNN 9); writes "" when unavailable. */
+void ember_cudnnGetLastErrorString(char *message, size_t size);
 
 /*
  * Each loads one library (`path`, or its usual soname when NULL) and resolves its functions.
