@@ -1,11 +1,13 @@
 """The CPU benchmark: Ember's CPU backend against ONNX Runtime and PyTorch eager, side by side.
 
 Exports ResNet-50, MobileNetV2 and BERT-base (random weights; BERT at sequence length 128) with
-a symbolic batch, then runs `ember bench` on each at batch 1 and 8: once against ONNX Runtime on
-the ONNX export (2 intra-op threads, all graph optimizations), once against PyTorch eager on the
-torch.export archive. Prints one table and writes it to bench/results/DATE-cpu-HOST.md.
+a symbolic batch and compiles each export into an engine file, as a deployment would. Then runs
+`ember bench` on the engines at batch 1 and 8: against ONNX Runtime on the ONNX export (2
+intra-op threads, all graph optimizations) and against PyTorch eager on the torch.export archive.
+Each comparison is repeated (`--rounds`) and the medians kept, since a shared machine's speed
+drifts from minute to minute. Prints one table and writes it to bench/results/DATE-cpu-HOST.md.
 
-    python3 bench/cpu.py [--ember .build/release/ember] [--models resnet50,mobilenet_v2,bert]
+    python3 bench/cpu.py [--ember .build/release/ember] [--models resnet50,mobilenet_v2,bert] [--rounds 3]
 """
 import argparse
 import datetime
@@ -44,9 +46,11 @@ def sequence_dims(ember: Path, model: Path) -> list[str]:
     return [arg for name in sorted(names) for arg in ("--dim", f"{name}=128")]
 
 
-def run_bench(ember: Path, model: Path, peer: str, batches: list[int], threads: int) -> list[dict]:
-    command = [str(ember), "bench", str(model), "--against", peer, "--iterations", "20", "--warmup", "3",
-               *sequence_dims(ember, model)]
+def run_bench(ember: Path, engine: Path, model: Path, peer: str, batches: list[int], threads: int) -> dict:
+    """One `ember bench` of an engine file against `peer` running `model`: per batch, both times
+    and the largest difference; the peak memory of each process; the engine's load time."""
+    command = [str(ember), "bench", str(engine), "--peer-model", str(model), "--against", peer,
+               "--iterations", "20", "--warmup", "3", *sequence_dims(ember, model)]
     for b in batches:
         command += ["--batch", str(b)]
     env = dict(os.environ, EMBER_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
@@ -54,16 +58,36 @@ def run_bench(ember: Path, model: Path, peer: str, batches: list[int], threads: 
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise SystemExit(f"ember bench failed:\n{result.stderr}")
-    rows = []
+    rows = {}
     for line in result.stdout.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 6 and cells[0].isdigit():
-            rows.append({"batch": int(cells[0]), "ember": float(cells[1]), "peer": float(cells[2]),
-                         "diff": cells[5]})
+            rows[int(cells[0])] = {"ember": float(cells[1]), "peer": float(cells[2]), "diff": float(cells[5])}
     peak = re.search(r"peak memory: ember (\d+) MB, \S+ (\d+) MB", result.stdout)
-    for row in rows:
-        row["ember_mb"], row["peer_mb"] = (int(peak.group(1)), int(peak.group(2))) if peak else (None, None)
-    return rows
+    load = re.search(r"built a \w+ engine in ([0-9.]+) ms", result.stdout + result.stderr)
+    return {"rows": rows, "ember_mb": int(peak.group(1)) if peak else None, "peer_mb": int(peak.group(2)) if peak else None,
+            "load_ms": float(load.group(1)) if load else None}
+
+
+def median(values: list[float]) -> float:
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def compare(ember: Path, engine: Path, model: Path, peer: str, batches: list[int], threads: int, rounds: int) -> dict:
+    """Medians over `rounds` runs of `run_bench`; the largest difference and peaks over all of them."""
+    runs = [run_bench(ember, engine, model, peer, batches, threads) for _ in range(rounds)]
+    rows = {b: {"ember": median([r["rows"][b]["ember"] for r in runs]), "peer": median([r["rows"][b]["peer"] for r in runs]),
+                "diff": max(r["rows"][b]["diff"] for r in runs)} for b in batches}
+    return {"rows": rows, "ember_mb": max(r["ember_mb"] for r in runs), "peer_mb": max(r["peer_mb"] for r in runs),
+            "load_ms": median([r["load_ms"] for r in runs])}
+
+
+def compile_engine(ember: Path, model: Path) -> Path:
+    engine = model.with_suffix(".engine")
+    subprocess.run([str(ember), "compile", str(model), "-o", str(engine), "--backend", "cpu"], check=True,
+                   capture_output=True, text=True)
+    return engine
 
 
 def main():
@@ -72,14 +96,18 @@ def main():
     parser.add_argument("--models", default=",".join(CASES))
     parser.add_argument("--batches", default="1,8")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     batches = [int(b) for b in args.batches.split(",")]
 
     lines = [f"# CPU benchmark, {datetime.date.today()}, {cpu_name()}, {args.threads} threads", "",
-             "Median ms of 20 runs after 3 warm-up runs; f32; random weights and inputs. Peak memory is",
-             "each process's peak resident set (Ember: compile and runs; peers: Python, load and runs).", "",
-             "| model | batch | Ember ms | ONNX Runtime ms | vs ORT | PyTorch ms | vs PyTorch | max rel diff (ORT) | peak MB Ember / ORT |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             f"Engine files compiled from each export, then `ember bench` against the peer: median ms of 20 runs",
+             f"after 3 warm-up runs, the median over {args.rounds} rounds; f32; random weights and inputs. Peak memory is",
+             "each process's peak resident set over the rounds (Ember: engine load and runs; ONNX Runtime: Python,",
+             "session and runs). Load is Ember's engine load, kernels built and weights packed.", "",
+             "| model | batch | Ember ms | ONNX Runtime ms | vs ORT | Ember (.pt2) ms | PyTorch ms | vs PyTorch "
+             "| max rel diff (ORT) | peak MB Ember / ORT | load ms |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
             case = CASES[name]()
@@ -87,12 +115,15 @@ def main():
             print(f"exporting {name} ...", flush=True)
             onnx = models.export(case, "torchscript", directory / "onnx")
             pt2 = models.export_pt2(case, directory / "pt2")
-            ort_rows = run_bench(args.ember, onnx, "onnxruntime", batches, args.threads)
-            torch_rows = run_bench(args.ember, pt2, "torch", batches, args.threads)
-            for o, t in zip(ort_rows, torch_rows):
+            del case
+            ort = compare(args.ember, compile_engine(args.ember, onnx), onnx, "onnxruntime", batches, args.threads, args.rounds)
+            torch = compare(args.ember, compile_engine(args.ember, pt2), pt2, "torch", batches, args.threads, args.rounds)
+            for b in batches:
+                o, t = ort["rows"][b], torch["rows"][b]
                 lines.append(
-                    f"| {name} | {o['batch']} | {o['ember']:.2f} | {o['peer']:.2f} | {o['peer'] / o['ember']:.2f}x | "
-                    f"{t['peer']:.2f} | {t['peer'] / t['ember']:.2f}x | {o['diff']} | {o['ember_mb']} / {o['peer_mb']} |")
+                    f"| {name} | {b} | {o['ember']:.2f} | {o['peer']:.2f} | {o['peer'] / o['ember']:.2f}x | "
+                    f"{t['ember']:.2f} | {t['peer']:.2f} | {t['peer'] / t['ember']:.2f}x | {o['diff']:.2e} | "
+                    f"{ort['ember_mb']} / {ort['peer_mb']} | {ort['load_ms']:.0f} |")
                 print(lines[-1], flush=True)
     table = "\n".join(lines) + "\n"
     print(table)
