@@ -50,7 +50,7 @@ def run_bench(ember: Path, engine: Path, model: Path, peer: str, batches: list[i
     """One `ember bench` of an engine file against `peer` running `model`: per batch, both times
     and the largest difference; the peak memory of each process; the engine's load time."""
     command = [str(ember), "bench", str(engine), "--peer-model", str(model), "--against", peer,
-               "--iterations", "20", "--warmup", "3", *sequence_dims(ember, model)]
+               "--iterations", "30", "--warmup", "10", *sequence_dims(ember, model)]
     for b in batches:
         command += ["--batch", str(b)]
     env = dict(os.environ, EMBER_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
@@ -101,8 +101,8 @@ def main():
     batches = [int(b) for b in args.batches.split(",")]
 
     lines = [f"# CPU benchmark, {datetime.date.today()}, {cpu_name()}, {args.threads} threads", "",
-             f"Engine files compiled from each export, then `ember bench` against the peer: median ms of 20 runs",
-             f"after 3 warm-up runs, the median over {args.rounds} rounds; f32; random weights and inputs. Peak memory is",
+             f"Engine files compiled from each export, then `ember bench` against the peer: median ms of 30 runs",
+             f"after 10 warm-up runs, the median over {args.rounds} rounds; f32; random weights and inputs. Peak memory is",
              "each process's peak resident set over the rounds (Ember: engine load and runs; ONNX Runtime: Python,",
              "session and runs). Load is Ember's engine load, kernels built and weights packed.", "",
              "| model | batch | Ember ms | ONNX Runtime ms | vs ORT | Ember (.pt2) ms | PyTorch ms | vs PyTorch "
