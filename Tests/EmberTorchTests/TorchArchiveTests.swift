@@ -68,7 +68,11 @@ enum TorchTestArchives {
     }
 }
 
-@Suite struct TorchArchiveTests {
+/// Suites that check which Ember error a damaged archive raises.
+protocol CatchesEmberErrors {}
+
+extension CatchesEmberErrors {
+    /// The Ember error `body` throws; nil, and a recorded issue for any other error, otherwise.
     func error(_ body: () throws -> Void) -> EmberError? {
         do {
             try body()
@@ -80,7 +84,9 @@ enum TorchTestArchives {
             return nil
         }
     }
+}
 
+@Suite struct TorchArchiveTests: CatchesEmberErrors {
     @Test func importsAndRunsWithSymbolicBatch() throws {
         let program = try TorchProgram(bytes: try TorchTestArchives.archive())
         #expect(program.schemaVersion == (8, 20))

@@ -6,7 +6,7 @@ import ZIPFoundation
 
 /// The archive layout of torch 2.6 and 2.7 (pickled weights in nested torch.save archives), and
 /// the restricted pickle reader behind it, on damaged and doctored input.
-@Suite struct TorchLegacyArchiveTests {
+@Suite struct TorchLegacyArchiveTests: CatchesEmberErrors {
     /// A torch 2.6 archive from the fixtures, as its entries.
     static func entries(_ release: String = "2.6", model: String = "mlp") throws -> [(String, Data)] {
         let url = TorchReleaseFixture.root.appendingPathComponent("torch-\(release)/\(model).pt2")
@@ -21,18 +21,6 @@ import ZIPFoundation
     /// The archive with one entry's bytes changed.
     static func doctored(_ path: String, in entries: [(String, Data)], _ change: (Data) -> Data) throws -> Data {
         try TorchTestArchives.zip(entries.map { $0.0 == path ? ($0.0, change($0.1)) : $0 })
-    }
-
-    func error(_ body: () throws -> Void) -> EmberError? {
-        do {
-            try body()
-            return nil
-        } catch let e as EmberError {
-            return e
-        } catch {
-            Issue.record("raised a non-Ember error: \(error)")
-            return nil
-        }
     }
 
     @Test func refusesSchemaVersionsOutsideTheSupportedRange() throws {

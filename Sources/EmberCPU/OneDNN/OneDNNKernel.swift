@@ -70,7 +70,7 @@ extension PlanBuilder {
 }
 
 /// A node run by oneDNN: a plan per concrete input shape, made on first use (at once when every
-/// shape is known) and cached.
+/// shape is known and no weights are packed) and cached.
 final class OneDNNKernel: CPUKernel, @unchecked Sendable {
     private let builder: any PlanBuilder
     private let location: String
@@ -80,17 +80,19 @@ final class OneDNNKernel: CPUKernel, @unchecked Sendable {
     init(_ builder: any PlanBuilder, node: KernelNode) throws {
         self.builder = builder
         location = node.location
-        let known = node.inputTypes.map { $0.map { $0.knownShape } }
-        let allKnown = known.allSatisfy { type in type.map { $0 != nil } ?? true }
-        let empty = node.outputTypes.contains { $0.knownShape?.contains(0) ?? false }
         if builder.packed != nil {
             // Weights are packed now (for a stand-in size 1 of each symbolic dim), in a format they
             // can be had back from, so the program can let their plain copy go. Plans for runs are
             // made on first use: one whose primitive wants another format reorders the packed one.
             let stand = node.inputTypes.map { type in type?.shape.map { dims in dims.map { $0.value ?? 1 } } }
             _ = try? builder.packingPlan(stand)
-        } else if allKnown, !empty {
-            // Every shape known (and no empty value, which a run skips): make the plan now.
+            return
+        }
+        // Every shape known (and no empty value, which a run skips): make the plan now.
+        let known = node.inputTypes.map { $0.map { $0.knownShape } }
+        let allKnown = known.allSatisfy { type in type.map { $0 != nil } ?? true }
+        let empty = node.outputTypes.contains { $0.knownShape?.contains(0) ?? false }
+        if allKnown, !empty {
             _ = try plan(for: known.map { $0 ?? nil })
         }
     }

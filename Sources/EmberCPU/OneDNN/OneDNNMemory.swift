@@ -139,9 +139,8 @@ final class PackedWeights: @unchecked Sendable {
         }
     }
 
-    /// The plain weight in memory of its own; called under the lock.
+    /// The plain weight reordered back from the first packed copy; called under the lock.
     private func plainBuffer() throws -> AlignedBuffer {
-        if let plain { return AlignedBuffer(floats: plain) }
         guard let plainDesc, let (format, first) = packed.first else {
             throw EmberError(.internalError, "[onednn] a packed weight with no packed copy")
         }

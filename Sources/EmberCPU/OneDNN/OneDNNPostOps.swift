@@ -77,8 +77,7 @@ func constantBuffers(_ node: KernelNode, _ indices: Set<Int>) -> [AlignedBuffer?
     }
 }
 
-/// The concrete shape of every input: the run's shape, or the constant's (kept as its type once
-/// the kernel owns its copy).
+/// The concrete shape of every input: the run's shape, or the static one (a constant's).
 func concreteShapes(_ shapes: [[Int]?], _ node: KernelNode) -> [[Int]?] {
-    shapes.enumerated().map { i, shape in shape ?? node.constants[i]?.shape ?? node.inputTypes[i]?.knownShape }
+    shapes.enumerated().map { i, shape in shape ?? node.inputTypes[i]?.knownShape }
 }

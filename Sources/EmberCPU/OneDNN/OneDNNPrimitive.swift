@@ -102,32 +102,11 @@ final class Primitive: @unchecked Sendable {
         }
         return String(cString: name)
     }
-
-    /// Runs the primitive on `args` (argument kind, descriptor, memory), with scratchpad from
-    /// `scratch`, on `stream`.
-    func execute(_ args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)], scratch: UnsafeMutableRawPointer?, stream: Stream) throws {
-        let engine = try OneDNN.requireEngine()
-        var all = args
-        if scratchpadBytes > 0, let scratch { all.append((DNNL_ARG_SCRATCHPAD, scratchpadDesc, scratch)) }
-        var memories: [dnnl_memory_t] = []
-        memories.reserveCapacity(all.count)
-        defer { for m in memories { _ = ember_dnnl_memory_destroy(m) } }
-        var execArgs: [dnnl_exec_arg_t] = []
-        execArgs.reserveCapacity(all.count)
-        for (arg, md, pointer) in all {
-            var memory: dnnl_memory_t?
-            var desc = md
-            try OneDNN.check(ember_dnnl_memory_create(&memory, &desc, engine.handle, pointer), "creating a memory object")
-            guard let memory else { throw EmberError(.internalError, "[onednn] no memory object") }
-            memories.append(memory)
-            execArgs.append(dnnl_exec_arg_t(arg: arg, memory: memory))
-        }
-        try OneDNN.check(ember_dnnl_primitive_execute(handle, stream.handle, Int32(execArgs.count), execArgs), "executing a primitive")
-    }
 }
 
-/// A primitive's arguments as oneDNN memory objects, made once per execution context and plan and
-/// pointed at each run's buffers, so a run creates no objects and copies no descriptors.
+/// A primitive's arguments as oneDNN memory objects, made once per execution context and plan (or
+/// once for a one-off reorder) and pointed at each run's buffers, so a run creates no objects and
+/// copies no descriptors.
 final class BoundArguments {
     private var memories: [dnnl_memory_t] = []
     private var execArgs: [dnnl_exec_arg_t] = []
@@ -170,10 +149,9 @@ enum Reorder {
         let primitive = try make(from: from, to: to)
         let stream = try Stream(try OneDNN.requireEngine())
         let scratch = primitive.scratchpadBytes > 0 ? AlignedBuffer(byteCount: primitive.scratchpadBytes) : nil
+        let arguments = try BoundArguments(primitive, kinds: [DNNL_ARG_SRC, DNNL_ARG_DST], descs: [from, to])
         try withExtendedLifetime(scratch) {
-            try primitive.execute(
-                [(DNNL_ARG_SRC, from, UnsafeMutableRawPointer(mutating: source)), (DNNL_ARG_DST, to, output.pointer)],
-                scratch: scratch?.pointer, stream: stream)
+            try arguments.execute(primitive, [UnsafeMutableRawPointer(mutating: source), output.pointer], scratch: scratch?.pointer, stream: stream)
         }
         return output
     }
