@@ -28,8 +28,12 @@ python-deps: .build/python-deps.stamp
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r requirements.txt
 	@touch $@
 
-swift-test: build
-	$(SWIFT) test --skip-build
+# PyTorch's NVIDIA wheels carry NVRTC, so the generated CUDA kernels are compiled in the tests
+# even on a machine without a GPU.
+CUDA_LIBRARY_PATH = $$($(PYTHON) -c "import nvidia, os; p = nvidia.__path__[0]; print(':'.join(os.path.join(p, d, 'lib') for d in ('cu13', 'cudnn')))" 2>/dev/null)
+
+swift-test: build python-deps
+	EMBER_CUDA_LIBRARY_PATH="$(CUDA_LIBRARY_PATH)" $(SWIFT) test --skip-build
 
 # The `ember` Python package: builds libEmberC in release with the Swift runtime linked in statically.
 python-package: python-deps

@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* One function pointer per symbol, NULL until its library is loaded. */
 #define EMBER_CUDA_POINTER(ret, name, params, args) static ret(*p_##name) params;
@@ -44,14 +46,26 @@ void ember_cudnnGetLastErrorString(char *message, size_t size) {
 }
 
 /* dlopen with a message naming the library and dlerror's reason. */
+/* Opens `path`, or else `fallback` on the loader's search path and then in each folder of
+   EMBER_CUDA_LIBRARY_PATH (colon-separated; pip's NVIDIA wheels keep the libraries there). */
 static void *open_library(const char *path, const char *fallback, char *message, size_t size) {
     const char *name = path ? path : fallback;
     void *library = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (!library) {
-        const char *reason = dlerror();
-        snprintf(message, size, "dlopen(\"%s\") failed: %s", name, reason ? reason : "unknown reason");
+    if (library) return library;
+    const char *reason = dlerror();
+    snprintf(message, size, "dlopen(\"%s\") failed: %s", name, reason ? reason : "unknown reason");
+    const char *folders = path ? NULL : getenv("EMBER_CUDA_LIBRARY_PATH");
+    while (folders && *folders) {
+        size_t length = strcspn(folders, ":");
+        char candidate[4096];
+        if (length > 0 && length + strlen(fallback) + 2 < sizeof candidate) {
+            snprintf(candidate, sizeof candidate, "%.*s/%s", (int)length, folders, fallback);
+            library = dlopen(candidate, RTLD_NOW | RTLD_LOCAL);
+            if (library) return library;
+        }
+        folders += length + (folders[length] == ':');
     }
-    return library;
+    return NULL;
 }
 
 /* Resolves one symbol into `slot`; writes which one is missing otherwise. */

@@ -1,0 +1,38 @@
+import EmberCUDA
+import EmberCUDAChecks
+import EmberIR
+import Testing
+
+/// NVRTC, or why the compile tests are skipped. It needs no GPU: pip's NVIDIA wheels carry it, and
+/// `make test` points EMBER_CUDA_LIBRARY_PATH at them.
+enum RunTimeCompiler {
+    static var available: Bool { CUDALibrary.nvrtc.isLoaded }
+    static var reason: Comment {
+        Comment(rawValue: CUDALibrary.nvrtc.loadFailure.map { "NVRTC is not here: \($0)" } ?? "NVRTC is here")
+    }
+}
+
+/// Every kernel the provider writes for the device checks compiles for the H100 (sm_90) and for
+/// an older architecture (sm_80), on machines without a GPU too.
+@Suite(.enabled(if: RunTimeCompiler.available, RunTimeCompiler.reason))
+struct CUDACompileTests {
+    @Test(arguments: try CUDACheckCases.all())
+    func generatedKernelCompiles(_ check: CUDACheckCase) throws {
+        guard let source = CUDAKernels.generatedSource(try check.node()) else { return }
+        for architecture in ["sm_90", "sm_80"] {
+            let cubin = try NVRTC.compile(source, name: "check.cu", architecture: architecture)
+            #expect(cubin.count > 0, "\(check.name): empty cubin for \(architecture)")
+        }
+    }
+
+    @Test func compileErrorsCarryTheCompilersLog() throws {
+        #expect(throws: EmberError.self) {
+            _ = try NVRTC.compile("extern \"C\" __global__ void k() { undefined_name(); }", architecture: "sm_90")
+        }
+        do {
+            _ = try NVRTC.compile("extern \"C\" __global__ void k() { undefined_name(); }", architecture: "sm_90")
+        } catch let error as EmberError {
+            #expect("\(error)".contains("undefined_name"))
+        }
+    }
+}
