@@ -73,7 +73,9 @@ let package = Package(
         // The engine file's checksum: xxHash's XXH3, built from Debian's libxxhash-dev header.
         .target(name: "EmberChecksum", cSettings: [.unsafeFlags(["-O2"])]),
         // Engines: compiled models, their file format, and running them.
-        .target(name: "EmberRuntime", dependencies: ["EmberIR", "EmberOps", "EmberPasses", "EmberReference", "EmberCPU", "EmberChecksum"]),
+        .target(
+            name: "EmberRuntime",
+            dependencies: ["EmberIR", "EmberOps", "EmberPasses", "EmberReference", "EmberCPU", "EmberCUDA", "EmberChecksum"]),
         // The C API: include/ember.h declares it, EmberC defines it (libEmberC.so).
         .target(name: "CEmberAPI"),
         .target(name: "EmberC", dependencies: ["CEmberAPI", "EmberIR", "EmberCPU", "EmberONNX", "EmberTorch", "EmberPasses", "EmberRuntime"]),
