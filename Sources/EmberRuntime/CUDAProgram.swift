@@ -137,6 +137,30 @@ public final class CUDAProgram: @unchecked Sendable {  // Mutable state is guard
         try build.stream.synchronize()
     }
 
+    /// The median wall-clock milliseconds of one run with its inputs already on the device
+    /// (uploaded once, before timing): launching the replay (or queuing every step) and waiting
+    /// for it, as a caller whose tensors live on the GPU sees it. Also returns the outputs.
+    public func deviceMilliseconds(
+        _ inputs: [String: Tensor], warmup: Int, iterations: Int
+    ) throws -> (ms: Double, outputs: [(name: String, tensor: Tensor)]) {
+        let shapes = graph.inputs.map { inputs[graph.name(of: $0)]?.shape ?? [] }
+        let build = try build(shapes)
+        build.lock.lock()
+        defer { build.lock.unlock() }
+        try build.executor.upload(inputs)
+        for _ in 0..<max(warmup, 1) { try launch(build) }
+        let clock = ContinuousClock()
+        var samples: [Double] = []
+        for _ in 0..<max(iterations, 1) {
+            let start = clock.now
+            try launch(build)
+            let d = clock.now - start
+            samples.append(Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15)
+        }
+        samples.sort()
+        return (samples[samples.count / 2], try build.executor.outputs())
+    }
+
     private func launch(_ build: Build) throws {
         if let replay = build.replay {
             try replay.launch(on: build.stream)
