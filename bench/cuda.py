@@ -26,7 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "python"))
+# The test suite's model definitions: beside this script in the repo, or under the working directory.
+for root in (Path(__file__).resolve().parent.parent, Path.cwd()):
+    if (root / "tests" / "python" / "models.py").exists():
+        sys.path.insert(0, str(root / "tests" / "python"))
+        break
 import models  # noqa: E402
 
 SEQUENCE = 128

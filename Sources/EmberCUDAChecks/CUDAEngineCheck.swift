@@ -42,7 +42,7 @@ public enum CUDAEngineCheck {
 
     /// A transformer-style block: products, a mask from integer ids, softmax, layer norm, gelu.
     public static let block = """
-        graph @main(%x: f32[batch,32,64], %ids: i64[batch,32]) {
+        graph @main(%x: f32[batch,32,64], %ids: i64[batch,64]) {
           %w1 = constant f32[64,256] @random(11)
           %w2 = constant f32[256,64] @random(12)
           %g = constant f32[64] @random(13)
@@ -54,12 +54,14 @@ public enum CUDAEngineCheck {
           %h = matmul(%x, %w1) : f32[batch,32,256]
           %a = gelu(%h) : f32[batch,32,256]
           %o = matmul(%a, %w2) : f32[batch,32,64]
-          %keep = greater_or_equal(%ids, %one) : bool[batch,32]
-          %m = where(%keep, %zero, %big) : f32[batch,32]
-          %mu = unsqueeze(%m, %axis) : f32[batch,1,32]
+          %keep = greater_or_equal(%ids, %one) : bool[batch,64]
+          %m = where(%keep, %zero, %big) : f32[batch,64]
+          %mu = unsqueeze(%m, %axis) : f32[batch,1,64]
           %sc = add(%o, %x) : f32[batch,32,64]
           %n = layer_norm(%sc, %g, %b) {axis = -1, epsilon = 1e-5} : f32[batch,32,64]
-          return %n, %mu
+          %z = add(%n, %mu) : f32[batch,32,64]
+          %p = softmax(%z) {axis = -1} : f32[batch,32,64]
+          return %n, %p
         }
         """
 
