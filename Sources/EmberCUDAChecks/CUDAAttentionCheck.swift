@@ -57,6 +57,9 @@ extension CUDACheckCases {
         add("vit bf16 3-D [2,197,768] heads 12", try attentionOp(qHeads: 12, kvHeads: 12),
             qkv(.bf16, [2, 197, 768], [2, 197, 768], [2, 197, 768], seed + 30), .bf16,
             flops: attentionFlops(2, 12, 197, 197, 64))
+        add("f16 [8,12,100,64] + f16 mask [8,1,1,100], 4 warps a block", try attentionOp(),
+            qkv(.f16, [8, 12, 100, 64], [8, 12, 100, 64], [8, 12, 100, 64], seed + 35)
+                + [paddingMask(batch: 8, seq: 100, masked: -.infinity, dtype: .f16)], .f16)
         add("f32 [2,12,128,64] + f32 mask [2,1,1,128]", try attentionOp(),
             qkv(.f32, [2, 12, 128, 64], [2, 12, 128, 64], [2, 12, 128, 64], seed + 40)
                 + [paddingMask(batch: 2, seq: 128, masked: -.infinity)], .f32)
