@@ -74,8 +74,10 @@ extension CUDACheckCases {
         // Grouped-query heads, causal, in both forms and both kernels.
         add("f16 3-D GQA causal q [2,100,512] kv [2,100,128], heads 8/2", try attentionOp(causal: true, qHeads: 8, kvHeads: 2),
             qkv(.f16, [2, 100, 512], [2, 100, 128], [2, 100, 128], seed + 100), .f16)
-        add("f32 GQA [1,6,50,32] kv heads 3", try attentionOp(),
-            qkv(.f32, [1, 6, 50, 32], [1, 3, 50, 32], [1, 3, 50, 32], seed + 110), .f32)
+        // The last keys masked with the smallest f32, as Hugging Face's models write their masks.
+        let lowest = Tensor(.f32, shape: [1, 1, 1, 50], doubles: (0..<50).map { $0 < 35 ? 0 : -Double(Float.greatestFiniteMagnitude) })
+        add("f32 GQA [1,6,50,32] kv heads 3 + mask of the smallest float", try attentionOp(),
+            qkv(.f32, [1, 6, 50, 32], [1, 3, 50, 32], [1, 3, 50, 32], seed + 110) + [lowest], .f32)
         add("bf16 GQA causal [3,4,129,64] kv heads 1", try attentionOp(causal: true),
             qkv(.bf16, [3, 4, 129, 64], [3, 1, 129, 64], [3, 1, 129, 64], seed + 120), .bf16)
         // Boolean masks, per query and head, one shorter than the keys; a value size unlike the key's.

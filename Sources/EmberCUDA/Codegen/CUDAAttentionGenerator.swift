@@ -85,12 +85,13 @@ enum CUDAAttentionGenerator {
         return (list.joined(separator: ", "), bases)
     }
 
-    /// C statements that turn the raw product `x` of query `row` and key `key` into a score in
-    /// base-2 units (scaled, masked, -inf where masked). `row` may lie past the queries: such
-    /// rows are computed but not stored, and read no mask.
+    /// C statements that turn the raw product `x` of query `row` and key `key` into a score
+    /// (scaled, masked, -inf where masked). `row` may lie past the queries: such rows are
+    /// computed but not stored, and read no mask. Scores stay in natural units, so a mask of the
+    /// smallest float stays finite (in base 2 it would overflow to -inf, and a row masked whole
+    /// that way would give zeros rather than the average); `exponent` converts differences.
     static func scoreStatements(_ p: Problem, x: String, row: String, key: String) -> String {
-        let log2e = 1.4426950408889634
-        var lines = ["\(x) *= \(CUDAPrelude.literal(p.scale * log2e));"]
+        var lines = ["\(x) *= \(CUDAPrelude.literal(p.scale));"]
         var masked = ["\(key) >= \(p.mask.map { min($0.keys, p.kvSeq) } ?? p.kvSeq)"]
         if p.causal { masked.append("\(key) > \(row)") }
         if let mask = p.mask {
@@ -99,11 +100,16 @@ enum CUDAAttentionGenerator {
                 masked.append("(\(row) < \(p.qSeq) && !\(at))")
             } else {
                 lines.append(
-                    "if (\(row) < \(p.qSeq) && \(key) < \(min(mask.keys, p.kvSeq))) \(x) += \(CUDAPrelude.literal(log2e)) * \(CUDAPrelude.load(mask.dtype, at));")
+                    "if (\(row) < \(p.qSeq) && \(key) < \(min(mask.keys, p.kvSeq))) \(x) += \(CUDAPrelude.load(mask.dtype, at));")
             }
         }
         lines.append("if (\(masked.joined(separator: " || "))) \(x) = -EMBER_INF;")
         return lines.joined(separator: "\n")
+    }
+
+    /// `exp(difference)` of scores, through the faster `exp2f`.
+    static func exponent(_ difference: String) -> String {
+        "exp2f((\(difference)) * \(CUDAPrelude.literal(1.4426950408889634)))"
     }
 
     /// How many key tiles of `keyTile` a block whose last query is `lastRow` (an expression) walks.
@@ -186,7 +192,7 @@ extension CUDAAttentionGenerator {
                 float acc[\(dv / 8)][4];
                 #pragma unroll
                 for (int n = 0; n < \(dv / 8); ++n) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
-                // Per row (g, g + 8): the running maximum (base-2 units) and this lane's partial sum.
+                // Per row (g, g + 8): the running maximum and this lane's partial sum.
                 float top[2] = {-EMBER_INF, -EMBER_INF}, sum[2] = {0.0f, 0.0f};
 
                 const int tiles = \(keyTiles(p, keyTile: keyTile, lastRow: "min(\(p.qSeq - 1), (int)tile * \(16 * warps) + \(16 * warps - 1))"));
@@ -233,7 +239,7 @@ extension CUDAAttentionGenerator {
                         float next = fmaxf(top[half], m);
                         // Rows with every key so far masked keep zeros: no -inf minus -inf.
                         shift[half] = next == -EMBER_INF ? 0.0f : next;
-                        rescale[half] = exp2f(top[half] - shift[half]);
+                        rescale[half] = \(exponent("top[half] - shift[half]"));
                         top[half] = next;
                         sum[half] *= rescale[half];
                     }
@@ -246,7 +252,7 @@ extension CUDAAttentionGenerator {
                     for (int n = 0; n < \(keyTile / 8); ++n) {
                         #pragma unroll
                         for (int e = 0; e < 4; ++e) {
-                            s[n][e] = exp2f(s[n][e] - shift[e >> 1]);
+                            s[n][e] = \(exponent("s[n][e] - shift[e >> 1]"));
                             sum[e >> 1] += s[n][e];
                         }
                     }
@@ -365,9 +371,9 @@ extension CUDAAttentionGenerator {
                         // Online softmax over the warp; rows with every key so far masked keep zeros.
                         float next = fmaxf(top[r], ember_warp_max(x));
                         float shift = next == -EMBER_INF ? 0.0f : next;
-                        float rescale = exp2f(top[r] - shift);
+                        float rescale = \(exponent("top[r] - shift"));
                         top[r] = next;
-                        pr[r] = exp2f(x - shift);
+                        pr[r] = \(exponent("x - shift"));
                         sum[r] = sum[r] * rescale + pr[r];
                         #pragma unroll
                         for (int e = 0; e < \(perLane); ++e) acc[r][e] *= rescale;
