@@ -67,13 +67,17 @@ let package = Package(
         .target(name: "EmberCUDA", dependencies: ["EmberIR", "EmberOps", "EmberCUDADriver"]),
         // The CUDA backend's checks against the reference backend, shared by the tests and the
         // device check program.
-        .target(name: "EmberCUDAChecks", dependencies: ["EmberCUDA", "EmberReference", "EmberTestSupport"]),
+        .target(
+            name: "EmberCUDAChecks",
+            dependencies: ["EmberCUDA", "EmberReference", "EmberPasses", "EmberRuntime", "EmberTestSupport"]),
         // Runs every CUDA check and timing on a GPU machine (scripts/gpu-check.sh).
         .executableTarget(name: "ember-gpu-check", dependencies: ["EmberCUDAChecks", "EmberIR"]),
         // The engine file's checksum: xxHash's XXH3, built from Debian's libxxhash-dev header.
         .target(name: "EmberChecksum", cSettings: [.unsafeFlags(["-O2"])]),
         // Engines: compiled models, their file format, and running them.
-        .target(name: "EmberRuntime", dependencies: ["EmberIR", "EmberOps", "EmberPasses", "EmberReference", "EmberCPU", "EmberChecksum"]),
+        .target(
+            name: "EmberRuntime",
+            dependencies: ["EmberIR", "EmberOps", "EmberPasses", "EmberReference", "EmberCPU", "EmberCUDA", "EmberChecksum"]),
         // The C API: include/ember.h declares it, EmberC defines it (libEmberC.so).
         .target(name: "CEmberAPI"),
         .target(name: "EmberC", dependencies: ["CEmberAPI", "EmberIR", "EmberCPU", "EmberONNX", "EmberTorch", "EmberPasses", "EmberRuntime"]),
@@ -89,7 +93,7 @@ let package = Package(
         .testTarget(name: "EmberIRTests", dependencies: ["EmberIR", "EmberOps", "EmberTestSupport"]),
         .testTarget(name: "EmberOpsTests", dependencies: ["EmberIR", "EmberOps", "EmberReference", "EmberTestSupport"]),
         .testTarget(name: "EmberPassesTests", dependencies: ["EmberPasses", "EmberReference", "EmberTestSupport"], resources: [.copy("Golden")]),
-        .testTarget(name: "EmberCPUTests", dependencies: ["EmberCPU", "EmberTestSupport"]),
+        .testTarget(name: "EmberCPUTests", dependencies: ["EmberCPU", "EmberPasses", "EmberTestSupport"]),
         .testTarget(name: "EmberRuntimeTests", dependencies: ["EmberRuntime", "EmberCPU", "EmberReference", "EmberTestSupport"]),
         .testTarget(name: "EmberONNXTests", dependencies: ["EmberONNX", "EmberReference", "EmberTestSupport"]),
         .testTarget(
@@ -98,6 +102,6 @@ let package = Package(
                 "EmberTorch", "EmberReference", "EmberTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]),
         .testTarget(name: "EmberCLITests", dependencies: ["EmberTestSupport"]),
-        .testTarget(name: "EmberCUDATests", dependencies: ["EmberCUDA", "EmberCUDAChecks", "EmberTestSupport"]),
+        .testTarget(name: "EmberCUDATests", dependencies: ["EmberCUDA", "EmberCUDAChecks", "EmberRuntime", "EmberTestSupport"]),
     ]
 )

@@ -1,4 +1,5 @@
 import EmberCPU
+import EmberCUDA
 import EmberIR
 import EmberOps
 import EmberPasses
@@ -20,34 +21,58 @@ public struct Engine: Sendable {
     public enum Backend: String, Sendable, CaseIterable {
         case reference
         case cpu
+        case cuda
 
-        /// The fastest backend that works on this machine, for `--backend auto`.
-        public static var preferred: Backend { .cpu }
+        /// The fastest backend that works on this machine, for `--backend auto`: CUDA where a
+        /// GPU and its libraries are there, otherwise the CPU.
+        public static var preferred: Backend { CUDAProgram.unavailableReason == nil ? .cuda : .cpu }
     }
 
     public let backend: Backend
     /// Ops that run on the reference kernels even where a faster kernel exists.
     public let fallbackOps: Set<String>
-    /// The CPU backend's kernels and plans; nil for the reference backend.
+    /// How floating-point tensors are stored and computed (the CUDA backend; f32 elsewhere).
+    public let precision: Precision
+    /// The CPU backend's kernels and plans; nil for the other backends.
     public let program: CPUProgram?
-    /// The graph the reference backend evaluates; nil where the program holds it.
+    /// The CUDA backend's program; nil for the other backends.
+    public let cudaProgram: CUDAProgram?
+    /// The graph the reference backend evaluates; nil where a program holds it.
     private let referenceGraph: Graph?
 
     /// The graph the engine runs. On the CPU backend it lacks the weights the kernels packed into
     /// copies of their own, so they are not held twice; `completeGraph()` has every constant.
-    public var graph: Graph { program?.graph ?? referenceGraph! }
+    public var graph: Graph { program?.graph ?? cudaProgram?.graph ?? referenceGraph! }
 
     /// An engine that runs `graph` as it is, building its backend's kernels. Pass the graph with
-    /// `consume` so that weights the kernels pack are let go as they are packed.
-    public init(graph: consuming Graph, backend: Backend, fallbackOps: Set<String> = []) throws {
+    /// `consume` so that weights the kernels pack are let go as they are packed. A CUDA engine's
+    /// graph is already lowered to `precision`; `images` is its kernels' machine code when it
+    /// was built before (from an engine file).
+    public init(
+        graph: consuming Graph, backend: Backend, fallbackOps: Set<String> = [], precision: Precision = .fp32,
+        images: [String: [UInt8]] = [:]
+    ) throws {
         self.backend = backend
         self.fallbackOps = fallbackOps
+        self.precision = precision
+        guard backend == .cuda || precision == .fp32 else {
+            throw EmberError(.invalidArgument, "precision \(precision.rawValue) is for the CUDA backend; the \(backend.rawValue) backend computes in fp32")
+        }
         switch backend {
         case .reference:
             program = nil
+            cudaProgram = nil
             referenceGraph = graph
         case .cpu:
             program = try CPUProgram(consume graph, providers: CPUBackend.providers, fallbackOps: fallbackOps)
+            cudaProgram = nil
+            referenceGraph = nil
+        case .cuda:
+            let cuda = try CUDAProgram(graph, precision: precision, hostOps: fallbackOps, images: images)
+            // Shapes known now are built now, so their kernels are ready (and saved with the engine).
+            if let shapes = cuda.staticShapes { try cuda.prepare(shapes) }
+            program = nil
+            cudaProgram = cuda
             referenceGraph = nil
         }
     }
@@ -55,14 +80,20 @@ public struct Engine: Sendable {
     /// The graph with every constant, as it is saved.
     public func completeGraph() throws -> Graph { try program?.completeGraph() ?? graph }
 
-    /// Optimizes `graph` with `passes` and builds an engine for `backend`.
+    /// Optimizes `graph` with `passes`, lowers it to `precision` and builds an engine for `backend`.
     public static func compile(
-        _ graph: Graph, backend: Backend, fallbackOps: Set<String> = [],
+        _ graph: Graph, backend: Backend, fallbackOps: Set<String> = [], precision: Precision = .fp32,
         passes: PassManager = PassManager(Pipeline.passes(.O2))
     ) throws -> Engine {
         var optimized = graph
         try passes.run(&optimized)
-        return try Engine(graph: consume optimized, backend: backend, fallbackOps: fallbackOps)
+        try lower(&optimized, to: precision)
+        return try Engine(graph: consume optimized, backend: backend, fallbackOps: fallbackOps, precision: precision)
+    }
+
+    /// Stores `graph`'s f32 tensors in `precision`'s narrower type, when it has one.
+    public static func lower(_ graph: inout Graph, to precision: Precision) throws {
+        if let dtype = precision.lowered { try PassManager([LowerPrecision(dtype)]).run(&graph) }
     }
 
     /// The inputs the engine takes, by name, with their (possibly symbolic) types.
@@ -73,6 +104,7 @@ public struct Engine: Sendable {
     /// Runs the engine; inputs are checked against the declared types first.
     public func run(_ inputs: [String: Tensor], profile: StepProfile? = nil) throws -> [(name: String, tensor: Tensor)] {
         if let program { return try program.run(inputs, profile: profile) }
+        if let cudaProgram { return try cudaProgram.run(inputs) }
         return try ReferenceBackend().run(graph, inputs: inputs)
     }
 
@@ -107,7 +139,8 @@ public struct Engine: Sendable {
         for (id, view) in zip(graph.inputs, inputs) {
             tensors[graph.name(of: id)] = try Tensor(view.dtype, shape: view.shape, bytes: UnsafeRawBufferPointer(start: view.data, count: view.byteCount))
         }
-        for (index, result) in try ReferenceBackend().run(graph, inputs: tensors).enumerated() {
+        let results = try cudaProgram?.run(tensors) ?? ReferenceBackend().run(graph, inputs: tensors)
+        for (index, result) in results.enumerated() {
             let destination = try output(index, result.tensor.dtype, result.tensor.shape)
             result.tensor.withUnsafeRawBytes { bytes in
                 if let base = bytes.baseAddress { destination.copyMemory(from: base, byteCount: bytes.count) }

@@ -36,10 +36,24 @@ public enum EngineFile {
         var fallbackOps: [String]?
         /// The versions of the libraries the engine was built with, by library.
         var libraries: [String: String]?
+        /// How floats are stored and computed (CUDA engines); fp32 when absent.
+        var precision: String?
+        /// The GPU architecture the stored kernels were compiled for (CUDA engines).
+        var cudaArchitecture: String?
+        /// Machine code of the generated kernels (CUDA engines), stored in the weights section.
+        var kernels: [KernelImage]?
         var graphOffset: Int
         var graphLength: Int
         var weightsOffset: Int
         var weightsLength: Int
+    }
+
+    /// One compiled kernel: its key (`CUDAKernelCompiler.imageKey`) and where its bytes lie in
+    /// the weights section.
+    struct KernelImage: Codable, Equatable {
+        var key: String
+        var offset: Int
+        var length: Int
     }
 
     // MARK: Writing
@@ -72,11 +86,21 @@ public enum EngineFile {
             return offset
         })
         let graphBytes = Array(graphText.utf8)
+        var kernels: [KernelImage] = []
+        for (key, image) in (engine.cudaProgram?.compiledImages ?? [:]).sorted(by: { $0.key < $1.key }) {
+            weights.append(contentsOf: [UInt8](repeating: 0, count: padding(weights.count)))
+            kernels.append(KernelImage(key: key, offset: weights.count, length: image.count))
+            weights.append(contentsOf: image)
+        }
         // The header holds offsets that depend on its own length: lay it out until it settles.
         var header = Header(
             emberVersion: EmberVersion.string, backend: engine.backend.rawValue, cpuFeatures: CPUFeatures.required,
             fallbackOps: engine.fallbackOps.isEmpty ? nil : engine.fallbackOps.sorted(),
-            libraries: engine.backend == .cpu ? CPUBackend.libraryVersions : nil, graphOffset: 0, graphLength: graphBytes.count, weightsOffset: 0, weightsLength: weights.count)
+            libraries: engine.backend == .cpu ? CPUBackend.libraryVersions : nil,
+            precision: engine.precision == .fp32 ? nil : engine.precision.rawValue,
+            cudaArchitecture: engine.cudaProgram?.kernels.context.device.architecture,
+            kernels: engine.backend == .cuda ? kernels : nil,
+            graphOffset: 0, graphLength: graphBytes.count, weightsOffset: 0, weightsLength: weights.count)
         var headerBytes: [UInt8] = []
         for _ in 0..<4 {
             headerBytes = try encode(header)
@@ -151,22 +175,33 @@ public enum EngineFile {
                 throw EmberError(.invalidModel, "the engine is damaged: checksum \(hex(actual)) does not match the stored \(hex(stored))")
             }
         }
-        let backend: Engine.Backend, fallbackOps: Set<String>, graph: Graph
+        var parsed: Parsed
         do {
-            (backend, fallbackOps, graph) = try parse(bytes, release: release)
+            parsed = try parse(bytes, release: release)
         } catch {
             try checkIntegrity()
             throw error
         }
         try checkIntegrity()
-        return try Engine(graph: consume graph, backend: backend, fallbackOps: fallbackOps)
+        let graph = parsed.graph
+        parsed.graph = Graph()  // the engine holds the only copy, so packed weights can be let go
+        return try Engine(
+            graph: consume graph, backend: parsed.backend, fallbackOps: parsed.fallbackOps,
+            precision: parsed.precision, images: parsed.images)
     }
 
-    /// The backend, forced fallback ops and graph of the engine in `bytes`, whose checksum is being
-    /// checked meanwhile.
-    private static func parse(
-        _ bytes: UnsafeRawBufferPointer, release: @escaping (Range<Int>) -> Void
-    ) throws -> (backend: Engine.Backend, fallbackOps: Set<String>, graph: Graph) {
+    /// What an engine file holds, read.
+    private struct Parsed {
+        var backend: Engine.Backend
+        var fallbackOps: Set<String>
+        var precision: Precision
+        var graph: Graph
+        var images: [String: [UInt8]]
+    }
+
+    /// The backend, forced fallback ops, graph and kernels of the engine in `bytes`, whose checksum
+    /// is being checked meanwhile.
+    private static func parse(_ bytes: UnsafeRawBufferPointer, release: @escaping (Range<Int>) -> Void) throws -> Parsed {
         let end = bytes.count
         let headerLength = Int(readUInt32(bytes, at: 12))
         guard headerLength <= end - 28 else { throw EmberError(.invalidModel, "the engine header is truncated") }
@@ -206,7 +241,19 @@ public enum EngineFile {
             release((header.weightsOffset + offset)..<(header.weightsOffset + offset + length))
             return tensor
         }
-        return (backend, Set(header.fallbackOps ?? []), graph)
+        guard let precision = Precision(rawValue: header.precision ?? "fp32") else {
+            throw EmberError(.unsupported, "the engine's precision '\(header.precision ?? "")' is not one this Ember has")
+        }
+        var images: [String: [UInt8]] = [:]
+        for kernel in header.kernels ?? [] {
+            guard kernel.offset >= 0, kernel.length >= 0, kernel.offset <= weights.count, kernel.length <= weights.count - kernel.offset
+            else {
+                throw EmberError(.invalidModel, "kernel \(kernel.key) lies outside the weights")
+            }
+            images[kernel.key] = Array(weights[kernel.offset..<(kernel.offset + kernel.length)])
+        }
+        return Parsed(
+            backend: backend, fallbackOps: Set(header.fallbackOps ?? []), precision: precision, graph: graph, images: images)
     }
 
     /// XXH3-64 of a buffer, computed on another thread; `value` waits for it. The buffer must stay

@@ -32,8 +32,8 @@ case .failure(let error):
 }
 
 let iterations = Int(ProcessInfo.processInfo.environment["EMBER_GPU_ITERATIONS"] ?? "") ?? 50
-// EMBER_GPU_CHECKS picks sections by name (comma-separated): ops, attention, mlp, conv, resnet, bottleneck.
-let sections = Set((ProcessInfo.processInfo.environment["EMBER_GPU_CHECKS"] ?? "ops,attention,mlp,conv,resnet,bottleneck")
+// EMBER_GPU_CHECKS picks sections by name (comma-separated): ops, attention, mlp, conv, resnet, bottleneck, engine.
+let sections = Set((ProcessInfo.processInfo.environment["EMBER_GPU_CHECKS"] ?? "ops,attention,mlp,conv,resnet,bottleneck,engine")
     .split(separator: ",").map(String.init))
 var failures = 0
 var rows: [String] = []
@@ -142,6 +142,15 @@ if sections.contains("bottleneck") {
             rows.append(line)
             emit(line)
         }
+    }
+}
+if sections.contains("engine") {
+    emit("\n== CUDA engines (compiled, run at batch 1 and 3, saved and loaded, ops forced to the host)")
+    for r in CUDAEngineCheck.run() {
+        if !r.passed { failures += 1 }
+        let line = "| engine \(r.name) | \(errorText(r.relativeError)) | \(String(format: "%.0e", r.tolerance)) | \(r.passed ? "pass" : "FAIL") | - | \(r.detail) |"
+        rows.append(line)
+        emit(line)
     }
 }
 emit("\n| case | max rel. error | tolerance | result | median ms | rate |")

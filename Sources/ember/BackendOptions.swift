@@ -1,26 +1,57 @@
 import ArgumentParser
+import EmberIR
 import EmberRuntime
 
 /// The backend flags shared by `compile`, `run`, `bench` and `inspect`.
 struct BackendOptions: ParsableArguments {
-    @Option(name: .long, help: "The backend: auto (the best this machine has), cpu or reference. An engine file runs on the backend it was built for.")
+    @Option(name: .long, help: "The backend: auto (the best this machine has), cuda, cpu or reference. An engine file runs on the backend it was built for.")
     var backend: BackendChoice = .auto
 
-    @Option(name: .long, help: "Run this op on the reference kernels even where a faster kernel exists. Repeatable.")
+    @Option(name: .long, help: "Run this op on the reference kernels (on the CPU, for the CUDA backend) even where a faster kernel exists. Repeatable.")
     var fallbackOp: [String] = []
+
+    @Option(name: .long, help: "How the CUDA backend stores and computes floats: fp32, tf32, fp16 or bf16. Normalizations, softmax and accumulations stay in fp32 inside the kernels.")
+    var precision: Precision = .fp32
 
     var fallbackOps: Set<String> { Set(fallbackOp) }
 }
 
+extension Precision: ExpressibleByArgument {}
+
 /// A backend named on the command line: a concrete one, or `auto` for the best available here.
 enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
-    case auto, cpu, reference
+    case auto, cuda, cpu, reference
 
     var resolved: Engine.Backend {
         switch self {
         case .auto: .preferred
+        case .cuda: .cuda
         case .cpu: .cpu
         case .reference: .reference
         }
+    }
+}
+
+/// `--input NAME=1x3x224x224`: fixes an input's shape when a model is compiled or inspected.
+struct InputShapeOptions: ParsableArguments {
+    @Option(name: .long, help: "Fix an input's shape, as NAME=1x3x224x224; symbolic dims elsewhere follow. Repeatable.")
+    var input: [String] = []
+
+    /// The shapes by input name.
+    func shapes() throws -> [String: [Int]] {
+        var shapes: [String: [Int]] = [:]
+        for item in input {
+            guard let equals = item.lastIndex(of: "=") else {
+                throw ValidationError("--input '\(item)' is not NAME=SHAPE (such as x=1x3x224x224)")
+            }
+            let name = String(item[..<equals])
+            let text = item[item.index(after: equals)...]
+            let dims = text.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
+            guard !name.isEmpty, !text.isEmpty, dims.allSatisfy({ ($0 ?? -1) >= 0 }) else {
+                throw ValidationError("--input '\(item)': the shape '\(text)' is not sizes joined by 'x' (such as 1x3x224x224)")
+            }
+            shapes[name] = dims.compactMap { $0 }
+        }
+        return shapes
     }
 }

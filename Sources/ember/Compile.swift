@@ -18,15 +18,18 @@ struct Compile: ParsableCommand {
 
     @OptionGroup var optimization: OptimizationOptions
 
+    @OptionGroup var shapes: InputShapeOptions
+
     func run() throws {
         try Ember.reportingErrors {
             let file = try ModelFile.open(model)
             if case .engine = file {
                 throw EmberError(.invalidArgument, "'\(model)' is already an engine")
             }
-            let engine = try file.engine(backend, optimization: optimization)
+            let engine = try file.engine(backend, optimization: optimization, shapes: try shapes.shapes())
             try EngineFile.write(engine, to: URL(fileURLWithPath: output))
-            print("wrote \(output): \(engine.backend.rawValue) engine, \(engine.graph.nodes.count) nodes")
+            let precision = engine.backend == .cuda ? ", \(engine.precision.rawValue)" : ""
+            print("wrote \(output): \(engine.backend.rawValue) engine\(precision), \(engine.graph.nodes.count) nodes")
         }
     }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import EmberIR
+import EmberPasses
+import EmberRuntime
 import EmberONNX
 import EmberTorch
 import Foundation
@@ -22,6 +24,8 @@ struct Inspect: ParsableCommand {
 
     @OptionGroup var backend: BackendOptions
 
+    @OptionGroup var shapes: InputShapeOptions
+
     func run() throws {
         try Ember.reportingErrors {
             let file = try ModelFile.open(model)
@@ -40,7 +44,10 @@ struct Inspect: ParsableCommand {
                 optimized = try engine.completeGraph()  // already optimized
             } else {
                 var graph = try file.graph()
+                let fixed = try shapes.shapes()
+                if !fixed.isEmpty { try Pipeline.specialize(&graph, inputs: fixed) }
                 try optimization.optimize(&graph)
+                if backend == .cuda { try Engine.lower(&graph, to: self.backend.precision) }
                 optimized = graph
             }
             if printIR, let optimized {

@@ -1,5 +1,7 @@
 import EmberCPU
+import EmberCUDA
 import EmberIR
+import EmberPasses
 import EmberRuntime
 
 /// The partition section of `ember inspect`: which kernels run each node, and why not faster ones.
@@ -39,6 +41,22 @@ struct PartitionReport: Encodable {
                     node: node.name, op: node.op.name, kernels: a.providerName,
                     declined: a.declined.map { Declined(provider: $0.provider, reason: $0.reason) })
             }
+        case .cuda:
+            // Kernels are made for exact shapes: symbolic dims are taken as 1 here.
+            var specialized = graph
+            var shapes: [String: [Int]] = [:]
+            for id in graph.inputs {
+                shapes[graph.name(of: id)] = (graph.type(of: id).shape ?? []).map { $0.value ?? 1 }
+            }
+            try Pipeline.specialize(&specialized, inputs: shapes)
+            let placed = CUDAGraphExecutor.placements(specialized, hostOps: fallbackOps)
+            let placements = zip(specialized.nodes, placed).map { node, p in
+                Placement(
+                    node: node.name, op: node.op.name, kernels: p.placement == "host" ? "cpu" : p.placement,
+                    declined: p.reason.map { [Declined(provider: "cuda", reason: $0)] } ?? [])
+            }
+            nodes = placements
+            order = ["cuda", "view", "cpu"].map { kind in (kind, placements.filter { $0.kernels == kind }.count) }.filter { $0.1 > 0 }
         }
         summary = Dictionary(uniqueKeysWithValues: order.map { ($0.provider, $0.nodes) })
     }

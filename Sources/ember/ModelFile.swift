@@ -1,6 +1,7 @@
 import EmberIR
 import EmberONNX
 import EmberOps
+import EmberPasses
 import EmberRuntime
 import EmberTorch
 import Foundation
@@ -23,8 +24,8 @@ enum ModelFile {
         guard !isDirectory.boolValue else {
             throw EmberError(.io, "'\(path)' is a directory, not a model file")
         }
-        let prefix = (try? FileHandle(forReadingFrom: url).read(upToCount: 16)) ?? Data()
-        if EngineFile.looksLikeEngine(prefix ?? Data()) {
+        let prefix = ((try? FileHandle(forReadingFrom: url).read(upToCount: 16)) ?? nil) ?? Data()
+        if EngineFile.looksLikeEngine(prefix) {
             return .engine(try EngineFile.read(from: url))
         }
         if let text = try? String(contentsOf: url, encoding: .utf8),
@@ -54,10 +55,14 @@ enum ModelFile {
     }
 
     /// An engine ready to run: an engine file as it is, any other model optimized and built for `backend`.
-    func engine(_ backend: BackendOptions, optimization: OptimizationOptions) throws -> Engine {
+    /// `shapes` fixes the named inputs' shapes first.
+    func engine(_ backend: BackendOptions, optimization: OptimizationOptions, shapes: [String: [Int]] = [:]) throws -> Engine {
         if case .engine(let engine) = self { return engine }
         var graph = try graph()
+        if !shapes.isEmpty { try Pipeline.specialize(&graph, inputs: shapes) }
         try optimization.optimize(&graph)
-        return try Engine(graph: graph, backend: backend.backend.resolved, fallbackOps: backend.fallbackOps)
+        try Engine.lower(&graph, to: backend.precision)
+        return try Engine(
+            graph: consume graph, backend: backend.backend.resolved, fallbackOps: backend.fallbackOps, precision: backend.precision)
     }
 }

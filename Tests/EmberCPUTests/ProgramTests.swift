@@ -1,6 +1,7 @@
 import EmberCPU
 import EmberIR
 import EmberOps
+import EmberPasses
 import EmberReference
 import EmberTestSupport
 import Foundation
@@ -51,6 +52,29 @@ struct BlockedRelu: CPUKernelProvider {
             let error = try #require(a.tensor.relativeError(to: e.tensor), "\(a.name): \(a.tensor.type) vs \(e.tensor.type)")
             #expect(error <= 1e-6, "\(a.name)")
         }
+    }
+
+    /// `conv(x) + x` fused into one oneDNN convolution: its sum must not be written over x,
+    /// which the convolution is still reading (a pool in front makes x an arena value).
+    @Test func convolutionPlusItsOwnInputIsNotRunInPlace() throws {
+        let w = Tensor.random(.f32, [8, 8, 3, 3], in: -0.5...0.5, seed: 1)
+        var builder = GraphBuilder()
+        let x = builder.input("x", TensorType(.f32, ["batch", 8, 16, 16]))
+        let weight = builder.constant(w, name: "w")
+        let p = try builder.add(MaxPool(attributes: Attributes(op: "max_pool", [("kernel_shape", .ints([2, 2])), ("strides", .ints([2, 2]))])), [x])[0]
+        let c = try builder.add(Conv(attributes: Attributes(op: "conv", [("pads", .ints([1, 1, 1, 1]))])), [p, weight])[0]
+        let s = try builder.add(Add(), [c, p])[0]
+        let r = try builder.add(Relu(), [s])[0]
+        let g = try builder.add(GlobalAveragePool(), [r])[0]
+        builder.output(g)
+        var graph = try builder.finish()
+        try PassManager(Pipeline.passes(.O2)).run(&graph)
+        #expect(graph.nodes.contains { $0.op is FusedEpilogue })
+        let inputs: [String: Tensor] = ["x": .random(.f32, [2, 8, 16, 16], seed: 2)]
+        let expected = try ReferenceBackend().run(graph, inputs: inputs)[0].tensor
+        let actual = try CPUProgram(graph, providers: CPUBackend.providers).run(inputs)[0].tensor
+        let error = try #require(actual.relativeError(to: expected))
+        #expect(error <= 1e-5, "relative error \(error)")
     }
 
     @Test func symbolicBatchWithShapeArithmeticRunsAtSeveralSizes() throws {

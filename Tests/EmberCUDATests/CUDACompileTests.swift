@@ -1,6 +1,7 @@
 import EmberCUDA
-import EmberCUDAChecks
+@testable import EmberCUDAChecks
 import EmberIR
+import EmberRuntime
 import Testing
 
 /// NVRTC, or why the compile tests are skipped. It needs no GPU: pip's NVIDIA wheels carry it, and
@@ -34,5 +35,22 @@ struct CUDACompileTests {
         } catch let error as EmberError {
             #expect("\(error)".contains("undefined_name"))
         }
+    }
+}
+
+/// The engine checks' models are valid: the CPU backend agrees with the reference on them, so a
+/// device failure is the CUDA backend's.
+@Suite struct CUDAEngineCheckModelTests {
+    @Test(arguments: [CUDAEngineCheck.convNet, CUDAEngineCheck.block])
+    func modelsRunOnTheCPU(_ text: String) throws {
+        let graph = try CUDAEngineCheck.graph(text)
+        let engine = try Engine.compile(graph, backend: .cpu)
+        let error = try CUDAEngineCheck.worstError(engine, graph, batches: [1, 3])
+        #expect(error <= 1e-4, "relative error \(error)")
+    }
+
+    @Test func narrowerPrecisionIsForTheCUDABackend() throws {
+        let graph = try CUDAEngineCheck.graph(CUDAEngineCheck.block)
+        #expect(throws: EmberError.self) { _ = try Engine.compile(graph, backend: .cpu, precision: .fp16) }
     }
 }

@@ -55,6 +55,13 @@ struct CUDAKernelTests {
         #expect((r.graphError ?? .infinity) <= 1e-2, "relative error of the CUDA graph replay \(r.graphError ?? .nan)")
     }
 
+    /// Whole engines: compiled, run at two batch sizes, saved and loaded, ops forced to the host.
+    @Test func enginesAgreeWithTheReference() {
+        for r in CUDAEngineCheck.run() {
+            #expect(r.passed, "\(r.name): relative error \(r.relativeError) (\(r.detail))")
+        }
+    }
+
     @Test func memoryRoundTripsAndTimesWithEvents() throws {
         let runner = try GPU.runner.get()
         let x = Tensor.random(.f32, [1 << 20], in: -1...1, seed: 7)

@@ -69,7 +69,8 @@ public struct OneDNNKernels: CPUKernelProvider {
         switch kind {
         case .conv(let epilogue), .matmul(let epilogue):
             let sums = epilogue.postOps.compactMap { op -> Int? in if case .sum(_, let input) = op { input } else { nil } }
-            return sums.count == 1 ? sums[0] : nil
+            // A sum of the product's own operand (`conv(x) + x`) cannot overwrite it: the product still reads it.
+            return sums.count == 1 && !epilogue.operands.contains(sums[0]) ? sums[0] : nil
         case .eltwise, .batchNorm: return 0
         case .binary:
             return node.inputTypes[0]?.shape != nil && node.inputTypes[0]?.shape == node.outputTypes[0].shape ? 0 : nil

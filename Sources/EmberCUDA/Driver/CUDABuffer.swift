@@ -14,6 +14,8 @@ public final class CUDABuffer: @unchecked Sendable {  // Immutable fields; the m
     /// The device address; 0 for an empty buffer.
     public let address: CUdeviceptr
     public let byteCount: Int
+    /// The buffer this one is a part of, kept alive by it; nil when this buffer owns its memory.
+    public let parent: CUDABuffer?
 
     /// A word that reads as NaN in f32, f16 and bf16.
     public static let poison: UInt32 = 0x7FC0_7FC0
@@ -27,6 +29,19 @@ public final class CUDABuffer: @unchecked Sendable {  // Immutable fields; the m
         self.context = context
         self.address = address
         byteCount = bytes
+        parent = nil
+    }
+
+    /// The `bytes` bytes of `parent` from `offset`: no memory of its own.
+    public init(part parent: CUDABuffer, offset: Int, bytes: Int) throws {
+        guard offset >= 0, bytes >= 0, offset + bytes <= parent.byteCount else {
+            throw EmberError(
+                .invalidArgument, "[cuda] bytes \(offset)..<\(offset + bytes) are outside a buffer of \(parent.byteCount)")
+        }
+        context = parent.context
+        address = bytes == 0 ? 0 : parent.address + CUdeviceptr(offset)
+        byteCount = bytes
+        self.parent = parent
     }
 
     /// Device memory holding a copy of `tensor`'s elements.
@@ -37,7 +52,7 @@ public final class CUDABuffer: @unchecked Sendable {  // Immutable fields; the m
     }
 
     deinit {
-        if address != 0 {
+        if address != 0, parent == nil {
             _ = ember_cuCtxSetCurrent(context.handle)
             _ = ember_cuMemFree_v2(address)
         }
@@ -56,6 +71,26 @@ public final class CUDABuffer: @unchecked Sendable {  // Immutable fields; the m
         // From pageable memory the copy may return before its DMA lands, and Ember's streams do
         // not wait for the legacy stream: wait here, so any stream may read the data next.
         try CUDAStatus.check(ember_cuStreamSynchronize(nil), "cuStreamSynchronize")
+    }
+
+    /// Queues a copy of the first `bytes` bytes at `source` (device memory) into this buffer.
+    public func copy(from source: CUdeviceptr, bytes: Int, stream: CUDAStream) throws {
+        guard bytes <= byteCount, bytes >= 0 else {
+            throw EmberError(.invalidArgument, "[cuda] copy of \(bytes) bytes into a buffer of \(byteCount)")
+        }
+        guard bytes > 0 else { return }
+        try context.bind()
+        try CUDAStatus.check(ember_cuMemcpyDtoDAsync_v2(address, source, bytes, stream.handle), "cuMemcpyDtoDAsync")
+    }
+
+    /// Queues a copy of this buffer's first `bytes` bytes to `destination` (device memory).
+    public func copy(to destination: CUdeviceptr, bytes: Int, stream: CUDAStream) throws {
+        guard bytes <= byteCount, bytes >= 0 else {
+            throw EmberError(.invalidArgument, "[cuda] copy of \(bytes) bytes out of a buffer of \(byteCount)")
+        }
+        guard bytes > 0 else { return }
+        try context.bind()
+        try CUDAStatus.check(ember_cuMemcpyDtoDAsync_v2(destination, address, bytes, stream.handle), "cuMemcpyDtoDAsync")
     }
 
     /// The first `count` bytes of the buffer (all of it by default).

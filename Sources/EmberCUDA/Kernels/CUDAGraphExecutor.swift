@@ -1,24 +1,39 @@
 import EmberIR
 import EmberOps
 
-/// Runs a whole graph on the device when the CUDA provider supports every node: kernels are
-/// built once (convolutions choose their cuDNN plans by timing then), constants (weights)
-/// uploaded once, and each run uploads the inputs, queues every node on one stream and downloads
-/// the outputs. Every value's type must be fully known.
+/// A part of a graph the CUDA provider does not run, run on the host instead: its inputs and
+/// outputs are host tensors in the order of the part's graph inputs and outputs.
+public protocol CUDAHostSegment: Sendable {
+    func run(_ inputs: [Tensor]) throws -> [Tensor]
+}
+
+/// Runs a graph with fully known shapes on the device: kernels are built once (convolutions and
+/// products choose their plans by timing then), constants (weights) uploaded once, and every run
+/// queues each step on one stream.
 ///
-/// Convolutions read and write channels-last tensors; every other kernel row-major ones. A value
-/// is stored in the layout its producer writes (graph inputs and constants: row-major); where a
-/// node reads it in the other layout, a copy is made once: constants on the host while building,
-/// computed values by a layout kernel queued before their first such reader. Outputs are
-/// returned row-major.
+/// - Placement: each node runs on the device when the CUDA provider supports it and its op is
+///   not forced off; the rest run on the host in segments of consecutive nodes, with transfers at
+///   their edges. Reshapes and their kin are views: no kernel, no copy.
+/// - Layouts: convolutions and pools read and write channels-last tensors, every other kernel
+///   row-major ones. A value is stored in the layout its producer writes (inputs and constants:
+///   row-major); where a node reads it in the other layout, a copy is made once: constants on the
+///   host while building, computed values by a layout kernel queued before their first such reader.
+/// - Memory: every computed value lives in one device arena, placed by its lifetime in the step
+///   list, so values that are never alive at once share bytes.
 ///
-/// This is the seed of the CUDA engine; the partitioner will give it the nodes the provider
-/// supports and the CPU the rest.
+///     let executor = try CUDAGraphExecutor(graph, kernels: kernels)
+///     let outputs = try executor.run(["x": x], stream: stream)
 public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one thread at a time.
     public let kernels: CUDAKernels
     public let graph: Graph
     private var steps: [Step] = []
+    /// Where each value is stored, per layout it is read in.
+    private var storage: [Slot: Int] = [:]
+    private var storageBytes: [Int] = []
+    private var constants: [Slot: CUDABuffer] = [:]
     private var buffers: [Slot: CUDABuffer] = [:]
+    /// The one allocation computed values live in.
+    public private(set) var arena: CUDABuffer?
     /// The layout each value's producer writes.
     private var home: [ValueID: CUDALayout] = [:]
 
@@ -31,48 +46,158 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
     private enum Step {
         case node(Node, any CUDAOpKernel, inputs: [Slot], outputs: [Slot])
         case layout(CUDAGeneratedOpKernel, from: Slot, to: Slot)
+        case host(any CUDAHostSegment, nodes: [Node], inputs: [Slot], outputs: [Slot])
     }
 
-    public init(_ graph: Graph, kernels: CUDAKernels) throws {
+    /// Builds every step. Nodes whose op is in `hostOps`, or that the provider does not run, go to
+    /// the host segments `host` builds from a graph of those nodes; without `host`, such a node is
+    /// an error naming each of them.
+    public init(
+        _ graph: Graph, kernels: CUDAKernels, hostOps: Set<String> = [],
+        host: ((Graph) throws -> any CUDAHostSegment)? = nil
+    ) throws {
         self.graph = graph
         self.kernels = kernels
         for id in graph.inputs + graph.constantIDs { home[id] = .rowMajor }
-        // Inputs are uploaded as given, whoever reads them.
-        for id in graph.inputs { _ = try allocate(Slot(value: id, layout: .rowMajor)) }
+        for id in graph.inputs { storage[Slot(value: id, layout: .rowMajor)] = newStorage(id) }
+        var lastReader: [ValueID: Int] = [:]
+        for (index, node) in graph.nodes.enumerated() {
+            for case let id? in node.inputs { lastReader[id] = index }
+        }
+        var pending: [Int] = []
         var refused: [String] = []
-        for node in graph.nodes {
-            let convolution = CUDAKernelPlan.isConvolution(node.op)
-            func typed(_ id: ValueID) throws -> CUDATensorType {
-                let t = try type(id)
-                return convolution ? t.with(.channelsLast) : t
-            }
-            let cudaNode = CUDANode(
-                op: node.op, name: node.name, inputs: try node.inputs.map { try $0.map(typed) },
-                outputs: try node.outputs.map(typed), constants: node.inputs.map { $0.flatMap { graph.constants[$0] } })
-            if case .unsupported(let why) = kernels.support(cudaNode) {
-                refused.append("\(node.location): \(why)")
+        for (index, node) in graph.nodes.enumerated() {
+            if CUDAGraphExecutor.isView(node.op), node.outputs.count == 1, let source = node.inputs.first ?? nil {
+                if pending.contains(where: { graph.nodes[$0].outputs.contains(source) }) {
+                    pending.append(index)
+                } else {
+                    try view(node, of: source)
+                }
                 continue
             }
-            let kernel = try kernels.makeKernel(cudaNode)
-            var inputs: [Slot] = []
-            for (id, t) in zip(node.inputs, cudaNode.inputs) {
-                guard let id, let t else { continue }
-                inputs.append(try slot(id, t.layout))
+            let cudaNode = try CUDAGraphExecutor.cudaNode(node, graph)
+            var why: String?
+            if hostOps.contains(node.op.name) {
+                why = "'\(node.op.name)' is set to run on the host"
+            } else if case .unsupported(let reason) = kernels.support(cudaNode) {
+                why = reason
             }
-            var outputs: [Slot] = []
-            for (id, t) in zip(node.outputs, cudaNode.outputs) {
-                home[id] = t.layout
-                outputs.append(try allocate(Slot(value: id, layout: t.layout)))
+            if let why {
+                if host == nil { refused.append("\(node.location): \(why)") }
+                pending.append(index)
+                continue
             }
-            steps.append(.node(node, kernel, inputs: inputs, outputs: outputs))
+            if let host, !pending.isEmpty {
+                try hostSegment(pending, lastReader: lastReader, host)
+                pending = []
+            }
+            try deviceNode(node, cudaNode)
         }
+        if let host, !pending.isEmpty { try hostSegment(pending, lastReader: lastReader, host) }
         guard refused.isEmpty else {
             throw EmberError(.unsupported, "[cuda] the CUDA backend cannot run every node:\n  " + refused.joined(separator: "\n  "))
         }
         for id in graph.outputs { _ = try slot(id, .rowMajor) }
+        try allocate()
     }
 
-    /// One line per step: each node's kernel and every layout copy, in the order they run.
+    /// Where each node of `graph` (every shape known) would run, decided from shapes alone,
+    /// without a device: "cuda", "view" (no kernel), or "host" with the reason.
+    public static func placements(_ graph: Graph, hostOps: Set<String> = []) -> [(placement: String, reason: String?)] {
+        graph.nodes.map { node in
+            if isView(node.op) { return ("view", nil) }
+            if hostOps.contains(node.op.name) { return ("host", "'\(node.op.name)' is set to run on the host") }
+            do {
+                if case .failure(let why) = CUDAKernelPlan.plan(try cudaNode(node, graph), multiprocessors: 132) {
+                    return ("host", why.reason)
+                }
+                return ("cuda", nil)
+            } catch {
+                return ("host", "\(error)")
+            }
+        }
+    }
+
+    /// Ops that only reinterpret their input's row-major bytes.
+    static func isView(_ op: any Operator) -> Bool {
+        op is Reshape || op is Flatten || op is Squeeze || op is Unsqueeze || op is Identity
+    }
+
+    /// What the provider sees of `node`: its types, channels-last where the op prefers it.
+    static func cudaNode(_ node: Node, _ graph: Graph) throws -> CUDANode {
+        let channelsLast = CUDAKernelPlan.isConvolution(node.op)
+        func typed(_ id: ValueID) throws -> CUDATensorType {
+            let t = try type(id, graph)
+            return channelsLast ? t.with(.channelsLast) : t
+        }
+        return CUDANode(
+            op: node.op, name: node.name, inputs: try node.inputs.map { try $0.map(typed) },
+            outputs: try node.outputs.map(typed), constants: node.inputs.map { $0.flatMap { graph.constants[$0] } })
+    }
+
+    private func deviceNode(_ node: Node, _ cudaNode: CUDANode) throws {
+        let kernel = try kernels.makeKernel(cudaNode)
+        var inputs: [Slot] = []
+        for (id, t) in zip(node.inputs, cudaNode.inputs) {
+            guard let id, let t else { continue }
+            inputs.append(try slot(id, t.layout))
+        }
+        var outputs: [Slot] = []
+        for (id, t) in zip(node.outputs, cudaNode.outputs) {
+            let layout = canonical(t.layout, try type(id))
+            home[id] = layout
+            outputs.append(define(Slot(value: id, layout: layout)))
+        }
+        steps.append(.node(node, kernel, inputs: inputs, outputs: outputs))
+    }
+
+    /// A view shares its source's row-major bytes.
+    private func view(_ node: Node, of source: ValueID) throws {
+        let from = try slot(source, .rowMajor)
+        let output = node.outputs[0]
+        guard let shared = storage[from] else {
+            // A constant's view: the same bytes, uploaded for the view's value.
+            home[output] = .rowMajor
+            constants[Slot(value: output, layout: .rowMajor)] = constants[from]
+            return
+        }
+        home[output] = .rowMajor
+        storage[Slot(value: output, layout: .rowMajor)] = shared
+    }
+
+    /// Consecutive nodes run on the host: their inputs downloaded, their outputs uploaded.
+    private func hostSegment(_ indices: [Int], lastReader: [ValueID: Int], _ build: (Graph) throws -> any CUDAHostSegment) throws {
+        let nodes = indices.map { graph.nodes[$0] }
+        let produced = Set(nodes.flatMap(\.outputs))
+        var reads: [ValueID] = []
+        for node in nodes {
+            for case let id? in node.inputs where !produced.contains(id) && graph.constants[id] == nil && !reads.contains(id) {
+                reads.append(id)
+            }
+        }
+        let end = indices.last ?? 0
+        let results = nodes.flatMap(\.outputs).filter { (lastReader[$0] ?? -1) > end || graph.outputs.contains($0) }
+        var part = graph
+        part.nodes = nodes
+        part.inputs = reads
+        part.outputs = results
+        let constantsRead = Set(nodes.flatMap { $0.inputs.compactMap { $0 } })
+        part.constants = graph.constants.filter { constantsRead.contains($0.key) }
+        let segment: any CUDAHostSegment
+        do {
+            segment = try build(part)
+        } catch let error as EmberError {
+            throw error.located("the host part from \(nodes[0].location)")
+        }
+        let inputs = try reads.map { try slot($0, .rowMajor) }
+        let outputs = results.map { id in
+            home[id] = .rowMajor
+            return define(Slot(value: id, layout: .rowMajor))
+        }
+        steps.append(.host(segment, nodes: nodes, inputs: inputs, outputs: outputs))
+    }
+
+    /// One line per step: each node's kernel, every layout copy and every host part, in order.
     public var plan: [String] {
         steps.map { step in
             switch step {
@@ -81,8 +206,33 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
                 return "\(node.location): \(how)"
             case .layout(_, let from, let to):
                 return "'\(graph.name(of: from.value))': \(from.layout.rawValue) -> \(to.layout.rawValue)"
+            case .host(_, let nodes, let inputs, let outputs):
+                return "host: \(nodes.count) nodes from \(nodes[0].location), \(inputs.count) values down, \(outputs.count) up"
             }
         }
+    }
+
+    /// Whether some nodes run on the host (a run then waits for the device between parts).
+    public var usesHost: Bool {
+        steps.contains { if case .host = $0 { true } else { false } }
+    }
+
+    /// The nodes that run on the host.
+    public var hostNodes: [Node] {
+        steps.flatMap { step -> [Node] in if case .host(_, let nodes, _, _) = step { nodes } else { [] } }
+    }
+
+    /// The bytes of the arena computed values share.
+    public var arenaBytes: Int { arena?.byteCount ?? 0 }
+
+    /// The device buffer of each graph input, in order: copy inputs there before a run.
+    public func inputBuffers() throws -> [CUDABuffer] {
+        try graph.inputs.map { try buffer(Slot(value: $0, layout: .rowMajor)) }
+    }
+
+    /// The device buffer of each graph output, in order, row-major: read outputs there after a run.
+    public func outputBuffers() throws -> [CUDABuffer] {
+        try graph.outputs.map { try buffer(Slot(value: $0, layout: .rowMajor)) }
     }
 
     /// Copies `inputs` (by graph input name) to the device.
@@ -97,7 +247,8 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
         }
     }
 
-    /// Queues every step on `stream`, reading the inputs last uploaded.
+    /// Queues every step on `stream`, reading the inputs last uploaded. Host parts wait for the
+    /// device, run, and upload their results before the next steps are queued.
     public func enqueue(on stream: CUDAStream) throws {
         for step in steps {
             switch step {
@@ -109,6 +260,18 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
                 }
             case .layout(let kernel, let from, let to):
                 try kernel.run([try buffer(from)], [try buffer(to)], stream: stream)
+            case .host(let segment, let nodes, let inputs, let outputs):
+                try stream.synchronize()
+                let tensors = try inputs.map { slot in
+                    let t = try type(slot.value)
+                    return try buffer(slot).tensor(t.dtype, shape: t.shape)
+                }
+                let results = try segment.run(tensors)
+                guard results.count == outputs.count else {
+                    throw EmberError(
+                        .internalError, "[cuda] the host part from \(nodes[0].location) returned \(results.count) of \(outputs.count) outputs")
+                }
+                for (slot, tensor) in zip(outputs, results) { try buffer(slot).upload(tensor.bytes()) }
             }
         }
     }
@@ -124,8 +287,10 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
 
     /// Records every step as one CUDA graph, replayed with `CUDAGraph.launch`; it reads the
     /// inputs last uploaded when it runs. Tune before capturing: the algorithms are fixed then.
+    /// Not for plans with host parts.
     public func capture(on stream: CUDAStream) throws -> CUDAGraph {
-        try CUDAGraph(capturing: stream) { try enqueue(on: stream) }
+        guard !usesHost else { throw EmberError(.internalError, "[cuda] a plan with host parts cannot be one CUDA graph") }
+        return try CUDAGraph(capturing: stream) { try enqueue(on: stream) }
     }
 
     /// The outputs the last run left on the device, by name.
@@ -144,7 +309,11 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
         return try outputs()
     }
 
-    private func type(_ id: ValueID) throws -> CUDATensorType {
+    // MARK: Values and their memory
+
+    private func type(_ id: ValueID) throws -> CUDATensorType { try CUDAGraphExecutor.type(id, graph) }
+
+    static func type(_ id: ValueID, _ graph: Graph) throws -> CUDATensorType {
         let t = graph.type(of: id)
         guard let shape = t.knownShape else {
             throw EmberError(.unsupported, "[cuda] value '\(graph.name(of: id))' has type \(t); expected known dims")
@@ -152,39 +321,96 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
         return CUDATensorType(t.dtype, shape)
     }
 
-    /// The buffer holding `id` in `layout`, made on first use: a constant is uploaded in that
-    /// layout; a computed value gets a layout copy queued now, after its producer.
-    private func slot(_ id: ValueID, _ layout: CUDALayout) throws -> Slot {
-        let wanted = Slot(value: id, layout: layout)
-        if buffers[wanted] != nil { return wanted }
+    /// A 4-D tensor whose channels or whose image is one element lies the same in both layouts:
+    /// it is stored once, as row-major.
+    private func canonical(_ layout: CUDALayout, _ t: CUDATensorType) -> CUDALayout {
+        guard layout == .channelsLast, t.shape.count == 4 else { return .rowMajor }
+        return t.shape[1] == 1 || t.shape[2] * t.shape[3] == 1 ? .rowMajor : .channelsLast
+    }
+
+    private func newStorage(_ id: ValueID) -> Int {
+        let t = graph.type(of: id)
+        storageBytes.append((t.knownShape?.reduce(1, *) ?? 0) * t.dtype.byteSize)
+        return storageBytes.count - 1
+    }
+
+    private func define(_ slot: Slot) -> Slot {
+        if storage[slot] == nil { storage[slot] = newStorage(slot.value) }
+        return slot
+    }
+
+    /// `id` as stored in `layout`, made on first use: a constant is uploaded in that layout; a
+    /// computed value gets a layout copy queued now, after its producer.
+    private func slot(_ id: ValueID, _ wanted: CUDALayout) throws -> Slot {
         let t = try type(id)
+        let layout = canonical(wanted, t)
+        let slot = Slot(value: id, layout: layout)
+        if storage[slot] != nil || constants[slot] != nil { return slot }
         if let constant = graph.constants[id] {
             let bytes = layout == .channelsLast ? try CUDAGraphExecutor.channelsLast(constant) : constant.bytes()
             let buffer = try CUDABuffer(kernels.context, bytes: bytes.count)
             try buffer.upload(bytes)
-            buffers[wanted] = buffer
-            return wanted
+            constants[slot] = buffer
+            return slot
         }
         guard let stored = home[id] else {
             throw EmberError(.internalError, "[cuda] '\(graph.name(of: id))' is read before it is written")
         }
-        let source = try allocate(Slot(value: id, layout: stored))
-        if stored == layout { return source }
+        let source = Slot(value: id, layout: stored)
         let copy = try kernels.layoutCopy(t.with(stored), to: layout)
-        steps.append(.layout(copy, from: source, to: try allocate(wanted)))
-        return wanted
-    }
-
-    private func allocate(_ slot: Slot) throws -> Slot {
-        if buffers[slot] == nil {
-            let t = try type(slot.value)
-            buffers[slot] = try CUDABuffer(kernels.context, bytes: t.count * t.dtype.byteSize)
-        }
+        steps.append(.layout(copy, from: source, to: define(slot)))
         return slot
     }
 
+    /// Places every stored value in one arena: values whose lifetimes (from the step that writes
+    /// them to the last that reads them; inputs from the start, outputs to the end) overlap get
+    /// disjoint bytes. Largest first, each at the lowest offset that fits.
+    private func allocate() throws {
+        let count = storageBytes.count
+        var first = [Int](repeating: Int.max, count: count)
+        var last = [Int](repeating: -1, count: count)
+        func touch(_ slot: Slot, _ at: Int) {
+            guard let s = storage[slot] else { return }
+            first[s] = min(first[s], at)
+            last[s] = max(last[s], at)
+        }
+        for id in graph.inputs { touch(Slot(value: id, layout: .rowMajor), -1) }
+        for (index, step) in steps.enumerated() {
+            switch step {
+            case .node(_, _, let inputs, let outputs), .host(_, _, let inputs, let outputs):
+                (inputs + outputs).forEach { touch($0, index) }
+            case .layout(_, let from, let to):
+                touch(from, index)
+                touch(to, index)
+            }
+        }
+        for id in graph.outputs { touch(Slot(value: id, layout: .rowMajor), steps.count) }
+        let alignment = 256
+        var offsets = [Int](repeating: 0, count: count)
+        var placed: [Int] = []
+        for s in (0..<count).sorted(by: { storageBytes[$0] > storageBytes[$1] }) where last[s] >= 0 {
+            let size = (max(storageBytes[s], 1) + alignment - 1) / alignment * alignment
+            let overlapping = placed.filter { first[$0] <= last[s] && first[s] <= last[$0] }
+                .map { (offsets[$0], (max(storageBytes[$0], 1) + alignment - 1) / alignment * alignment) }
+                .sorted { $0.0 < $1.0 }
+            var offset = 0
+            for (start, length) in overlapping {
+                if offset + size <= start { break }
+                offset = max(offset, start + length)
+            }
+            offsets[s] = offset
+            placed.append(s)
+        }
+        let total = placed.map { offsets[$0] + (max(storageBytes[$0], 1) + alignment - 1) / alignment * alignment }.max() ?? 0
+        let arena = try CUDABuffer(kernels.context, bytes: total)
+        for (slot, s) in storage where last[s] >= 0 {
+            buffers[slot] = try CUDABuffer(part: arena, offset: offsets[s], bytes: storageBytes[s])
+        }
+        self.arena = arena
+    }
+
     private func buffer(_ slot: Slot) throws -> CUDABuffer {
-        guard let b = buffers[slot] else {
+        guard let b = buffers[slot] ?? constants[slot] else {
             throw EmberError(.internalError, "[cuda] no \(slot.layout.rawValue) buffer for '\(graph.name(of: slot.value))'")
         }
         return b

@@ -28,9 +28,13 @@ public final class CUDAKernels: Sendable {
     /// Where convolutions time their candidate plans while they are built.
     private let tuning: CUDAStream
 
-    public init(_ context: CUDAContext, allowTF32: Bool = false, convolutionCandidates: Int = 8) throws {
+    /// `images` is machine code of generated kernels compiled before (an engine file's), by
+    /// `CUDAKernelCompiler.imageKey`.
+    public init(
+        _ context: CUDAContext, allowTF32: Bool = false, convolutionCandidates: Int = 8, images: [String: [UInt8]] = [:]
+    ) throws {
         self.context = context
-        compiler = try CUDAKernelCompiler(context)
+        compiler = try CUDAKernelCompiler(context, images: images)
         self.allowTF32 = allowTF32
         self.convolutionCandidates = max(1, convolutionCandidates)
         do {

@@ -198,6 +198,8 @@ typedef void *cudnnBackendDescriptor_t;
     X(CUresult, cuMemcpyHtoD_v2, (CUdeviceptr dst, const void *src, size_t bytes), (dst, src, bytes)) \
     X(CUresult, cuMemcpyDtoH_v2, (void *dst, CUdeviceptr src, size_t bytes), (dst, src, bytes)) \
     X(CUresult, cuMemcpyDtoD_v2, (CUdeviceptr dst, CUdeviceptr src, size_t bytes), (dst, src, bytes)) \
+    X(CUresult, cuMemcpyDtoDAsync_v2, (CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream stream), \
+      (dst, src, bytes, stream)) \
     X(CUresult, cuMemsetD32_v2, (CUdeviceptr dst, unsigned int value, size_t count), (dst, value, count)) \
     X(CUresult, cuStreamCreate, (CUstream *stream, unsigned int flags), (stream, flags)) \
     X(CUresult, cuStreamDestroy_v2, (CUstream stream), (stream)) \
