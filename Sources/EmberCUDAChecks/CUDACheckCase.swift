@@ -179,5 +179,5 @@ public enum CUDACheckCases {
     }
 
     /// Every case.
-    public static func all() throws -> [CUDACheckCase] { try elementwise() + rows() + matmul() }
+    public static func all() throws -> [CUDACheckCase] { try elementwise() + rows() + matmul() + attention() }
 }

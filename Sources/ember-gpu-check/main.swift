@@ -32,8 +32,8 @@ case .failure(let error):
 }
 
 let iterations = Int(ProcessInfo.processInfo.environment["EMBER_GPU_ITERATIONS"] ?? "") ?? 50
-// EMBER_GPU_CHECKS picks sections by name (comma-separated): ops, mlp, conv, resnet, bottleneck, engine.
-let sections = Set((ProcessInfo.processInfo.environment["EMBER_GPU_CHECKS"] ?? "ops,mlp,conv,resnet,bottleneck,engine")
+// EMBER_GPU_CHECKS picks sections by name (comma-separated): ops, attention, mlp, conv, resnet, bottleneck, engine.
+let sections = Set((ProcessInfo.processInfo.environment["EMBER_GPU_CHECKS"] ?? "ops,attention,mlp,conv,resnet,bottleneck,engine")
     .split(separator: ",").map(String.init))
 var failures = 0
 var rows: [String] = []
@@ -57,6 +57,23 @@ for check in all {
         let line = "| \(check.name) | error | \(String(format: "%.0e", check.tolerance)) | FAIL | - | \(error) |"
         rows.append(line)
         emit(line)
+    }
+}
+if sections.contains("attention") {
+    emit("\n== fused attention, BERT-base at sequence 128, fp16 [batch,12,128,64] with a padding mask")
+    for batch in [1, 32] {
+        do {
+            let r = try runner.run(try CUDACheckCases.bertAttention(batch: batch), iterations: iterations)
+            if !r.passed { failures += 1 }
+            let line = "| attention bert f16 batch \(batch) | \(String(format: "%.2e", r.relativeError)) | \(String(format: "%.0e", r.tolerance)) | \(r.passed ? "pass" : "FAIL") | \(r.milliseconds.map { String(format: "%.4f", $0) } ?? "-") | \(r.rate), \(r.milliseconds.map { String(format: "%.1f", $0 * 1000) } ?? "-") us |"
+            rows.append(line)
+            emit(line)
+        } catch {
+            failures += 1
+            let line = "| attention bert f16 batch \(batch) | error | - | FAIL | - | \(error) |"
+            rows.append(line)
+            emit(line)
+        }
     }
 }
 emit("\n== MLP block (linear+bias+gelu, linear+bias, residual add, layer norm, softmax; 128x512, hidden 2048)")

@@ -59,6 +59,7 @@ enum CUDAKernelPlan {
             return axisLines(node, axis: op.axis, log: true, multiprocessors: multiprocessors)
         case let op as LayerNorm:
             return layerNorm(op, node)
+        case let op as Attention: return attention(op, node, multiprocessors: multiprocessors)
         case is ReduceSum: return reduce(node, .sum)
         case is ReduceMean: return reduce(node, .mean)
         case is ReduceMax: return reduce(node, .max)
