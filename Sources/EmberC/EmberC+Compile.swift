@@ -20,15 +20,17 @@ func backend(named name: String?) throws -> Engine.Backend {
     return backend
 }
 
-/// Checks the requested precision; engines are built in fp32 today.
-func checkPrecision(_ name: String?) throws {
-    switch name ?? "fp32" {
-    case "fp32": return
-    case "tf32", "fp16", "bf16", "int8":
-        throw EmberError(.unsupported, "precision '\(name ?? "")' is not available yet; engines are built in fp32")
-    default:
-        throw EmberError(.invalidArgument, "unknown precision '\(name ?? "")'; the precisions are: fp32, tf32, fp16, bf16, int8")
+/// The precision a C caller names (NULL is fp32); precisions other than fp32 are for the CUDA backend.
+func precisionNamed(_ name: String?, for backend: Engine.Backend) throws -> Precision {
+    let text = name ?? "fp32"
+    if text == "int8" { throw EmberError(.unsupported, "precision 'int8' is not available yet") }
+    guard let precision = Precision(rawValue: text) else {
+        throw EmberError(.invalidArgument, "unknown precision '\(text)'; the precisions are: fp32, tf32, fp16, bf16")
     }
+    guard precision == .fp32 || backend == .cuda else {
+        throw EmberError(.unsupported, "precision '\(text)' is for the CUDA backend; the \(backend.rawValue) backend computes in fp32")
+    }
+    return precision
 }
 
 /// Imports a model file, recognized by its contents: a `.pt2` archive (a zip), Ember text IR, or ONNX.
@@ -58,9 +60,9 @@ public func ember_engine_compile(
     do {
         guard let path else { throw EmberError(.invalidArgument, "the model path is NULL") }
         let chosen = try backend(named: backendName.map { String(cString: $0) })
-        try checkPrecision(precision.map { String(cString: $0) })
+        let precision = try precisionNamed(precision.map { String(cString: $0) }, for: chosen)
         let graph = try importModel(String(cString: path))
-        return EngineHandle(try Engine.compile(graph, backend: chosen)).opaque
+        return EngineHandle(try Engine.compile(graph, backend: chosen, precision: precision)).opaque
     } catch {
         LastError.set("\(error)")
         return nil
@@ -112,6 +114,38 @@ public func ember_engine_run_allocating(
     }
 }
 
+@_cdecl("ember_engine_run_device")
+public func ember_engine_run_device(
+    _ pointer: OpaquePointer?, _ inputs: UnsafePointer<ember_tensor>?, _ inputCount: Int32,
+    _ allocate: ember_output_allocator?, _ context: UnsafeMutableRawPointer?, _ stream: UnsafeMutableRawPointer?
+) -> Int32 {
+    reporting {
+        let engine = try handle(pointer).engine
+        guard let program = engine.cudaProgram else {
+            throw EmberError(.invalidArgument, "a \(engine.backend.rawValue) engine takes host memory; device memory is for CUDA engines")
+        }
+        guard let allocate else { throw EmberError(.invalidArgument, "the output allocator is NULL") }
+        // Only the names, dtypes, shapes and sizes are read here: the data stays on the device.
+        let views = try views(of: inputs, inputCount, for: engine)
+        let device = views.map { (address: UInt64(UInt(bitPattern: $0.data)), dtype: $0.dtype, shape: $0.shape) }
+        try program.run(device: device, stream: UInt64(UInt(bitPattern: stream))) { index, dtype, shape in
+            let name = engine.outputs[index].name
+            let bytes = shape.reduce(1, *) * dtype.byteSize
+            let dims = shape.map { Int64($0) }
+            let buffer = name.withCString { cName in
+                dims.withUnsafeBufferPointer { dims in
+                    allocate(context, Int32(index), cName, Int32(dtype.onnxCode), Int32(dims.count), dims.baseAddress, bytes)
+                }
+            }
+            guard let buffer else {
+                if bytes == 0 { return 0 }
+                throw EmberError(.invalidArgument, "the allocator returned no buffer for output '\(name)' (\(bytes) bytes)")
+            }
+            return UInt64(UInt(bitPattern: buffer))
+        }
+    }
+}
+
 /// Where an empty tensor points: never read or written, but never NULL.
 nonisolated(unsafe) private let emptyBuffer = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
 
@@ -149,7 +183,7 @@ func views(of inputs: UnsafePointer<ember_tensor>?, _ inputCount: Int32, for eng
 @_cdecl("ember_check_options")
 public func ember_check_options(_ backendName: UnsafePointer<CChar>?, _ precision: UnsafePointer<CChar>?) -> Int32 {
     reporting {
-        _ = try backend(named: backendName.map { String(cString: $0) })
-        try checkPrecision(precision.map { String(cString: $0) })
+        let chosen = try backend(named: backendName.map { String(cString: $0) })
+        _ = try precisionNamed(precision.map { String(cString: $0) }, for: chosen)
     }
 }

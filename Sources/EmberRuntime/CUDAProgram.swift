@@ -112,29 +112,33 @@ public final class CUDAProgram: @unchecked Sendable {  // Mutable state is guard
         return try build.executor.outputs()
     }
 
-    /// Runs the program on device memory: `inputs` and `outputs` are device addresses in the
-    /// graph's order, each holding the input's shape (row-major) or room for the output; the copies
-    /// in and out are queued on `build`'s stream and the call returns when they are done.
+    /// Runs the program on device memory: `inputs` are device addresses in the graph's order,
+    /// each holding a row-major tensor of the given dtype and shape; `outputs` is asked for each
+    /// output's device memory once its shape is known. Everything is queued on `stream` (a
+    /// CUDA stream handle, such as PyTorch's current stream; 0 for the legacy default stream),
+    /// and the call returns when it is done there.
     public func run(
-        device inputs: [(address: UInt64, shape: [Int])],
+        device inputs: [(address: UInt64, dtype: DType, shape: [Int])], stream address: UInt64,
         outputs: (_ index: Int, _ dtype: DType, _ shape: [Int]) throws -> UInt64
     ) throws {
         guard inputs.count == graph.inputs.count else {
             throw EmberError(.invalidArgument, "expected \(graph.inputs.count) inputs, received \(inputs.count)")
         }
+        for (id, input) in zip(graph.inputs, inputs) { try check(input.dtype, input.shape, input: id) }
         let build = try build(inputs.map(\.shape))
+        let stream = CUDAStream(borrowing: address, kernels.context)
         build.lock.lock()
         defer { build.lock.unlock() }
         for (buffer, input) in zip(try build.executor.inputBuffers(), inputs) {
-            try buffer.copy(from: input.address, bytes: buffer.byteCount, stream: build.stream)
+            try buffer.copy(from: input.address, bytes: buffer.byteCount, stream: stream)
         }
-        try launch(build)
+        try launch(build, on: stream)
         for (index, (buffer, id)) in zip(try build.executor.outputBuffers(), build.executor.graph.outputs).enumerated() {
             let t = build.executor.graph.type(of: id)
             let address = try outputs(index, t.dtype, t.knownShape ?? [])
-            try buffer.copy(to: address, bytes: buffer.byteCount, stream: build.stream)
+            try buffer.copy(to: address, bytes: buffer.byteCount, stream: stream)
         }
-        try build.stream.synchronize()
+        try stream.synchronize()
     }
 
     /// The median wall-clock milliseconds of one run with its inputs already on the device
@@ -161,13 +165,15 @@ public final class CUDAProgram: @unchecked Sendable {  // Mutable state is guard
         return (samples[samples.count / 2], try build.executor.outputs())
     }
 
-    private func launch(_ build: Build) throws {
+    /// Queues one run on `stream` (the build's own by default) and waits for it.
+    private func launch(_ build: Build, on stream: CUDAStream? = nil) throws {
+        let stream = stream ?? build.stream
         if let replay = build.replay {
-            try replay.launch(on: build.stream)
+            try replay.launch(on: stream)
         } else {
-            try build.executor.enqueue(on: build.stream)
+            try build.executor.enqueue(on: stream)
         }
-        try build.stream.synchronize()
+        try stream.synchronize()
     }
 
     private func check(_ dtype: DType, _ shape: [Int], input id: ValueID) throws {

@@ -90,17 +90,24 @@ class Engine:
         return _lib.lib().ember_engine_backend(self._handle).decode()
 
     def run(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Runs the engine on CPU tensors, given in the engine's input order; returns its outputs."""
+        """Runs the engine on tensors given in the engine's input order; returns its outputs.
+
+        A CUDA engine takes CUDA tensors too: they are read on the GPU, the outputs are CUDA
+        tensors, and the work runs on PyTorch's current stream."""
         if len(tensors) != len(self.inputs):
             names = ", ".join(spec.name for spec in self.inputs)
             raise EmberError(f"the engine takes {len(self.inputs)} inputs ({names}), received {len(tensors)}")
+        on_device = self.backend == "cuda" and any(isinstance(t, torch.Tensor) and t.is_cuda for t in tensors)
+        device = next((t.device for t in tensors if isinstance(t, torch.Tensor) and t.is_cuda), None)
         feeds = (_lib.Tensor * max(len(tensors), 1))()
         alive = []  # keeps contiguous copies and dims arrays alive during the call
         for i, (spec, tensor) in enumerate(zip(self.inputs, tensors)):
             if not isinstance(tensor, torch.Tensor):
                 raise EmberError(f"input '{spec.name}' must be a torch.Tensor, received {type(tensor).__name__}")
-            if tensor.device.type != "cpu":
-                raise EmberError(f"input '{spec.name}' is on {tensor.device}; Ember engines take CPU tensors")
+            if on_device and tensor.device != device:
+                raise EmberError(f"input '{spec.name}' is on {tensor.device}; the other inputs are on {device}")
+            if not on_device and tensor.device.type != "cpu":
+                raise EmberError(f"input '{spec.name}' is on {tensor.device}; a {self.backend} engine takes CPU tensors")
             code = DTYPE_CODES.get(tensor.dtype)
             if code is None:
                 raise EmberError(f"input '{spec.name}' has dtype {tensor.dtype}, which Ember has no type for")
@@ -116,14 +123,21 @@ class Engine:
 
         def allocate(_context, index, _name, dtype, rank, dims, byte_size):
             try:
-                output = torch.empty([dims[d] for d in range(rank)], dtype=TORCH_DTYPES[dtype])
+                output = torch.empty([dims[d] for d in range(rank)], dtype=TORCH_DTYPES[dtype],
+                                     device=device if on_device else "cpu")
                 outputs[index] = output
                 return output.data_ptr() if byte_size else None
             except BaseException as error:  # an exception must not unwind through C
                 failures.append(error)
                 return None
 
-        status = _lib.lib().ember_engine_run_allocating(self._handle, feeds, len(tensors), _lib.Allocator(allocate), None)
+        if on_device:
+            stream = torch.cuda.current_stream(device).cuda_stream
+            status = _lib.lib().ember_engine_run_device(self._handle, feeds, len(tensors), _lib.Allocator(allocate),
+                                                        None, stream or None)
+        else:
+            status = _lib.lib().ember_engine_run_allocating(self._handle, feeds, len(tensors),
+                                                            _lib.Allocator(allocate), None)
         if failures:
             raise failures[0]
         _lib.check(status)

@@ -42,6 +42,7 @@ _SIGNATURES = {
     "ember_engine_input_info": ([c_void_p, c_int32, POINTER(TensorInfo)], c_int),
     "ember_engine_output_info": ([c_void_p, c_int32, POINTER(TensorInfo)], c_int),
     "ember_engine_run_allocating": ([c_void_p, POINTER(Tensor), c_int32, Allocator, c_void_p], c_int),
+    "ember_engine_run_device": ([c_void_p, POINTER(Tensor), c_int32, Allocator, c_void_p, c_void_p], c_int),
     "ember_torch_op_supported": ([c_char_p], c_int),
 }
 

@@ -108,6 +108,13 @@ typedef void *(*ember_output_allocator)(void *context, int32_t index, const char
 int ember_engine_run_allocating(const ember_engine *engine, const ember_tensor *inputs, int32_t input_count,
                                 ember_output_allocator allocate, void *context);
 
+/* Runs a CUDA engine on device memory: each input's `data` is a device address (row-major), and
+ * `allocate` returns device memory for each output. The copies and the run are queued on `stream`
+ * (a CUstream or cudaStream_t, such as PyTorch's current stream; NULL for the legacy default
+ * stream), and the call returns once they are done. Fails on engines of other backends. */
+int ember_engine_run_device(const ember_engine *engine, const ember_tensor *inputs, int32_t input_count,
+                            ember_output_allocator allocate, void *context, void *stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,6 +5,8 @@ import EmberIR
 public final class CUDAStream: @unchecked Sendable {  // The handle is immutable; the driver is thread-safe.
     public let context: CUDAContext
     let handle: CUstream?
+    /// Whether this object created the stream (and destroys it).
+    private let owned: Bool
 
     /// A new stream that does not wait for the legacy default stream.
     public init(_ context: CUDAContext) throws {
@@ -13,10 +15,19 @@ public final class CUDAStream: @unchecked Sendable {  // The handle is immutable
         try CUDAStatus.check(ember_cuStreamCreate(&stream, 1 /* CU_STREAM_NON_BLOCKING */), "cuStreamCreate")
         self.context = context
         handle = stream
+        owned = true
+    }
+
+    /// A stream someone else created and destroys (PyTorch's current stream, say), by its
+    /// handle's address; 0 is the legacy default stream.
+    public init(borrowing address: UInt64, _ context: CUDAContext) {
+        self.context = context
+        handle = CUstream(bitPattern: UInt(address))
+        owned = false
     }
 
     deinit {
-        if let handle {
+        if let handle, owned {
             _ = ember_cuCtxSetCurrent(context.handle)
             _ = ember_cuStreamDestroy_v2(handle)
         }
