@@ -41,7 +41,7 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
         for id in graph.inputs { _ = try allocate(Slot(value: id, layout: .rowMajor)) }
         var refused: [String] = []
         for node in graph.nodes {
-            let convolution = CUDAKernelPlan.isConvolution(node.op)
+            let convolution = CUDAKernelPlan.prefersChannelsLast(node.op)
             func typed(_ id: ValueID) throws -> CUDATensorType {
                 let t = try type(id)
                 return convolution ? t.with(.channelsLast) : t
