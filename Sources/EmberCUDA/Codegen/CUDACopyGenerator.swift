@@ -111,26 +111,26 @@ enum CUDACopyGenerator {
         var batch = ["\(index) r = blockIdx.x / \(tilesA * tilesB)u;"]
         var inTerms = ["(\(index))\(view.offset)"], outTerms = ["(\(index))0"]
         for (k, d) in others.reversed().enumerated() {
-            batch.append(k == others.count - 1 ? "const \(index) b\(d) = r;" : "const \(index) b\(d) = r % \(view.dims[d])u; r /= \(view.dims[d])u;")
-            inTerms.append("b\(d) * \(view.strides[d])u")
-            outTerms.append("b\(d) * \(outStrides[d])u")
+            batch.append(k == others.count - 1 ? "const \(index) d\(d) = r;" : "const \(index) d\(d) = r % \(view.dims[d])u; r /= \(view.dims[d])u;")
+            inTerms.append("d\(d) * \(view.strides[d])u")
+            outTerms.append("d\(d) * \(outStrides[d])u")
         }
         let source = """
             extern "C" __global__ void __launch_bounds__(256) ember_copy(const \(type) *__restrict__ in0, \(type) *__restrict__ out) {
                 __shared__ \(type) tile[32][33];
                 const unsigned int t = blockIdx.x % \(tilesA * tilesB)u;
-                const unsigned int a0 = (t % \(tilesA)u) * 32u, b0 = (t / \(tilesA)u) * 32u;
+                const unsigned int x0 = (t % \(tilesA)u) * 32u, y0 = (t / \(tilesA)u) * 32u;
                 \(batch.joined(separator: "\n    "))
                 const \(index) inBase = \(inTerms.joined(separator: " + "));
                 const \(index) outBase = \(outTerms.joined(separator: " + "));
                 const unsigned int tx = threadIdx.x % 32u, ty = threadIdx.x / 32u;
                 for (unsigned int k = ty; k < 32u; k += 8u) {
-                    const unsigned int x = a0 + tx, y = b0 + k;
+                    const unsigned int x = x0 + tx, y = y0 + k;
                     if (x < \(rows)u && y < \(columns)u) tile[k][tx] = in0[inBase + (\(index))x + (\(index))y * \(view.strides[n - 1])u];
                 }
                 __syncthreads();
                 for (unsigned int k = ty; k < 32u; k += 8u) {
-                    const unsigned int x = a0 + k, y = b0 + tx;
+                    const unsigned int x = x0 + k, y = y0 + tx;
                     if (x < \(rows)u && y < \(columns)u) out[outBase + (\(index))x * \(outStrides[a])u + y] = tile[tx][k];
                 }
             }
