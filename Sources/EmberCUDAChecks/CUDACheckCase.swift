@@ -205,6 +205,15 @@ public enum CUDACheckCases {
             inputs: [random(.i64, [2, 1, 1, 128], seed, in: 0...1), random(.i64, [1, 1, 128, 1], seed + 1, in: 0...127),
                      Tensor(shape: [], int64s: [40]), Tensor(scalar: 0, .f32), Tensor(scalar: -3.4e38, .f32)],
             tolerance: 0))
+        // BERT's export as Ember fuses it: a query-position test, and-ed with the padding mask.
+        let bert = try fused([
+            (GreaterOrEqual(), [.input(0), .input(1)]), (And(), [.step(0), .input(2)]), (Where(), [.step(1), .input(3), .input(4)]),
+        ])
+        cases.append(CUDACheckCase(
+            name: "bert mask greater_or_equal+and+where i64,bool->f32 [1,1,128,1],[],[2,1,1,128]", op: bert,
+            inputs: [random(.i64, [1, 1, 128, 1], seed + 2, in: 0...127), Tensor(shape: [], int64s: [0]),
+                     random(.bool, [2, 1, 1, 128], seed + 3), Tensor(scalar: 0, .f32), Tensor(scalar: -3.4e38, .f32)],
+            tolerance: 0))
         let pairs: [(DType, DType, [Int])] = [
             (.f32, .i64, [1000, 37]), (.f32, .i32, [4099]), (.i64, .f16, [4096]), (.i64, .f32, [2, 128]),
             (.bool, .f32, [2, 1, 1, 128]), (.f16, .bf16, [8, 1000]), (.bf16, .f16, [777]), (.i32, .i64, [513]),
@@ -302,6 +311,7 @@ public enum CUDACheckCases {
             (.bf16, [7, 13, 5], .i32, [4], 1),
             (.i64, [3], .i64, [], 0),
             (.bool, [9, 3], .i32, [2, 2], -2),
+            (.bool, [256, 1], .i64, [2, 1, 1, 128], 0),  // BERT's padding mask, picked per position
         ]
         for (k, (dtype, shape, indexType, indexShape, axis)) in gathers.enumerated() {
             let a = axis < 0 ? axis + shape.count : axis
