@@ -17,12 +17,16 @@ public struct CUDACheckCase: Sendable {
     public var tf32 = false
     /// Floating-point operations of one run, for matrix products; nil for memory-bound kernels.
     public var flops: Double? = nil
+    /// How the device holds the node's 4-D tensors (pools run channels-last between convolutions).
+    public var layout: CUDALayout = .rowMajor
 
     /// The node the CUDA provider sees.
     public func node() throws -> CUDANode {
-        let types = inputs.map { $0.map { CUDATensorType($0.dtype, $0.shape) } }
+        let types = inputs.map { $0.map { CUDATensorType($0.dtype, $0.shape, layout: layout) } }
         let constants = inputs.enumerated().map { constantInputs.contains($0.offset) ? $0.element : nil }
-        return try CUDANode(op: op, name: name, inputs: types, constants: constants)
+        var node = try CUDANode(op: op, name: name, inputs: types, constants: constants)
+        node.outputs = node.outputs.map { $0.with(layout) }
+        return node
     }
 
     /// Bytes read and written once each: the floor of a memory-bound kernel.
@@ -179,5 +183,237 @@ public enum CUDACheckCases {
     }
 
     /// Every case.
-    public static func all() throws -> [CUDACheckCase] { try elementwise() + rows() + matmul() + attention() }
+    public static func all() throws -> [CUDACheckCase] {
+        try elementwise() + rows() + matmul() + typed() + copies() + pools() + gemm() + attention()
+    }
+
+    static func ints(_ values: [Int]) -> Tensor { Tensor(shape: [values.count], int64s: values.map(Int64.init)) }
+
+    /// Elementwise chains and single ops over i64, i32 and bool: BERT's attention mask, casts
+    /// between every pair of kernel dtypes, `where` and comparisons. Exact results expected,
+    /// except where a float is rounded to f16 or bf16.
+    public static func typed(seed: UInt64 = 400) throws -> [CUDACheckCase] {
+        var cases: [CUDACheckCase] = []
+        // mask[b, s] in {0, 1} and a position threshold, to an additive f32 mask [b, 1, s, s].
+        let mask = try fused([
+            (Cast(to: .bool), [.input(0)]), (GreaterOrEqual(), [.input(1), .input(2)]), (And(), [.step(0), .step(1)]),
+            (Where(), [.step(2), .input(3), .input(4)]),
+        ])
+        cases.append(CUDACheckCase(
+            name: "bert mask cast+greater_or_equal+and+where i64->f32 [2,1,1,128],[1,1,128,1]",
+            op: mask,
+            inputs: [random(.i64, [2, 1, 1, 128], seed, in: 0...1), random(.i64, [1, 1, 128, 1], seed + 1, in: 0...127),
+                     Tensor(shape: [], int64s: [40]), Tensor(scalar: 0, .f32), Tensor(scalar: -3.4e38, .f32)],
+            tolerance: 0))
+        // BERT's export as Ember fuses it: a query-position test, and-ed with the padding mask.
+        let bert = try fused([
+            (GreaterOrEqual(), [.input(0), .input(1)]), (And(), [.step(0), .input(2)]), (Where(), [.step(1), .input(3), .input(4)]),
+        ])
+        cases.append(CUDACheckCase(
+            name: "bert mask greater_or_equal+and+where i64,bool->f32 [1,1,128,1],[],[2,1,1,128]", op: bert,
+            inputs: [random(.i64, [1, 1, 128, 1], seed + 2, in: 0...127), Tensor(shape: [], int64s: [0]),
+                     random(.bool, [2, 1, 1, 128], seed + 3), Tensor(scalar: 0, .f32), Tensor(scalar: -3.4e38, .f32)],
+            tolerance: 0))
+        let pairs: [(DType, DType, [Int])] = [
+            (.f32, .i64, [1000, 37]), (.f32, .i32, [4099]), (.i64, .f16, [4096]), (.i64, .f32, [2, 128]),
+            (.bool, .f32, [2, 1, 1, 128]), (.f16, .bf16, [8, 1000]), (.bf16, .f16, [777]), (.i32, .i64, [513]),
+            (.i64, .bool, [2, 128]), (.f32, .bool, [301]), (.i64, .i32, [64]), (.bool, .i64, [99]),
+        ]
+        for (k, (from, to, shape)) in pairs.enumerated() {
+            let range: ClosedRange<Double> = from == .bool ? -1...1 : from.isFloatingPoint && to.isFloatingPoint ? -2...2 : -3...3
+            cases.append(CUDACheckCase(
+                name: "cast \(from)->\(to) \(shape)", op: Cast(to: to),
+                inputs: [random(from, shape, seed + 10 + UInt64(k), in: range)],
+                tolerance: [.f16, .bf16].contains(to) && ![.f16, .bf16].contains(from) ? tolerance(to) : 0))
+        }
+        for dtype in [DType.f16, .i64] {
+            cases.append(CUDACheckCase(
+                name: "where \(dtype) [2,1,1,128]?[2,12,128,128]:[]", op: Where(),
+                inputs: [random(.bool, [2, 1, 1, 128], seed + 30), random(dtype, [2, 12, 128, 128], seed + 31, in: -100...100),
+                         random(dtype, [], seed + 32, in: -100...100)],
+                tolerance: 0))
+        }
+        cases.append(CUDACheckCase(
+            name: "greater_or_equal f32 [33,65]>=[65]", op: GreaterOrEqual(),
+            inputs: [random(.f32, [33, 65], seed + 40), random(.f32, [65], seed + 41)], tolerance: 0))
+        cases.append(CUDACheckCase(
+            name: "equal i32 [7,9]", op: Equal(),
+            inputs: [random(.i32, [7, 9], seed + 42, in: 0...3), random(.i32, [7, 9], seed + 43, in: 0...3)], tolerance: 0))
+        cases.append(CUDACheckCase(
+            name: "sub+mul i64 [3,5]-[5]*[]",
+            op: try fused([(Sub(), [.input(0), .input(1)]), (Mul(), [.step(0), .input(2)])]),
+            inputs: [random(.i64, [3, 5], seed + 44, in: -1000...1000), random(.i64, [5], seed + 45, in: -1000...1000),
+                     random(.i64, [], seed + 46, in: -9...9)],
+            tolerance: 0))
+        cases.append(CUDACheckCase(
+            name: "not+or bool [129]", op: try fused([(Not(), [.input(0)]), (Or(), [.step(0), .input(1)])]),
+            inputs: [random(.bool, [129], seed + 47), random(.bool, [129], seed + 48)], tolerance: 0))
+        return cases
+    }
+
+    /// Copies of any dtype, exact: transposes (tiled where the last dim moves), slices, expands,
+    /// concatenations and gathers, with the shapes of BERT and ViT and odd ones.
+    public static func copies(seed: UInt64 = 500) throws -> [CUDACheckCase] {
+        var cases: [CUDACheckCase] = []
+        let transposes: [(DType, [Int], [Int]?)] = [
+            (.f16, [2, 128, 12, 64], [0, 2, 1, 3]),  // BERT's heads
+            (.f32, [2, 768, 196], [0, 2, 1]),  // ViT's patches
+            (.bf16, [2, 12, 197, 64], [2, 0, 1, 3]),  // ViT's attention output
+            (.f32, [1, 197, 2, 3, 768], [3, 1, 2, 0, 4]),  // ViT's q, k, v split
+            (.f32, [197, 2, 768], [1, 0, 2]),
+            (.f16, [4, 64, 64], [0, 2, 1]),
+            (.i64, [3, 5, 7], nil),
+            (.bool, [33, 65], [1, 0]),
+            (.i32, [2, 3, 37, 41], [0, 3, 1, 2]),
+        ]
+        for (k, (dtype, shape, perm)) in transposes.enumerated() {
+            cases.append(CUDACheckCase(
+                name: "transpose \(dtype) \(shape) perm \(perm.map { "\($0)" } ?? "reversed")", op: Transpose(perm: perm),
+                inputs: [random(dtype, shape, seed + UInt64(k), in: -100...100)], tolerance: 0))
+        }
+        let slices: [(DType, [Int], [Int], [Int], [Int], [Int])] = [
+            (.f32, [2, 197, 768], [0], [1], [1], [1]),  // ViT's class token
+            (.f16, [8, 10, 33], [-1, 2], [-100, 9], [2, 1], [-2, 3]),
+            (.i32, [5, 17], [1], [Int(Int64.max)], [-1], [1]),
+            (.bf16, [4, 6, 64], [0, 16], [4, 48], [0, 2], [2, 1]),
+        ]
+        for (k, (dtype, shape, starts, ends, axes, steps)) in slices.enumerated() {
+            cases.append(CUDACheckCase(
+                name: "slice \(dtype) \(shape) starts \(starts) ends \(ends) axes \(axes) steps \(steps)", op: SliceOp(),
+                inputs: [random(dtype, shape, seed + 20 + UInt64(k), in: -100...100), ints(starts), ints(ends), ints(axes), ints(steps)],
+                constantInputs: [1, 2, 3, 4], tolerance: 0))
+        }
+        let expands: [(DType, [Int], [Int])] = [
+            (.f32, [1, 1, 768], [2, 1, 768]), (.i64, [2, 1, 1, 128], [2, 1, 128, 128]), (.bf16, [3, 1], [2, 3, 5]),
+            (.f16, [1, 64], [300, 64]),
+        ]
+        for (k, (dtype, shape, target)) in expands.enumerated() {
+            cases.append(CUDACheckCase(
+                name: "expand \(dtype) \(shape) to \(target)", op: Expand(),
+                inputs: [random(dtype, shape, seed + 30 + UInt64(k), in: -100...100), ints(target)], constantInputs: [1],
+                tolerance: 0))
+        }
+        let concats: [(DType, [[Int]], Int)] = [
+            (.f32, [[2, 1, 768], [2, 196, 768]], 1), (.f16, [[4, 3, 5], [4, 2, 5], [4, 1, 5]], -2), (.i64, [[3], [2]], 0),
+            (.bf16, [[2, 64, 7], [2, 64, 9]], 2),
+        ]
+        for (k, (dtype, shapes, axis)) in concats.enumerated() {
+            cases.append(CUDACheckCase(
+                name: "concat \(dtype) \(shapes) axis \(axis)", op: Concat(axis: axis),
+                inputs: shapes.enumerated().map { random(dtype, $0.element, seed + 40 + UInt64(k * 8 + $0.offset), in: -100...100) },
+                tolerance: 0))
+        }
+        let gathers: [(DType, [Int], DType, [Int], Int)] = [
+            (.f16, [30522, 768], .i64, [2, 128], 0),  // BERT's word embeddings
+            (.f32, [512, 768], .i64, [1, 128], 0),  // position embeddings
+            (.f32, [2, 197, 768], .i64, [], 1),  // ViT's class token
+            (.f32, [3, 197, 2, 768], .i64, [], 0),  // ViT's q, k, v
+            (.bf16, [7, 13, 5], .i32, [4], 1),
+            (.i64, [3], .i64, [], 0),
+            (.bool, [9, 3], .i32, [2, 2], -2),
+            (.bool, [256, 1], .i64, [2, 1, 1, 128], 0),  // BERT's padding mask, picked per position
+        ]
+        for (k, (dtype, shape, indexType, indexShape, axis)) in gathers.enumerated() {
+            let a = axis < 0 ? axis + shape.count : axis
+            let size = Double(shape[a])
+            cases.append(CUDACheckCase(
+                name: "gather \(dtype) \(shape) by \(indexType) \(indexShape) axis \(axis)", op: Gather(axis: axis),
+                inputs: [random(dtype, shape, seed + 60 + UInt64(k), in: -100...100),
+                         random(indexType, indexShape, seed + 70 + UInt64(k), in: -size...(size - 1))],
+                tolerance: 0))
+        }
+        return cases
+    }
+
+    static func poolAttributes(
+        _ op: String, kernel: [Int], strides: [Int] = [], pads: [Int] = [], dilations: [Int] = [], ceil: Bool = false,
+        autoPad: String = "NOTSET", includePad: Bool? = nil
+    ) -> Attributes {
+        var entries: [(String, Attribute)] = [
+            ("kernel_shape", .ints(kernel)), ("strides", .ints(strides)), ("pads", .ints(pads)), ("dilations", .ints(dilations)),
+            ("ceil_mode", .int(ceil ? 1 : 0)), ("auto_pad", .string(autoPad)),
+        ]
+        if let includePad { entries.append(("count_include_pad", .int(includePad ? 1 : 0))) }
+        return Attributes(op: op, entries)
+    }
+
+    /// Pools on channels-last tensors (as between convolutions) and row-major ones: ResNet's
+    /// stem max pool and global average pool, and windows with ceil mode, dilations, uneven
+    /// pads and counts that include the padding.
+    public static func pools(seed: UInt64 = 600) throws -> [CUDACheckCase] {
+        var cases: [CUDACheckCase] = []
+        let stem = try MaxPool(attributes: poolAttributes(MaxPool.name, kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1]))
+        for dtype in [DType.f32, .f16, .bf16] {
+            cases.append(CUDACheckCase(
+                name: "max_pool 3x3/2 pad 1 \(dtype) [2,64,112,112] channels-last", op: stem,
+                inputs: [random(dtype, [2, 64, 112, 112], seed)], tolerance: tolerance(dtype), layout: .channelsLast))
+            cases.append(CUDACheckCase(
+                name: "global_average_pool \(dtype) [2,2048,7,7] channels-last", op: GlobalAveragePool(),
+                inputs: [random(dtype, [2, 2048, 7, 7], seed + 1)], tolerance: tolerance(dtype), layout: .channelsLast))
+        }
+        let odd = try MaxPool(attributes: poolAttributes(
+            MaxPool.name, kernel: [3, 2], strides: [2, 3], pads: [1, 0, 2, 1], dilations: [2, 1], ceil: true))
+        let average = { (include: Bool, ceil: Bool) in
+            try AveragePool(attributes: poolAttributes(
+                AveragePool.name, kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], ceil: ceil, includePad: include))
+        }
+        let rectangle = try AveragePool(attributes: poolAttributes(
+            AveragePool.name, kernel: [2, 3], strides: [2, 2], pads: [1, 0, 0, 1], includePad: true))
+        let same = try MaxPool(attributes: poolAttributes(MaxPool.name, kernel: [3, 3], strides: [2, 2], autoPad: "SAME_UPPER"))
+        let more: [(String, any Operator, DType, [Int], CUDALayout)] = [
+            ("max_pool 3x2/2,3 dilations 2,1 pads 1,0,2,1 ceil f32 [2,3,17,19]", odd, .f32, [2, 3, 17, 19], .channelsLast),
+            ("max_pool 3x2/2,3 dilations 2,1 pads 1,0,2,1 ceil f16 [2,16,17,19]", odd, .f16, [2, 16, 17, 19], .channelsLast),
+            ("average_pool 3x3/2 pad 1 f16 [2,32,14,14]", try average(false, false), .f16, [2, 32, 14, 14], .channelsLast),
+            ("average_pool 3x3/2 pad 1 count_include_pad ceil f32 [2,24,10,10]", try average(true, true), .f32, [2, 24, 10, 10], .channelsLast),
+            ("average_pool 3x3/2 pad 1 ceil bf16 [1,8,10,10]", try average(false, true), .bf16, [1, 8, 10, 10], .channelsLast),
+            ("average_pool 2x3/2 pads 1,0,0,1 count_include_pad f32 [2,5,11,13]", rectangle, .f32, [2, 5, 11, 13], .rowMajor),
+            ("max_pool 3x3/2 SAME_UPPER f32 [1,8,10,10]", same, .f32, [1, 8, 10, 10], .rowMajor),
+            ("max_pool 3x3/2 SAME_UPPER f16 [1,8,10,10]", same, .f16, [1, 8, 10, 10], .channelsLast),
+            ("global_average_pool f32 [2,2048,7,7]", GlobalAveragePool(), .f32, [2, 2048, 7, 7], .rowMajor),
+            ("global_average_pool bf16 [3,5,4,6]", GlobalAveragePool(), .bf16, [3, 5, 4, 6], .channelsLast),
+            ("global_max_pool f32 [2,64,9,9]", GlobalMaxPool(), .f32, [2, 64, 9, 9], .channelsLast),
+        ]
+        for (k, (name, op, dtype, shape, layout)) in more.enumerated() {
+            cases.append(CUDACheckCase(
+                name: name + (layout == .channelsLast ? " channels-last" : ""), op: op,
+                inputs: [random(dtype, shape, seed + 10 + UInt64(k))], tolerance: tolerance(dtype), layout: layout))
+        }
+        return cases
+    }
+
+    /// ONNX gemm on cuBLASLt: ResNet's and ViT's classifiers (W transposed, bias C), A
+    /// transposed, and a full C added after the product.
+    public static func gemm(seed: UInt64 = 700) throws -> [CUDACheckCase] {
+        func flops(_ m: Int, _ n: Int, _ k: Int) -> Double { 2 * Double(m * n * k) }
+        return [
+            CUDACheckCase(
+                name: "gemm transB f16 [2,2048]x[1000,2048]+[1000]", op: Gemm(transB: true),
+                inputs: [random(.f16, [2, 2048], seed, in: -1...1), random(.f16, [1000, 2048], seed + 1, in: -0.1...0.1),
+                         random(.f16, [1000], seed + 2)],
+                tolerance: 1e-2, flops: flops(2, 1000, 2048)),
+            CUDACheckCase(
+                name: "gemm transB f32 [394,768]x[768,768]+[768]", op: Gemm(transB: true),
+                inputs: [random(.f32, [394, 768], seed + 3, in: -1...1), random(.f32, [768, 768], seed + 4, in: -1...1),
+                         random(.f32, [768], seed + 5)],
+                tolerance: 1e-4, flops: flops(394, 768, 768)),
+            CUDACheckCase(
+                name: "gemm transA f32 [64,32]'x[64,48]+[32,48]", op: Gemm(transA: true),
+                inputs: [random(.f32, [64, 32], seed + 6), random(.f32, [64, 48], seed + 7), random(.f32, [32, 48], seed + 8)],
+                tolerance: 1e-4, flops: flops(32, 48, 64)),
+            CUDACheckCase(
+                name: "gemm transA transB bf16 [96,40]'x[24,96]'+[1,24]", op: Gemm(transA: true, transB: true),
+                inputs: [random(.bf16, [96, 40], seed + 9, in: -1...1), random(.bf16, [24, 96], seed + 10, in: -1...1),
+                         random(.bf16, [1, 24], seed + 11)],
+                tolerance: 1e-2, flops: flops(40, 24, 96)),
+            CUDACheckCase(
+                name: "gemm f32 [50,30]x[30,20]+[50,1]", op: Gemm(),
+                inputs: [random(.f32, [50, 30], seed + 12), random(.f32, [30, 20], seed + 13), random(.f32, [50, 1], seed + 14)],
+                tolerance: 1e-4, flops: flops(50, 20, 30)),
+            CUDACheckCase(
+                name: "gemm beta 0 f16 [8,64]x[64,16]", op: Gemm(beta: 0),
+                inputs: [random(.f16, [8, 64], seed + 15, in: -1...1), random(.f16, [64, 16], seed + 16, in: -1...1),
+                         random(.f16, [16], seed + 17)],
+                tolerance: 1e-2, flops: flops(8, 16, 64)),
+        ]
+    }
 }

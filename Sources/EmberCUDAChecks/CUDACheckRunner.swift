@@ -70,13 +70,22 @@ public final class CUDACheckRunner: @unchecked Sendable {  // Used from one thre
             throw EmberError(.unsupported, "[\(check.name)] not supported: \(why)")
         }
         let kernel = try provider.makeKernel(node)
-        let inputs = try check.inputs.compactMap { $0 }.map { try CUDABuffer(context, tensor: $0) }
+        // Channels-last cases hold their 4-D tensors channels-last on the device.
+        let inputs = try zip(check.inputs.compactMap { $0 }, node.inputs.compactMap { $0 }).map { tensor, type in
+            guard type.layout == .channelsLast else { return try CUDABuffer(context, tensor: tensor) }
+            let bytes = try CUDAGraphExecutor.channelsLast(tensor)
+            let buffer = try CUDABuffer(context, bytes: bytes.count)
+            try buffer.upload(bytes)
+            return buffer
+        }
         let output = try CUDABuffer(context, bytes: outputType.count * outputType.dtype.byteSize)
         if let matmul = kernel as? CUDAMatmulOpKernel { try matmul.tune(inputs, [output], stream: stream) }
         try output.fill()
         try kernel.run(inputs, [output], stream: stream)
         try stream.synchronize()
-        let actual = try output.tensor(outputType.dtype, shape: outputType.shape)
+        let actual = outputType.layout == .channelsLast
+            ? try CUDAGraphExecutor.rowMajor(try output.download(), outputType.dtype, shape: outputType.shape)
+            : try output.tensor(outputType.dtype, shape: outputType.shape)
         let expected = try evaluateOp(check.op, check.inputs)[0]
         let error = actual.relativeError(to: expected) ?? .infinity
         var ms: Double? = nil

@@ -1,12 +1,19 @@
 import EmberIR
 import EmberOps
 
-/// Each elementwise op as a CUDA C++ expression of float operands, computed in f32.
+/// Each elementwise op as a CUDA C++ expression. Float operands (f32, f16, bf16) are computed in
+/// f32; i64, i32 and bool operands in `long long`, `int` and `bool` (see `CUDAPrelude.value`).
 enum CUDAElementwiseExpression {
-    /// The expression for `op` applied to `operands` (nil for an absent optional input), or why
-    /// the op has no CUDA form.
-    static func expression(_ op: any Operator, _ operands: [String?], resultType: DType) -> Result<String, Unsupported> {
+    /// The expression for `op` applied to `operands` (nil for an absent optional input) of dtypes
+    /// `types`, giving a value of `resultType`, or why the op has no CUDA form.
+    static func expression(
+        _ op: any Operator, _ operands: [String?], types: [DType?], resultType: DType
+    ) -> Result<String, Unsupported> {
         let present = operands.compactMap { $0 }
+        if let typed = typedExpression(op, operands, types: types, resultType: resultType) { return typed }
+        if let t = types.compactMap({ $0 }).first(where: { !CUDAPrelude.dtypes.contains($0) }) {
+            return .failure(Unsupported("\(op.name) of \(t) has no generated CUDA form"))
+        }
         func unary(_ f: (String) -> String) -> Result<String, Unsupported> {
             guard present.count == 1, let x = operands.first ?? nil else {
                 return .failure(Unsupported("\(op.name) expects one operand"))
@@ -76,18 +83,66 @@ enum CUDAElementwiseExpression {
             if operands.count > 1, let lo = operands[1] { e = "fmaxf(\(e), \(lo))" }
             if operands.count > 2, let hi = operands[2] { e = "fminf(\(e), \(hi))" }
             return .success(e)
-        case let o as Cast:
-            guard CUDAPrelude.dtypes.contains(o.to) else {
-                return .failure(Unsupported("cast to \(o.to) is not generated (f32, f16 and bf16 only)"))
-            }
-            switch o.to {
-            case .f16: return unary { "ember_round_f16(\($0))" }
-            case .bf16: return unary { "ember_round_bf16(\($0))" }
-            default: return unary { $0 }
-            }
-        case is Identity: return unary { $0 }
         default:
             return .failure(Unsupported("\(op.name) has no generated CUDA form"))
+        }
+    }
+}
+
+extension CUDAElementwiseExpression {
+    /// The ops that also take integer and bool operands: comparisons, logic, `where`, casts and
+    /// integer arithmetic that cannot overflow differently from the reference's wrapping. nil
+    /// when `op` is not one of them (the float table above decides).
+    static func typedExpression(
+        _ op: any Operator, _ operands: [String?], types: [DType?], resultType: DType
+    ) -> Result<String, Unsupported>? {
+        let isFloat = types.allSatisfy { $0.map(CUDAPrelude.dtypes.contains) ?? true }
+        func args(_ n: Int) -> [String]? {
+            let present = operands.compactMap { $0 }
+            return present.count == n && operands.count == n ? present : nil
+        }
+        func need(_ n: Int, _ f: ([String]) -> String) -> Result<String, Unsupported> {
+            guard let a = args(n) else { return .failure(Unsupported("\(op.name) expects \(n) operands")) }
+            return .success(f(a))
+        }
+        switch op {
+        case is Equal: return need(2) { "(\($0[0]) == \($0[1]))" }
+        case is Less: return need(2) { "(\($0[0]) < \($0[1]))" }
+        case is LessOrEqual: return need(2) { "(\($0[0]) <= \($0[1]))" }
+        case is Greater: return need(2) { "(\($0[0]) > \($0[1]))" }
+        case is GreaterOrEqual: return need(2) { "(\($0[0]) >= \($0[1]))" }
+        case is And: return need(2) { "(\($0[0]) && \($0[1]))" }
+        case is Or: return need(2) { "(\($0[0]) || \($0[1]))" }
+        case is Xor: return need(2) { "(\($0[0]) != \($0[1]))" }
+        case is Not: return need(1) { "(!\($0[0]))" }
+        case is Where: return need(3) { "(\($0[0]) ? \($0[1]) : \($0[2]))" }
+        case is Identity: return need(1) { $0[0] }
+        case let o as Cast:
+            guard let from = types.first ?? nil else { return .failure(Unsupported("cast expects one operand")) }
+            return cast(from: from, to: o.to).map { f in need(1) { f($0[0]) } }
+                ?? .failure(Unsupported("cast from \(from) to \(o.to) is not generated"))
+        // Integer arithmetic in the operands' own C type (long long, int).
+        case is Add where !isFloat: return need(2) { "(\($0[0]) + \($0[1]))" }
+        case is Sub where !isFloat: return need(2) { "(\($0[0]) - \($0[1]))" }
+        case is Mul where !isFloat: return need(2) { "(\($0[0]) * \($0[1]))" }
+        case is Neg where !isFloat: return need(1) { "(-\($0[0]))" }
+        case is Abs where !isFloat: return need(1) { "(\($0[0]) < 0 ? -\($0[0]) : \($0[0]))" }
+        case is Max where !isFloat: return need(2) { "(\($0[0]) > \($0[1]) ? \($0[0]) : \($0[1]))" }
+        case is Min where !isFloat: return need(2) { "(\($0[0]) < \($0[1]) ? \($0[0]) : \($0[1]))" }
+        default: return nil
+        }
+    }
+
+    /// The conversion between two dtypes kernels compute with, as the reference's cast does it:
+    /// floats to integers truncate toward zero, saturating, NaN to 0 (CUDA's `cvt.rzi`); anything
+    /// to bool is `x != 0`; to f16 or bf16, rounding once to nearest even.
+    static func cast(from: DType, to: DType) -> ((String) -> String)? {
+        guard CUDAPrelude.valueDTypes.contains(from), CUDAPrelude.valueDTypes.contains(to) else { return nil }
+        switch to {
+        case .bool: return from == .bool ? { $0 } : { "(\($0) != 0)" }
+        case .f16: return { "ember_round_f16((float)(\($0)))" }
+        case .bf16: return { "ember_round_bf16((float)(\($0)))" }
+        default: return { "((\(CUDAPrelude.value(to)))(\($0)))" }
         }
     }
 }

@@ -10,15 +10,26 @@ enum CUDAElementwiseGenerator {
     static func generate(
         _ body: FusedBody, inputs: [CUDATensorType], output: CUDATensorType, multiprocessors: Int, inPlace: Bool = false
     ) -> Result<CUDAGeneratedKernel, Unsupported> {
-        for (i, t) in inputs.enumerated() where !CUDAPrelude.dtypes.contains(t.dtype) {
-            return .failure(Unsupported("input \(i) is \(t.dtype); generated kernels read f32, f16 and bf16"))
+        for (i, t) in inputs.enumerated() where !CUDAPrelude.valueDTypes.contains(t.dtype) {
+            return .failure(Unsupported("input \(i) is \(t.dtype); generated kernels read f32, f16, bf16, i64, i32 and bool"))
         }
-        guard CUDAPrelude.dtypes.contains(output.dtype) else {
-            return .failure(Unsupported("the output is \(output.dtype); generated kernels write f32, f16 and bf16"))
+        guard CUDAPrelude.valueDTypes.contains(output.dtype) else {
+            return .failure(Unsupported("the output is \(output.dtype); generated kernels write f32, f16, bf16, i64, i32 and bool"))
         }
         guard body.inputCount == inputs.count else {
             return .failure(Unsupported("the steps read \(body.inputCount) inputs, the node has \(inputs.count)"))
         }
+        let stepTypes: [DType]
+        switch resultTypes(body, inputs: inputs) {
+        case .success(let types): stepTypes = types
+        case .failure(let why): return .failure(why)
+        }
+        guard stepTypes.last == output.dtype else {
+            return .failure(Unsupported("the steps give \(stepTypes.last.map { "\($0)" } ?? "nothing"), the output is \(output.dtype)"))
+        }
+        // Floats only: 16-byte accesses where the shape allows. Integers and bools take the
+        // one-element-per-step path, typed (they are masks and indices, seldom large).
+        let floatsOnly = (inputs.map(\.dtype) + stepTypes).allSatisfy(CUDAPrelude.dtypes.contains)
         // Broadcast strides of every input over the output's dims, then merge neighbouring dims
         // that every input walks contiguously.
         var dims = output.shape
@@ -53,9 +64,9 @@ enum CUDAElementwiseGenerator {
         let width = inputs.contains { $0.dtype != .f32 } || output.dtype != .f32 ? 8 : 4
         // Groups of `width` elements stay inside one innermost row when it divides the row, so
         // every input is read along that row with stride 1 (one 16-byte access) or 0 (one value).
-        if let inner = dims.last, inner % width == 0, count > 0, strides.allSatisfy({ ($0.last ?? 0) <= 1 }) {
+        if floatsOnly, let inner = dims.last, inner % width == 0, count > 0, strides.allSatisfy({ ($0.last ?? 0) <= 1 }) {
             return vectorized(
-                body, inputs: inputs, dims: dims, strides: strides, output: output, width: width,
+                body, inputs: inputs, stepTypes: stepTypes, dims: dims, strides: strides, output: output, width: width,
                 multiprocessors: multiprocessors, inPlace: inPlace)
         }
         var lines: [String] = []
@@ -78,7 +89,7 @@ enum CUDAElementwiseGenerator {
                 offset = strides[i].enumerated().filter { $0.element != 0 }.map { "c\($0.offset) * \($0.element)u" }
                     .joined(separator: " + ")
             }
-            lines.append("float v\(i) = \(CUDAPrelude.load(t.dtype, "in\(i)[\(offset)]"));")
+            lines.append("\(CUDAPrelude.value(t.dtype)) v\(i) = \(CUDAPrelude.load(t.dtype, "in\(i)[\(offset)]"));")
         }
         for (k, step) in body.steps.enumerated() {
             let operands: [String?] = step.operands.map { operand in
@@ -88,8 +99,9 @@ enum CUDAElementwiseGenerator {
                 case .step(let j)?: "s\(j)"
                 }
             }
-            switch CUDAElementwiseExpression.expression(step.op, operands, resultType: output.dtype) {
-            case .success(let e): lines.append("float s\(k) = \(e);")
+            let types = operandTypes(step, inputs: inputs, steps: stepTypes)
+            switch CUDAElementwiseExpression.expression(step.op, operands, types: types, resultType: stepTypes[k]) {
+            case .success(let e): lines.append("\(CUDAPrelude.value(stepTypes[k])) s\(k) = \(e);")
             case .failure(let why): return .failure(why)
             }
         }
@@ -111,8 +123,8 @@ enum CUDAElementwiseGenerator {
     /// Each thread handles `width` consecutive elements of one innermost row, with 16-byte loads
     /// and stores (4 f32 or 8 f16/bf16 per access); inputs constant along the row load one value.
     private static func vectorized(
-        _ body: FusedBody, inputs: [CUDATensorType], dims: [Int], strides: [[Int]], output: CUDATensorType, width: Int,
-        multiprocessors: Int, inPlace: Bool
+        _ body: FusedBody, inputs: [CUDATensorType], stepTypes: [DType], dims: [Int], strides: [[Int]],
+        output: CUDATensorType, width: Int, multiprocessors: Int, inPlace: Bool
     ) -> Result<CUDAGeneratedKernel, Unsupported> {
         let idx = index(output.count)
         var lines: [String] = ["\(idx) i = g * \(width)u;"]
@@ -162,7 +174,8 @@ enum CUDAElementwiseGenerator {
                 case .step(let j)?: "s\(j)"
                 }
             }
-            switch CUDAElementwiseExpression.expression(step.op, operands, resultType: output.dtype) {
+            let types = operandTypes(step, inputs: inputs, steps: stepTypes)
+            switch CUDAElementwiseExpression.expression(step.op, operands, types: types, resultType: stepTypes[k]) {
             case .success(let e): lines.append("    float s\(k) = \(e);")
             case .failure(let why): return .failure(why)
             }
@@ -192,6 +205,40 @@ enum CUDAElementwiseGenerator {
 
             """
         return .success(CUDAGeneratedKernel(source: source, entry: "ember_elementwise", blocks: blocks, threadsPerBlock: threads))
+    }
+
+    /// The dtype of every step's result, inferred by the steps' ops from the inputs' types.
+    static func resultTypes(_ body: FusedBody, inputs: [CUDATensorType]) -> Result<[DType], Unsupported> {
+        var results: [TensorType] = []
+        for step in body.steps {
+            let types: [TensorType?] = step.operands.map { operand in
+                switch operand {
+                case nil: nil
+                case .input(let i)?: inputs.indices.contains(i) ? TensorType(inputs[i].dtype, known: inputs[i].shape) : nil
+                case .step(let j)?: results.indices.contains(j) ? results[j] : nil
+                }
+            }
+            do {
+                guard let t = try step.op.inferTypes(OpInputs(step.op.name, types: types), outputCount: 1).first else {
+                    return .failure(Unsupported("\(step.op.name) gives no result"))
+                }
+                results.append(t)
+            } catch {
+                return .failure(Unsupported("\(error)"))
+            }
+        }
+        return .success(results.map(\.dtype))
+    }
+
+    /// The dtypes of a step's operands.
+    private static func operandTypes(_ step: FusedBody.Step, inputs: [CUDATensorType], steps: [DType]) -> [DType?] {
+        step.operands.map { operand in
+            switch operand {
+            case nil: nil
+            case .input(let i)?: inputs[i].dtype
+            case .step(let j)?: steps[j]
+            }
+        }
     }
 
     /// The kernel's parameters: the inputs, then the output.

@@ -52,26 +52,66 @@ enum CUDAPrelude {
 
         """
 
-    /// The dtypes generated kernels read and write.
+    /// The float dtypes generated kernels compute with (in f32).
     static let dtypes: Set<DType> = [.f32, .f16, .bf16]
 
-    /// The C type of a buffer element of `dtype`.
-    static func storage(_ dtype: DType) -> String { dtype == .f32 ? "float" : "unsigned short" }
+    /// The dtypes elementwise kernels read and write: the float ones, and integers and bools
+    /// for masks and indices.
+    static let valueDTypes: Set<DType> = dtypes.union([.i64, .i32, .bool])
 
-    /// `expression` (a stored element) as a float.
+    /// The C type a kernel computes an element of `dtype` in: float for every float dtype.
+    static func value(_ dtype: DType) -> String {
+        switch dtype {
+        case .i64: "long long"
+        case .i32: "int"
+        case .bool: "bool"
+        default: "float"
+        }
+    }
+
+    /// The C type of a buffer element of `dtype`.
+    static func storage(_ dtype: DType) -> String {
+        switch dtype {
+        case .f32: "float"
+        case .i64: "long long"
+        case .i32: "int"
+        case .bool: "unsigned char"
+        default: "unsigned short"
+        }
+    }
+
+    /// The unsigned C type that moves an element of `bytes` bytes (1, 2, 4, 8 or 16) bit for bit.
+    static func bits(_ bytes: Int) -> String {
+        switch bytes {
+        case 1: "unsigned char"
+        case 2: "unsigned short"
+        case 4: "unsigned int"
+        case 8: "unsigned long long"
+        default: "uint4"
+        }
+    }
+
+    /// A zero of `bits(bytes)`.
+    static func zeroBits(_ bytes: Int) -> String {
+        bytes == 16 ? "make_uint4(0u, 0u, 0u, 0u)" : "(\(bits(bytes)))0"
+    }
+
+    /// `expression` (a stored element) as a value of `value(dtype)`.
     static func load(_ dtype: DType, _ expression: String) -> String {
         switch dtype {
         case .f16: "ember_h2f(\(expression))"
         case .bf16: "ember_b2f(\(expression))"
+        case .bool: "(\(expression) != 0)"
         default: expression
         }
     }
 
-    /// A float `expression` as a stored element of `dtype`.
+    /// A value `expression` of `value(dtype)` as a stored element of `dtype`.
     static func store(_ dtype: DType, _ expression: String) -> String {
         switch dtype {
         case .f16: "ember_f2h(\(expression))"
         case .bf16: "ember_f2b(\(expression))"
+        case .bool: "(unsigned char)(\(expression))"
         default: expression
         }
     }

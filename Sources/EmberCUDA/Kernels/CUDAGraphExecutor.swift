@@ -125,7 +125,7 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
 
     /// What the provider sees of `node`: its types, channels-last where the op prefers it.
     static func cudaNode(_ node: Node, _ graph: Graph) throws -> CUDANode {
-        let channelsLast = CUDAKernelPlan.isConvolution(node.op)
+        let channelsLast = CUDAKernelPlan.prefersChannelsLast(node.op)
         func typed(_ id: ValueID) throws -> CUDATensorType {
             let t = try type(id, graph)
             return channelsLast ? t.with(.channelsLast) : t

@@ -38,6 +38,7 @@ enum CUDAKernelPlan {
         let present = node.inputs.compactMap { $0 }
         guard let output = node.outputs.first else { return .failure(Unsupported("\(node.op.name) has no output")) }
         if isConvolution(node.op) { return conv(node, multiprocessors: multiprocessors) }
+        if prefersChannelsLast(node.op) { return pool(node, multiprocessors: multiprocessors) }
         if present.contains(where: { $0.layout != .rowMajor }) || node.outputs.contains(where: { $0.layout != .rowMajor }) {
             return .failure(Unsupported("\(node.op.name) takes row-major tensors"))
         }
@@ -53,6 +54,10 @@ enum CUDAKernelPlan {
             return matmulEpilogue(fused.body, node, multiprocessors: multiprocessors)
         case is Linear, is MatMul:
             return matmul(node, bias: node.inputs.count > 2 && node.inputs[2] != nil, activation: .none)
+        case let op as Gemm:
+            return gemm(op, node, multiprocessors: multiprocessors)
+        case is Transpose, is SliceOp, is Expand, is Concat, is Gather:
+            return dataMovement(node, multiprocessors: multiprocessors)
         case let op as Softmax:
             return axisLines(node, axis: op.axis, log: false, multiprocessors: multiprocessors)
         case let op as LogSoftmax:

@@ -35,17 +35,26 @@ public enum CUDAMatmulActivation: String, Sendable {
 
 /// A row-major matrix product `Y[b, M, N] = act(X[b, M, K] @ W[b?, K, N] + bias[N])` through
 /// cuBLASLt, with the bias and activation fused into its epilogue. `W` is either one matrix
-/// shared by every batch or one per batch. The algorithm is chosen by `tune`, which times
+/// shared by every batch or one per batch; X may be stored transposed (`[K, M]`) and W too
+/// (`[N, K]`, as a classifier's weight), which cuBLASLt reads through its operand attributes. The algorithm is chosen by `tune`, which times
 /// cuBLASLt's candidates on the device; until then the heuristic's first choice runs.
 public final class CUDAMatmul: @unchecked Sendable {  // Set up once; `tune` is called before sharing.
     public struct Shape: Hashable, Sendable, CustomStringConvertible {
         public var batch: Int, m: Int, n: Int, k: Int
         /// Whether W has one matrix per batch (otherwise it is shared).
         public var batchedWeight: Bool
-        public init(batch: Int = 1, m: Int, n: Int, k: Int, batchedWeight: Bool = false) {
+        /// Whether X is stored `[K, M]` and W `[N, K]`.
+        public var transposedX: Bool, transposedW: Bool
+        public init(
+            batch: Int = 1, m: Int, n: Int, k: Int, batchedWeight: Bool = false, transposedX: Bool = false,
+            transposedW: Bool = false
+        ) {
             (self.batch, self.m, self.n, self.k, self.batchedWeight) = (batch, m, n, k, batchedWeight)
+            (self.transposedX, self.transposedW) = (transposedX, transposedW)
         }
-        public var description: String { "\(batch)x\(m)x\(n)x\(k)" }
+        public var description: String {
+            "\(batch)x\(m)x\(n)x\(k)" + (transposedX ? " X transposed" : "") + (transposedW ? " W transposed" : "")
+        }
         public var flops: Double { 2 * Double(batch) * Double(m) * Double(n) * Double(k) }
     }
 
@@ -89,9 +98,17 @@ public final class CUDAMatmul: @unchecked Sendable {  // Set up once; `tune` is 
         try descriptors.setMatmul(EMBER_CUBLASLT_MATMUL_DESC_EPILOGUE, epilogue)
         let (m, n, k, batch) = (shape.m, shape.n, shape.k, shape.batch)
         let type = precision.dataType
-        a = try descriptors.addLayout(
-            type: type, rows: n, cols: k, ld: n, batch: batch, stride: shape.batchedWeight ? k * n : 0)
-        b = try descriptors.addLayout(type: type, rows: k, cols: m, ld: k, batch: batch, stride: m * k)
+        // A stored [N, K] W is a column-major K x N matrix that cuBLASLt transposes (CUBLAS_OP_T
+        // is 1); a stored [K, M] X likewise an M x K one.
+        if shape.transposedW { try descriptors.setMatmul(EMBER_CUBLASLT_MATMUL_DESC_TRANSA, Int32(1)) }
+        if shape.transposedX { try descriptors.setMatmul(EMBER_CUBLASLT_MATMUL_DESC_TRANSB, Int32(1)) }
+        let weightStride = shape.batchedWeight ? k * n : 0
+        a = shape.transposedW
+            ? try descriptors.addLayout(type: type, rows: k, cols: n, ld: k, batch: batch, stride: weightStride)
+            : try descriptors.addLayout(type: type, rows: n, cols: k, ld: n, batch: batch, stride: weightStride)
+        b = shape.transposedX
+            ? try descriptors.addLayout(type: type, rows: m, cols: k, ld: m, batch: batch, stride: m * k)
+            : try descriptors.addLayout(type: type, rows: k, cols: m, ld: k, batch: batch, stride: m * k)
         d = try descriptors.addLayout(type: type, rows: n, cols: m, ld: n, batch: batch, stride: m * n)
         try CUDAStatus.checkCUBLAS(
             ember_cublasLtMatmulPreferenceCreate(&descriptors.preference), "cublasLtMatmulPreferenceCreate")
