@@ -200,13 +200,25 @@ enum CUDAKernelPlan {
         _ body: FusedBody, _ node: CUDANode, multiprocessors: Int
     ) -> Result<CUDAKernelPlan, Unsupported> {
         let anchor = body.steps[0]
-        guard anchor.op is Linear || anchor.op is MatMul else {
+        guard anchor.op is Linear || anchor.op is MatMul || anchor.op is Gemm else {
             return .failure(Unsupported("epilogues of \(anchor.op.name) are not run by cuBLASLt"))
         }
-        guard anchor.operands.count == 2, anchor.operands[0] == .input(0), anchor.operands[1] == .input(1),
+        let reads = anchor.op is Gemm ? anchor.operands.count : 2
+        guard anchor.operands.count == reads, anchor.operands == (0..<reads).map({ .input($0) }),
             node.inputs.allSatisfy({ $0 != nil })
         else {
-            return .failure(Unsupported("the product must read inputs 0 and 1, without its own bias"))
+            return .failure(Unsupported("the product must read the node's first inputs in order"))
+        }
+        if let gemm = anchor.op as? Gemm {
+            // cuBLASLt runs the gemm with its C as bias; a generated kernel runs every later step.
+            var inner = node
+            inner.inputs = Array(node.inputs.prefix(reads))
+            inner.outputs = [CUDATensorType(node.outputs[0].dtype, node.outputs[0].shape)]
+            guard case .success(.matmul(let product)) = Self.gemm(gemm, inner, multiprocessors: multiprocessors) else {
+                return .failure(Unsupported("the gemm of this epilogue is not one cuBLASLt product"))
+            }
+            return epilogue(body, after: 0, product: product, productShape: [product.shape.m, product.shape.n], node,
+                            multiprocessors: multiprocessors)
         }
         var hasBias = false
         var activation = CUDAMatmulActivation.none
@@ -233,12 +245,21 @@ enum CUDAKernelPlan {
         guard case .success(.matmul(let product)) = matmul(inner, bias: hasBias, activation: activation) else {
             return matmul(inner, bias: hasBias, activation: activation)
         }
+        guard let x = node.inputs[0] else { return .failure(Unsupported("no input")) }
+        return epilogue(body, after: last, product: product, productShape: Array(x.shape.dropLast()) + [product.shape.n], node,
+                        multiprocessors: multiprocessors)
+    }
+
+    /// The product, then the steps after `last` as a generated kernel that reads the product from
+    /// the output buffer and writes it back in place.
+    private static func epilogue(
+        _ body: FusedBody, after last: Int, product: MatmulPlan, productShape: [Int], _ node: CUDANode, multiprocessors: Int
+    ) -> Result<CUDAKernelPlan, Unsupported> {
         if last == body.steps.count - 1 { return .success(.matmul(product)) }
 
         // The rest: operand `%last` becomes input 0 (the product, in the output buffer); node inputs
         // the rest reads become inputs 1, 2, ...
         guard let output = node.outputs.first, let x = node.inputs[0] else { return .failure(Unsupported("no output")) }
-        let productShape = Array(x.shape.dropLast()) + [product.shape.n]
         guard output.shape == productShape, output.dtype == x.dtype else {
             return .failure(Unsupported("the epilogue changes the product's shape or dtype; expected \(x.dtype)\(productShape)"))
         }
