@@ -203,7 +203,8 @@ enum CUDAKernelPlan {
         guard anchor.op is Linear || anchor.op is MatMul || anchor.op is Gemm else {
             return .failure(Unsupported("epilogues of \(anchor.op.name) are not run by cuBLASLt"))
         }
-        let reads = anchor.op is Gemm ? anchor.operands.count : 2
+        // A gemm reads A, B and maybe C; a linear its own bias too.
+        let reads = anchor.op is MatMul ? 2 : anchor.operands.count
         guard anchor.operands.count == reads, anchor.operands == (0..<reads).map({ .input($0) }),
             node.inputs.allSatisfy({ $0 != nil })
         else {
@@ -220,7 +221,7 @@ enum CUDAKernelPlan {
             return epilogue(body, after: 0, product: product, productShape: [product.shape.m, product.shape.n], node,
                             multiprocessors: multiprocessors)
         }
-        var hasBias = false
+        var hasBias = reads == 3
         var activation = CUDAMatmulActivation.none
         var last = 0  // the last step cuBLASLt runs
         for (k, step) in body.steps.enumerated().dropFirst() {
