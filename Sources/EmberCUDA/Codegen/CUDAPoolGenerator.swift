@@ -52,7 +52,9 @@ enum CUDAPoolGenerator {
         lines.append("float acc[\(width)];")
         lines.append("#pragma unroll")
         lines.append("for (int e = 0; e < \(width); ++e) acc[e] = \(identity);")
-        lines.append("int real = 0;")
+        // Average pools without the padding count the window's input elements.
+        let counts = kind == .average(countIncludePad: false)
+        if counts { lines.append("int real = 0;") }
         let (kh, kw) = (window.kernel[0], window.kernel[1])
         lines.append("#pragma unroll")
         lines.append("for (int i = 0; i < \(kh); ++i) {")
@@ -72,7 +74,7 @@ enum CUDAPoolGenerator {
         lines.append(kind == .max
             ? "        for (int e = 0; e < \(width); ++e) acc[e] = fmaxf(acc[e], v[e]);"
             : "        for (int e = 0; e < \(width); ++e) acc[e] += v[e];")
-        lines.append("        ++real;")
+        if counts { lines.append("        ++real;") }
         lines.append("    }")
         lines.append("}")
         switch kind {
@@ -143,7 +145,7 @@ enum CUDAPoolGenerator {
                     const \(t) *base = in0 + (g / \(c / width)u) * \(plane * c)u + (g % \(c / width)u) * \(width)u;
                     for (unsigned int s = slice; s < \(plane)u; s += 8u) {
                         const \(t) *p = base + (\(index))s * \(c)u;
-                        \(load.joined(separator: "\n                "))
+                        \(load.joined(separator: "\n            "))
                         #pragma unroll
                         for (int e = 0; e < \(width); ++e) \(combine("acc[e]", "v[e]"))
                     }
