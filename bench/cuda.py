@@ -14,6 +14,7 @@ It prints one markdown table and writes it, with the raw numbers, under --out.
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -47,6 +48,20 @@ def cases():
 
     resnet = models.vision("resnet50")
     vit = models.vision("vit_b_16")
+    plain_vit = vit.build
+
+    def vit_build():
+        # torchvision starts the classifier at zero, which would make every logit 0 and the
+        # accuracy check empty: give it small random weights.
+        model = plain_vit()
+        generator = torch.Generator().manual_seed(1)
+        with torch.no_grad():
+            head = model.heads.head
+            head.weight.copy_(torch.randn(head.weight.shape, generator=generator) * 0.02)
+            head.bias.copy_(torch.randn(head.bias.shape, generator=generator) * 0.02)
+        return model
+
+    vit = dataclasses.replace(vit, build=vit_build)
     bert = models.bert(layers=12, seq=SEQUENCE)
     return {
         "resnet50": (resnet, resnet.build),
@@ -108,7 +123,7 @@ def run(command, **kwargs):
     return result
 
 
-def ember_point(ember, onnx, case, name, batch, inputs, reference, work, iterations):
+def ember_point(ember, onnx, case, name, batch, inputs, reference, work, iterations, profile=False, out=None):
     engine = work / f"{name}-b{batch}.engine"
     shapes = [f"{n}={'x'.join(map(str, t.shape))}" for n, t in zip(case.input_names, inputs)]
     command = [ember, "compile", str(onnx), "-o", str(engine), "--backend", "cuda", "--precision", "fp16"]
@@ -120,7 +135,10 @@ def ember_point(ember, onnx, case, name, batch, inputs, reference, work, iterati
     print(f"    ember build: {build_s:.1f} s", flush=True)
 
     bench = run([ember, "bench", str(engine), "--against", "none", "--iterations", str(iterations),
-                 "--warmup", "20", "--batch", str(batch), "--dim", f"sequence={SEQUENCE}"])
+                 "--warmup", "20", "--batch", str(batch), "--dim", f"sequence={SEQUENCE}"]
+                + (["--profile"] if profile else []))
+    if profile:
+        (out / f"profile-{name}-b{batch}.txt").write_text(bench.stdout)
     row = re.search(r"^\|\s*%d\s*\|\s*([0-9.]+)\s*\|" % batch, bench.stdout, re.M)
     if not row:
         raise RuntimeError(f"no timing in ember bench's output:\n{bench.stdout}")
@@ -150,6 +168,7 @@ def main():
     parser.add_argument("--peers", default="eager,compile,reduce-overhead")
     parser.add_argument("--iterations", type=int, default=100)
     parser.add_argument("--out", default=os.environ.get("OUT", "cuda-bench-out"))
+    parser.add_argument("--profile", action="store_true", help="also write Ember's time per step")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -175,7 +194,7 @@ def main():
             try:
                 reference = reference_outputs(case, inputs)
                 point["ember"] = ember_point(args.ember, onnx, case, name, batch, inputs, reference, work,
-                                             args.iterations)
+                                             args.iterations, args.profile, out)
             except Exception as error:
                 point["ember_error"] = str(error)[-2000:]
                 print(f"    ember failed: {error}", flush=True)

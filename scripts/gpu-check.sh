@@ -51,7 +51,8 @@ fi
 if [ -n "${EMBER_GPU_BENCH:-}" ] && [ -x "$ember" ] && [ -f "$here/cuda.py" ]; then
     PYTHONUNBUFFERED=1 timeout "${EMBER_BENCH_TIMEOUT:-540}" python3 "$here/cuda.py" --ember "$ember" \
         --models "$EMBER_GPU_BENCH" --batches "${EMBER_GPU_BATCHES:-1,32}" \
-        --peers "${EMBER_GPU_PEERS:-eager,compile,reduce-overhead}" --out "$out" 2>&1 | tee "$out/bench.txt"
+        --peers "${EMBER_GPU_PEERS:-eager,compile,reduce-overhead}" --out "$out" \
+        ${EMBER_GPU_PROFILE:+--profile} 2>&1 | tee "$out/bench.txt"
 fi
 echo "ember-gpu-check exit status: $status"
 exit "$status"

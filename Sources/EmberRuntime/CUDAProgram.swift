@@ -165,6 +165,15 @@ public final class CUDAProgram: @unchecked Sendable {  // Mutable state is guard
         return (samples[samples.count / 2], try build.executor.outputs())
     }
 
+    /// Each step's device time for these inputs' shapes (see `CUDAGraphExecutor.profile`).
+    public func profile(_ inputs: [String: Tensor], iterations: Int) throws -> [(step: String, kind: String, ms: Double)] {
+        let build = try build(graph.inputs.map { inputs[graph.name(of: $0)]?.shape ?? [] })
+        build.lock.lock()
+        defer { build.lock.unlock() }
+        try build.executor.upload(inputs)
+        return try build.executor.profile(on: build.stream, iterations: iterations)
+    }
+
     /// Queues one run on `stream` (the build's own by default) and waits for it.
     private func launch(_ build: Build, on stream: CUDAStream? = nil) throws {
         let stream = stream ?? build.stream

@@ -112,6 +112,10 @@ struct Bench: ParsableCommand {
             (emberMs, emberOutputs) = try Self.time(warmup: warmup, iterations: iterations) { try engine.run(inputs) }
         }
         var row = Row(batch: batch, emberMs: emberMs)
+        if profile, let cuda = engine.cudaProgram {
+            let steps = try cuda.profile(inputs, iterations: min(iterations, 20))
+            print(Self.cudaProfileTable(steps, batch: batch))
+        }
         if profile, let program = engine.program {
             let steps = StepProfile()
             for _ in 0..<iterations { _ = try engine.run(inputs, profile: steps) }
@@ -232,6 +236,22 @@ struct Bench: ParsableCommand {
         out += "\nslowest steps:\n"
         for step in steps.prefix(15) {
             out += "  \(String(format: "%8.3f", ms(step.time))) ms  \(step.provider.padding(toLength: 10, withPad: " ", startingAt: 0))  \(step.location)\n"
+        }
+        return out
+    }
+
+    /// Device time by kind of step, then the slowest steps.
+    static func cudaProfileTable(_ steps: [(step: String, kind: String, ms: Double)], batch: Int) -> String {
+        var byKind: [String: (ms: Double, count: Int)] = [:]
+        for step in steps { byKind[step.kind, default: (0, 0)] = (byKind[step.kind, default: (0, 0)].ms + step.ms, byKind[step.kind, default: (0, 0)].count + 1) }
+        let total = steps.reduce(0) { $0 + $1.ms }
+        var out = "batch \(batch): \(steps.count) steps, \(String(format: "%.3f", total)) ms of device time run one by one\n"
+        for (kind, t) in byKind.sorted(by: { $0.value.ms > $1.value.ms }) {
+            out += "  \(String(format: "%8.3f", t.ms)) ms  \(String(format: "%4d", t.count))x  \(kind)\n"
+        }
+        out += "slowest steps:\n"
+        for step in steps.sorted(by: { $0.ms > $1.ms }).prefix(20) {
+            out += "  \(String(format: "%8.4f", step.ms)) ms  \(step.step)\n"
         }
         return out
     }

@@ -276,6 +276,41 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
         }
     }
 
+    /// The device milliseconds of each step, run one at a time on `stream` (median of
+    /// `iterations` runs after a warm-up run), with what the step is, in step order.
+    public func profile(on stream: CUDAStream, iterations: Int = 10) throws -> [(step: String, kind: String, ms: Double)] {
+        try enqueue(on: stream)
+        try stream.synchronize()
+        let start = try CUDAEvent(kernels.context), end = try CUDAEvent(kernels.context)
+        var samples = [[Double]](repeating: [], count: steps.count)
+        for _ in 0..<max(iterations, 1) {
+            for (index, step) in steps.enumerated() {
+                try start.record(stream)
+                switch step {
+                case .node(_, let kernel, let inputs, let outputs):
+                    try kernel.run(try inputs.map(buffer), try outputs.map(buffer), stream: stream)
+                case .layout(let kernel, let from, let to):
+                    try kernel.run([try buffer(from)], [try buffer(to)], stream: stream)
+                case .host:
+                    continue
+                }
+                try end.record(stream)
+                samples[index].append(try end.milliseconds(since: start))
+            }
+        }
+        return zip(plan, zip(steps, samples)).map { line, pair in
+            let kind: String
+            switch pair.0 {
+            case .node(let node, let kernel, _, _):
+                kind = "\(node.op.name) (\(Swift.type(of: kernel)))"
+            case .layout: kind = "layout copy"
+            case .host: kind = "host"
+            }
+            let sorted = pair.1.sorted()
+            return (line, kind, sorted.isEmpty ? 0 : sorted[sorted.count / 2])
+        }
+    }
+
     /// Times cuBLASLt's candidates for every product on the buffers, keeping the fastest.
     /// (Convolutions chose their plans when they were built.)
     public func tune(on stream: CUDAStream) throws {
