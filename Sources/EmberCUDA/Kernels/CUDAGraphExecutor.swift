@@ -36,6 +36,8 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
     public private(set) var arena: CUDABuffer?
     /// The layout each value's producer writes.
     private var home: [ValueID: CUDALayout] = [:]
+    /// Values that are strided views of another value, copied only where something reads them.
+    private var strided: [ValueID: CUDAStridedView] = [:]
 
     /// A value as stored in one layout.
     private struct Slot: Hashable {
@@ -46,6 +48,8 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
     private enum Step {
         case node(Node, any CUDAOpKernel, inputs: [Slot], outputs: [Slot])
         case layout(CUDAGeneratedOpKernel, from: Slot, to: Slot)
+        /// A chain of transposes, gathers and reshapes, as one strided copy.
+        case copy(CUDAGeneratedOpKernel, from: Slot, to: Slot)
         case host(any CUDAHostSegment, nodes: [Node], inputs: [Slot], outputs: [Slot])
     }
 
@@ -67,6 +71,15 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
         var pending: [Int] = []
         var refused: [String] = []
         for (index, node) in graph.nodes.enumerated() {
+            let producedOnHost = { (id: ValueID) in pending.contains { graph.nodes[$0].outputs.contains(id) } }
+            if !hostOps.contains(node.op.name), let composed = try composedView(node), !producedOnHost(composed.source) {
+                if composed.isWholeSource {
+                    try view(node, of: composed.source)
+                } else {
+                    strided[node.outputs[0]] = composed
+                }
+                continue
+            }
             if CUDAGraphExecutor.isView(node.op), node.outputs.count == 1, let source = node.inputs.first ?? nil {
                 if pending.contains(where: { graph.nodes[$0].outputs.contains(source) }) {
                     pending.append(index)
@@ -151,6 +164,18 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
         steps.append(.node(node, kernel, inputs: inputs, outputs: outputs))
     }
 
+    /// `node`'s output as a strided view of an earlier value, when its op only picks elements
+    /// (see `CUDAStridedView`); nil otherwise.
+    private func composedView(_ node: Node) throws -> CUDAStridedView? {
+        guard node.outputs.count == 1, let input = node.inputs.first ?? nil,
+            node.op is Transpose || node.op is Gather || CUDAGraphExecutor.isView(node.op),
+            let inputShape = graph.type(of: input).knownShape, let outputShape = graph.type(of: node.outputs[0]).knownShape,
+            graph.type(of: input).dtype == graph.type(of: node.outputs[0]).dtype
+        else { return nil }
+        let base = strided[input] ?? CUDAStridedView(source: input, shape: inputShape)
+        return base.through(node.op, constants: node.inputs.map { $0.flatMap { graph.constants[$0] } }, output: outputShape)
+    }
+
     /// A view shares its source's row-major bytes.
     private func view(_ node: Node, of source: ValueID) throws {
         let from = try slot(source, .rowMajor)
@@ -206,6 +231,8 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
                 return "\(node.location): \(how)"
             case .layout(_, let from, let to):
                 return "'\(graph.name(of: from.value))': \(from.layout.rawValue) -> \(to.layout.rawValue)"
+            case .copy(_, let from, let to):
+                return "'\(graph.name(of: to.value))': one strided copy of '\(graph.name(of: from.value))'"
             case .host(_, let nodes, let inputs, let outputs):
                 return "host: \(nodes.count) nodes from \(nodes[0].location), \(inputs.count) values down, \(outputs.count) up"
             }
@@ -258,7 +285,7 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
                 } catch let error as EmberError {
                     throw error.located(node.location)
                 }
-            case .layout(let kernel, let from, let to):
+            case .layout(let kernel, let from, let to), .copy(let kernel, let from, let to):
                 try kernel.run([try buffer(from)], [try buffer(to)], stream: stream)
             case .host(let segment, let nodes, let inputs, let outputs):
                 try stream.synchronize()
@@ -289,7 +316,7 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
                 switch step {
                 case .node(_, let kernel, let inputs, let outputs):
                     try kernel.run(try inputs.map(buffer), try outputs.map(buffer), stream: stream)
-                case .layout(let kernel, let from, let to):
+                case .layout(let kernel, let from, let to), .copy(let kernel, let from, let to):
                     try kernel.run([try buffer(from)], [try buffer(to)], stream: stream)
                 case .host:
                     continue
@@ -304,6 +331,7 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
             case .node(let node, let kernel, _, _):
                 kind = "\(node.op.name) (\(Swift.type(of: kernel)))"
             case .layout: kind = "layout copy"
+            case .copy: kind = "strided copy"
             case .host: kind = "host"
             }
             let sorted = pair.1.sorted()
@@ -388,6 +416,15 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
             constants[slot] = buffer
             return slot
         }
+        if home[id] == nil, let view = strided[id] {
+            // The first reader of a strided view: one copy from its source, row-major.
+            let from = try self.slot(view.source, .rowMajor)
+            let kernel = view.copyKernel(bytes: t.dtype.byteSize, multiprocessors: kernels.context.device.multiprocessorCount)
+            let copy = CUDAGeneratedOpKernel(function: try kernels.compiler.function(kernel), kernel: kernel)
+            home[id] = .rowMajor
+            steps.append(.copy(copy, from: from, to: define(Slot(value: id, layout: .rowMajor))))
+            if layout == .rowMajor { return slot }
+        }
         guard let stored = home[id] else {
             throw EmberError(.internalError, "[cuda] '\(graph.name(of: id))' is read before it is written")
         }
@@ -414,7 +451,7 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
             switch step {
             case .node(_, _, let inputs, let outputs), .host(_, _, let inputs, let outputs):
                 (inputs + outputs).forEach { touch($0, index) }
-            case .layout(_, let from, let to):
+            case .layout(_, let from, let to), .copy(_, let from, let to):
                 touch(from, index)
                 touch(to, index)
             }
