@@ -27,7 +27,7 @@ public enum Precision: String, Sendable, CaseIterable {
 
 /// An engine's graph run on the GPU. Kernels are specialized for exact shapes, so each distinct
 /// set of input shapes gets its own build, made on first use and kept: the graph specialized
-/// (shape arithmetic folded), placed on the device with host parts where the CUDA provider lacks
+/// (shape arithmetic folded, patch convolutions made matrix products), placed on the device with host parts where the CUDA provider lacks
 /// an op, its products tuned by timing, and, when it runs wholly on the device, captured as one
 /// CUDA graph that each run replays.
 ///
@@ -208,6 +208,8 @@ public final class CUDAProgram: @unchecked Sendable {  // Mutable state is guard
         var named: [String: [Int]] = [:]
         for (id, shape) in zip(graph.inputs, shapes) { named[graph.name(of: id)] = shape }
         try Pipeline.specialize(&specialized, inputs: named)
+        // Lowerings for this backend, now that every shape is known.
+        try PassManager([PatchConvolutionAsMatmul(), DeadCodeElimination()]).run(&specialized)
         let executor = try CUDAGraphExecutor(specialized, kernels: kernels, hostOps: hostOps) { part in
             CPUHostSegment(try CPUProgram(part, providers: CPUBackend.providers))
         }

@@ -100,3 +100,37 @@ import Testing
         #expect(throws: EmberError.self) { try Pipeline.specialize(&graph, inputs: ["nope": [2, 16]]) }
     }
 }
+
+/// Patch embeddings (convolutions tiling the image) as matrix products.
+@Suite struct PatchConvolutionTests {
+    func graph(pads: String) throws -> Graph {
+        let w = Tensor.random(.f32, [5, 3, 4, 4], in: -0.5...0.5, seed: 1).floats().map { "\($0)" }.joined(separator: ", ")
+        let b = Tensor.random(.f32, [5], in: -0.5...0.5, seed: 2).floats().map { "\($0)" }.joined(separator: ", ")
+        return try Graph(parsing: """
+            graph @main(%x: f32[2,3,8,12]) {
+              %w = constant f32[5,3,4,4] [\(w)]
+              %b = constant f32[5] [\(b)]
+              %y = conv(%x, %w, %b) {kernel_shape = [4, 4], strides = [4, 4], pads = \(pads)} : f32[2,5,?,?]
+              %z = relu(%y) : f32[2,5,?,?]
+              return %z
+            }
+            """, registry: .standard)
+    }
+
+    @Test func tilingConvolutionBecomesAGemmWithTheSameOutputs() throws {
+        var original = try graph(pads: "[0, 0, 0, 0]")
+        try PassManager([ShapePropagation()]).run(&original)
+        var lowered = original
+        var manager = PassManager([PatchConvolutionAsMatmul(), DeadCodeElimination()])
+        manager.verifyEachPass = true
+        try manager.run(&lowered)
+        #expect(lowered.nodes.map(\.op.name) == ["reshape", "transpose", "reshape", "gemm", "reshape", "transpose", "relu"])
+        try expectSameOutputs(original, lowered)
+    }
+
+    @Test func paddedConvolutionsStay() throws {
+        var graph = try graph(pads: "[1, 1, 1, 1]")
+        try PassManager([ShapePropagation()]).run(&graph)
+        #expect(try !PatchConvolutionAsMatmul().run(&graph))
+    }
+}
