@@ -132,7 +132,9 @@ public enum CUDAEngineCheck {
                     return (error, "\(host) builds")
                 }
             }
-            check("\(model) fp16 saved and loaded", tolerance: 0) {
+            // The loaded engine times its cuDNN and cuBLASLt candidates again and may pick others,
+            // so its outputs agree within fp16's tolerance, not bit for bit.
+            check("\(model) fp16 saved and loaded", tolerance: 1e-2) {
                 let graph = try graph(text)
                 var fixed = graph
                 try Pipeline.specialize(&fixed, inputs: [graph.name(of: graph.inputs[0]): [2] + (graph.type(of: graph.inputs[0]).shape ?? []).dropFirst().map { $0.value ?? 2 }])
@@ -141,10 +143,11 @@ public enum CUDAEngineCheck {
                 let loaded = try EngineFile.deserialize(data)
                 let feeds = inputs(fixed, batch: 2, seed: 5)
                 let a = try engine.run(feeds), b = try loaded.run(feeds)
-                let same = zip(a, b).allSatisfy { $0.tensor == $1.tensor }
+                let error = zip(a, b).map { $1.tensor.relativeError(to: $0.tensor) ?? .infinity }.max() ?? .infinity
                 let stored = engine.cudaProgram?.compiledImages.count ?? 0
                 let compiledAtLoad = (loaded.cudaProgram?.compiledImages.count ?? 0) - stored
-                return (same && compiledAtLoad == 0 ? 0 : 1, "\(stored) kernels stored, \(compiledAtLoad) compiled at load")
+                // Every kernel must come from the file: a compile at load fails the check.
+                return (compiledAtLoad == 0 ? error : .infinity, "\(stored) kernels stored, \(compiledAtLoad) compiled at load")
             }
         }
         check("cnn fp32 with conv and gemm on the host", tolerance: 1e-4) {

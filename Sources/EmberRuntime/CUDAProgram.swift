@@ -27,9 +27,9 @@ public enum Precision: String, Sendable, CaseIterable {
 
 /// An engine's graph run on the GPU. Kernels are specialized for exact shapes, so each distinct
 /// set of input shapes gets its own build, made on first use and kept: the graph specialized
-/// (shape arithmetic folded, patch convolutions made matrix products), placed on the device with host parts where the CUDA provider lacks
-/// an op, its products tuned by timing, and, when it runs wholly on the device, captured as one
-/// CUDA graph that each run replays.
+/// (shape arithmetic folded, patch convolutions made matrix products), placed on the device
+/// with host parts where the CUDA provider lacks an op, its products tuned by timing, and, when
+/// it runs wholly on the device, captured as one CUDA graph that each run replays.
 ///
 /// Runs of one shape are serialized; runs of different shapes proceed at once.
 public final class CUDAProgram: @unchecked Sendable {  // Mutable state is guarded by locks.
