@@ -18,7 +18,6 @@ import dataclasses
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ for root in (Path(__file__).resolve().parent.parent, Path.cwd()):
         sys.path.insert(0, str(root / "tests" / "python"))
         break
 import models  # noqa: E402
+from cuda_torch_peer import median_ms  # noqa: E402  (beside this script)
 
 SEQUENCE = 128
 
@@ -68,21 +68,6 @@ def cases():
         "bert": (bert, bert_peer),
         "vit": (vit, vit.build),
     }
-
-
-def median_ms(fn, iterations, warmup):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(iterations):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
 
 
 def peer_times(build, inputs, modes, iterations):

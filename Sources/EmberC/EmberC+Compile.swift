@@ -99,17 +99,7 @@ public func ember_engine_run_allocating(
         guard let allocate else { throw EmberError(.invalidArgument, "the output allocator is NULL") }
         let views = try views(of: inputs, inputCount, for: engine)
         try engine.run(views) { index, dtype, shape in
-            let name = engine.outputs[index].name
-            let bytes = shape.reduce(1, *) * dtype.byteSize
-            let dims = shape.map { Int64($0) }
-            let buffer = name.withCString { cName in
-                dims.withUnsafeBufferPointer { dims in
-                    allocate(context, Int32(index), cName, Int32(dtype.onnxCode), Int32(dims.count), dims.baseAddress, bytes)
-                }
-            }
-            if let buffer { return buffer }
-            if bytes == 0 { return emptyBuffer }
-            throw EmberError(.invalidArgument, "the allocator returned no buffer for output '\(name)' (\(bytes) bytes)")
+            try output(index, dtype, shape, of: engine, from: allocate, context) ?? emptyBuffer
         }
     }
 }
@@ -129,21 +119,29 @@ public func ember_engine_run_device(
         let views = try views(of: inputs, inputCount, for: engine)
         let device = views.map { (address: UInt64(UInt(bitPattern: $0.data)), dtype: $0.dtype, shape: $0.shape) }
         try program.run(device: device, stream: UInt64(UInt(bitPattern: stream))) { index, dtype, shape in
-            let name = engine.outputs[index].name
-            let bytes = shape.reduce(1, *) * dtype.byteSize
-            let dims = shape.map { Int64($0) }
-            let buffer = name.withCString { cName in
-                dims.withUnsafeBufferPointer { dims in
-                    allocate(context, Int32(index), cName, Int32(dtype.onnxCode), Int32(dims.count), dims.baseAddress, bytes)
-                }
-            }
-            guard let buffer else {
-                if bytes == 0 { return 0 }
-                throw EmberError(.invalidArgument, "the allocator returned no buffer for output '\(name)' (\(bytes) bytes)")
-            }
-            return UInt64(UInt(bitPattern: buffer))
+            UInt64(UInt(bitPattern: try output(index, dtype, shape, of: engine, from: allocate, context)))
         }
     }
+}
+
+/// The caller's memory for output `index` of `engine`, from its allocator; nil for an empty
+/// output the allocator gave nothing for. Throws when a non-empty output gets no memory.
+private func output(
+    _ index: Int, _ dtype: DType, _ shape: [Int], of engine: Engine, from allocate: ember_output_allocator,
+    _ context: UnsafeMutableRawPointer?
+) throws -> UnsafeMutableRawPointer? {
+    let name = engine.outputs[index].name
+    let bytes = shape.reduce(1, *) * dtype.byteSize
+    let dims = shape.map { Int64($0) }
+    let buffer = name.withCString { cName in
+        dims.withUnsafeBufferPointer { dims in
+            allocate(context, Int32(index), cName, Int32(dtype.onnxCode), Int32(dims.count), dims.baseAddress, bytes)
+        }
+    }
+    guard buffer != nil || bytes == 0 else {
+        throw EmberError(.invalidArgument, "the allocator returned no buffer for output '\(name)' (\(bytes) bytes)")
+    }
+    return buffer
 }
 
 /// Where an empty tensor points: never read or written, but never NULL.

@@ -6,7 +6,7 @@ import Testing
 
 /// Which attention nodes the CUDA provider runs as one generated kernel, which it refuses and
 /// why, and the launch shape it picks; no device needed.
-@Suite struct CUDAAttentionPlanTests {
+@Suite struct CUDAAttentionPlanTests: PlanReading {
     func op(_ entries: [(String, Attribute)] = []) throws -> Attention {
         try Attention(attributes: Attributes(op: Attention.name, entries))
     }
@@ -17,15 +17,6 @@ import Testing
         return CUDAKernelPlan.plan(node, multiprocessors: 132)
     }
 
-    func kernel(_ r: Result<CUDAKernelPlan, Unsupported>) -> CUDAGeneratedKernel? {
-        if case .success(.generated(let k)) = r { return k }
-        return nil
-    }
-
-    func reason(_ r: Result<CUDAKernelPlan, Unsupported>) -> String? {
-        if case .failure(let why) = r { return why.reason }
-        return nil
-    }
 
     func t(_ dtype: DType, _ shape: [Int]) -> CUDATensorType { CUDATensorType(dtype, shape) }
 

@@ -7,7 +7,7 @@ import Testing
 /// Plans of pools, gemm, copies and typed elementwise ops, without a device: which run, why
 /// others do not, and the views and windows they compute, checked against the ops' own shape
 /// inference and reference evaluation.
-@Suite struct CUDAOpPlanTests {
+@Suite struct CUDAOpPlanTests: PlanReading {
     func node(_ op: any Operator, _ inputs: [CUDATensorType?], constants: [Tensor?]? = nil, layout: CUDALayout = .rowMajor) throws -> CUDANode {
         var node = try CUDANode(op: op, name: "n", inputs: inputs.map { $0?.with(layout) }, constants: constants)
         node.outputs = node.outputs.map { $0.with(layout) }
@@ -18,15 +18,6 @@ import Testing
         CUDAKernelPlan.plan(try node(op, inputs, constants: constants, layout: layout), multiprocessors: 132)
     }
 
-    func kernel(_ r: Result<CUDAKernelPlan, Unsupported>) -> CUDAGeneratedKernel? {
-        if case .success(.generated(let k)) = r { return k }
-        return nil
-    }
-
-    func reason(_ r: Result<CUDAKernelPlan, Unsupported>) -> String? {
-        if case .failure(let why) = r { return why.reason }
-        return nil
-    }
 
     func attributes(_ op: String, _ entries: [(String, Attribute)]) -> Attributes { Attributes(op: op, entries) }
 

@@ -5,20 +5,12 @@ import Testing
 
 /// What the provider decides without a device: which nodes run, why others do not, and the
 /// shape of the code it writes.
-@Suite struct CUDAPlanTests {
+@Suite struct CUDAPlanTests: PlanReading {
     func plan(_ op: any Operator, _ inputs: [CUDATensorType?], constants: [Tensor?]? = nil) throws -> Result<CUDAKernelPlan, Unsupported> {
         CUDAKernelPlan.plan(try CUDANode(op: op, name: "n", inputs: inputs, constants: constants), multiprocessors: 132)
     }
 
-    func source(_ r: Result<CUDAKernelPlan, Unsupported>) -> String? {
-        if case .success(.generated(let k)) = r { return k.source }
-        return nil
-    }
-
-    func reason(_ r: Result<CUDAKernelPlan, Unsupported>) -> String? {
-        if case .failure(let why) = r { return why.reason }
-        return nil
-    }
+    func source(_ r: Result<CUDAKernelPlan, Unsupported>) -> String? { kernel(r)?.source }
 
     @Test func sameShapeInputsReadAtTheOutputIndex() throws {
         // 15 elements: no whole 16-byte groups, so one element per step, no coordinates.
@@ -103,5 +95,20 @@ import Testing
             #expect(line != nil)
             if !library.isLoaded { #expect(line?.contains("dlopen(\"\(library.rawValue)\") failed") == true) }
         }
+    }
+}
+
+/// Reading a plan in tests: the generated kernel, or why the node was refused.
+protocol PlanReading {}
+
+extension PlanReading {
+    func kernel(_ r: Result<CUDAKernelPlan, Unsupported>) -> CUDAGeneratedKernel? {
+        if case .success(.generated(let k)) = r { return k }
+        return nil
+    }
+
+    func reason(_ r: Result<CUDAKernelPlan, Unsupported>) -> String? {
+        if case .failure(let why) = r { return why.reason }
+        return nil
     }
 }

@@ -75,22 +75,21 @@ public final class CUDABuffer: @unchecked Sendable {  // Immutable fields; the m
 
     /// Queues a copy of the first `bytes` bytes at `source` (device memory) into this buffer.
     public func copy(from source: CUdeviceptr, bytes: Int, stream: CUDAStream) throws {
-        guard bytes <= byteCount, bytes >= 0 else {
-            throw EmberError(.invalidArgument, "[cuda] copy of \(bytes) bytes into a buffer of \(byteCount)")
-        }
-        guard bytes > 0 else { return }
-        try context.bind()
-        try CUDAStatus.check(ember_cuMemcpyDtoDAsync_v2(address, source, bytes, stream.handle), "cuMemcpyDtoDAsync")
+        try queueCopy(to: address, from: source, bytes: bytes, stream: stream)
     }
 
     /// Queues a copy of this buffer's first `bytes` bytes to `destination` (device memory).
     public func copy(to destination: CUdeviceptr, bytes: Int, stream: CUDAStream) throws {
+        try queueCopy(to: destination, from: address, bytes: bytes, stream: stream)
+    }
+
+    private func queueCopy(to destination: CUdeviceptr, from source: CUdeviceptr, bytes: Int, stream: CUDAStream) throws {
         guard bytes <= byteCount, bytes >= 0 else {
-            throw EmberError(.invalidArgument, "[cuda] copy of \(bytes) bytes out of a buffer of \(byteCount)")
+            throw EmberError(.invalidArgument, "[cuda] copy of \(bytes) bytes with a buffer of \(byteCount)")
         }
         guard bytes > 0 else { return }
         try context.bind()
-        try CUDAStatus.check(ember_cuMemcpyDtoDAsync_v2(destination, address, bytes, stream.handle), "cuMemcpyDtoDAsync")
+        try CUDAStatus.check(ember_cuMemcpyDtoDAsync_v2(destination, source, bytes, stream.handle), "cuMemcpyDtoDAsync")
     }
 
     /// The first `count` bytes of the buffer (all of it by default).
