@@ -1,4 +1,5 @@
-"""Ember's CUDA engines against PyTorch on the GPU: ResNet-50, BERT-base and ViT-B/16, fp16.
+"""Ember's CUDA engines against PyTorch on the GPU: ResNet-50, BERT-base and ViT-B/16, fp16 (and
+the test suite's other models, MobileNetV2, a GPT-2 and a T5 encoder, by name).
 
 For each model and batch size, in one run on one GPU:
 - PyTorch (random weights, fp16, on the GPU): eager, torch.compile (default mode) and
@@ -63,11 +64,13 @@ def cases():
 
     vit = dataclasses.replace(vit, build=vit_build)
     bert = models.bert(layers=12, seq=SEQUENCE)
+    # The rest of the test suite's models, for end-to-end agreement on the GPU.
+    others = {"mobilenet_v2": models.vision("mobilenet_v2"), "gpt2": models.gpt2(), "t5": models.t5_encoder()}
     return {
         "resnet50": (resnet, resnet.build),
         "bert": (bert, bert_peer),
         "vit": (vit, vit.build),
-    }
+    } | {name: (case, case.build) for name, case in others.items()}
 
 
 def peer_times(build, inputs, modes, iterations):
