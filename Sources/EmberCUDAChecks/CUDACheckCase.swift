@@ -109,6 +109,15 @@ public enum CUDACheckCases {
         cases.append(CUDACheckCase(
             name: "layer_norm f16 [4,16,2,512] axis 2, no bias", op: LayerNorm(axis: 2),
             inputs: [random(.f16, [4, 16, 2, 512], seed + 6), random(.f16, [2, 512], seed + 7)], tolerance: 1e-2))
+        for dtype in [DType.f32, .f16, .bf16] {
+            cases.append(CUDACheckCase(
+                name: "rms_norm \(dtype) [2048,128]", op: RMSNorm(axis: -1, epsilon: 1e-6),
+                inputs: [random(dtype, [2048, 128], seed + 12, in: -3...5), random(dtype, [128], seed + 13)],
+                tolerance: tolerance(dtype)))
+        }
+        cases.append(CUDACheckCase(
+            name: "rms_norm f32 [16,16384] (a row longer than registers hold)", op: RMSNorm(axis: -1),
+            inputs: [random(.f32, [16, 16384], seed + 14), random(.f32, [16384], seed + 15)], tolerance: 1e-4))
         let axes = { (a: [Int64]) in Tensor(shape: [a.count], int64s: a) }
         cases.append(CUDACheckCase(
             name: "reduce_sum f32 [4096,1024] axis 1", op: ReduceSum(keepdims: false),

@@ -63,6 +63,22 @@ import Testing
         #expect(view?.isWholeSource == false)
     }
 
+    @Test func splitPartsAreViewsOfOneRun() throws {
+        // GPT-2's attention input [B, S, 3E] split along the last dim.
+        let x = Tensor.random(.f32, [2, 3, 12], in: -1...1, seed: 5)
+        let parts = try Split(attributes: Attributes(op: "split", [("axis", .int(2)), ("num_outputs", .int(3))]))
+            .evaluate([x], outputCount: 3)
+        let base = CUDAStridedView(source: ValueID(0), shape: [2, 3, 12])
+        for (k, part) in parts.enumerated() {
+            let view = try #require(base.part(axis: 2, start: 4 * k, size: 4))
+            #expect((0..<part.count).map { x.floats()[view.sourceIndex($0)] } == part.floats())
+        }
+        // A dim made of two runs (after a transpose and a merge) is not split this way.
+        let merged = base.through(try Transpose(attributes: Attributes(op: "transpose", [("perm", .ints([1, 0, 2]))])), constants: [nil], output: [3, 2, 12])?
+            .reshaped([6, 12])
+        #expect(merged?.part(axis: 0, start: 0, size: 3) == nil)
+    }
+
     @Test func gathersOfComputedOrManyIndicesAreNotViews() throws {
         let gather = try Gather(attributes: Attributes(op: "gather", [("axis", .int(0))]))
         let base = CUDAStridedView(source: ValueID(0), shape: [3, 4])

@@ -108,7 +108,7 @@ enum CUDARowGenerator {
     /// of `length` elements. Mean first, then the variance around it (two passes over the row,
     /// the second from cache), so large means do not cancel.
     static func layerNorm(
-        x: DType, scale: DType, bias: DType?, rows: Int, length: Int, epsilon: Double
+        x: DType, scale: DType, bias: DType?, rows: Int, length: Int, epsilon: Double, centered: Bool = true
     ) -> CUDAGeneratedKernel {
         let t = CUDAPrelude.storage(x)
         var parameters = ["const \(t) *__restrict__ x", "const \(CUDAPrelude.storage(scale)) *__restrict__ scale"]
@@ -131,7 +131,7 @@ enum CUDARowGenerator {
                         v[p] = j < \(length)u ? \(CUDAPrelude.load(x, "row[j]")) : 0.0f;
                         s += v[p];
                     }
-                    float mean = ember_block_sum(s, scratch) * \(inverse);
+                    float mean = \(centered ? "ember_block_sum(s, scratch) * \(inverse)" : "0.0f");
                     float q = 0.0f;
                     #pragma unroll
                     for (int p = 0; p < \(per); ++p) {
@@ -158,7 +158,7 @@ enum CUDARowGenerator {
                 \(t) *out = y + (unsigned long long)blockIdx.x * \(length)u;
                 float s = 0.0f;
                 for (unsigned int j = threadIdx.x; j < \(length)u; j += \(threads)u) s += \(CUDAPrelude.load(x, "row[j]"));
-                float mean = ember_block_sum(s, scratch) * \(CUDAPrelude.literal(1 / Double(length)));
+                float mean = \(centered ? "ember_block_sum(s, scratch) * \(CUDAPrelude.literal(1 / Double(length)))" : "0.0f");
                 float q = 0.0f;
                 for (unsigned int j = threadIdx.x; j < \(length)u; j += \(threads)u) {
                     float d = \(CUDAPrelude.load(x, "row[j]")) - mean;

@@ -72,6 +72,10 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
         var refused: [String] = []
         for (index, node) in graph.nodes.enumerated() {
             let producedOnHost = { (id: ValueID) in pending.contains { graph.nodes[$0].outputs.contains(id) } }
+            if !hostOps.contains(node.op.name), let parts = splitViews(node), !producedOnHost(parts[0].source) {
+                for (id, part) in zip(node.outputs, parts) { strided[id] = part }
+                continue
+            }
             if !hostOps.contains(node.op.name), let composed = try composedView(node), !producedOnHost(composed.source) {
                 if composed.isWholeSource {
                     try view(node, of: composed.source)
@@ -118,7 +122,7 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
     /// without a device: "cuda", "view" (no kernel), or "host" with the reason.
     public static func placements(_ graph: Graph, hostOps: Set<String> = []) -> [(placement: String, reason: String?)] {
         graph.nodes.map { node in
-            if isView(node.op) { return ("view", nil) }
+            if isView(node.op) || node.op is Split { return ("view", nil) }  // a split's parts are strided views
             if hostOps.contains(node.op.name) { return ("host", "'\(node.op.name)' is set to run on the host") }
             do {
                 if case .failure(let why) = CUDAKernelPlan.plan(try cudaNode(node, graph), multiprocessors: 132) {
@@ -174,6 +178,27 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
         else { return nil }
         let base = strided[input] ?? CUDAStridedView(source: input, shape: inputShape)
         return base.through(node.op, constants: node.inputs.map { $0.flatMap { graph.constants[$0] } }, output: outputShape)
+    }
+
+    /// A split's outputs as strided views of its input, one part each along the axis (the
+    /// parts' sizes from their types); nil when the node is not such a split.
+    private func splitViews(_ node: Node) -> [CUDAStridedView]? {
+        guard let split = node.op as? Split, let input = node.inputs.first ?? nil,
+            let inputShape = graph.type(of: input).knownShape, !inputShape.isEmpty
+        else { return nil }
+        let axis = split.axis < 0 ? split.axis + inputShape.count : split.axis
+        guard (0..<inputShape.count).contains(axis) else { return nil }
+        let base = strided[input] ?? CUDAStridedView(source: input, shape: inputShape)
+        var start = 0
+        var parts: [CUDAStridedView] = []
+        for id in node.outputs {
+            guard let shape = graph.type(of: id).knownShape, shape.count == inputShape.count,
+                let part = base.part(axis: axis, start: start, size: shape[axis]), part.shape == shape
+            else { return nil }
+            parts.append(part)
+            start += shape[axis]
+        }
+        return parts.isEmpty || start != inputShape[axis] ? nil : parts
     }
 
     /// A view shares its source's row-major bytes.

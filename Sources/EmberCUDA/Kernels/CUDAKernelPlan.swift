@@ -64,6 +64,9 @@ enum CUDAKernelPlan {
             return axisLines(node, axis: op.axis, log: true, multiprocessors: multiprocessors)
         case let op as LayerNorm:
             return layerNorm(op, node)
+        case let op as RMSNorm:
+            // Layer norm without the mean: x / sqrt(mean(x^2) + epsilon) * scale.
+            return layerNorm(LayerNorm(axis: op.axis, epsilon: op.epsilon), node, centered: false)
         case let op as Attention: return attention(op, node, multiprocessors: multiprocessors)
         case is ReduceSum: return reduce(node, .sum)
         case is ReduceMean: return reduce(node, .mean)
@@ -109,7 +112,7 @@ enum CUDAKernelPlan {
             x.dtype, outer: outer, length: x.shape[a], inner: inner, log: log, multiprocessors: multiprocessors)))
     }
 
-    private static func layerNorm(_ op: LayerNorm, _ node: CUDANode) -> Result<CUDAKernelPlan, Unsupported> {
+    private static func layerNorm(_ op: LayerNorm, _ node: CUDANode, centered: Bool = true) -> Result<CUDAKernelPlan, Unsupported> {
         guard node.outputs.count == 1 else {
             return .failure(Unsupported("layer_norm's mean and inverse deviation outputs are not generated"))
         }
@@ -130,7 +133,7 @@ enum CUDAKernelPlan {
         }
         return .success(.generated(CUDARowGenerator.layerNorm(
             x: x.dtype, scale: scale.dtype, bias: bias?.dtype, rows: x.count / max(length, 1), length: length,
-            epsilon: op.epsilon)))
+            epsilon: op.epsilon, centered: centered)))
     }
 
     private static func reduce(_ node: CUDANode, _ combine: CUDARowGenerator.Combine) -> Result<CUDAKernelPlan, Unsupported> {

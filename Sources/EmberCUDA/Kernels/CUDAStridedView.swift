@@ -88,6 +88,17 @@ struct CUDAStridedView: Equatable {
         return view?.shape == output ? view : nil
     }
 
+    /// The elements `start..<start + size` along `axis`, when that dim is one run of steps.
+    func part(axis: Int, start: Int, size: Int) -> CUDAStridedView? {
+        let runs = dims[axis].filter { $0.size != 1 }
+        guard runs.count <= 1, start >= 0, size >= 0, start + size <= shape[axis] else { return nil }
+        var view = self
+        let step = runs.first?.stride ?? 0
+        view.offset += start * step
+        view.dims[axis] = [Factor(size: size, stride: step)]
+        return view
+    }
+
     /// The same elements in `newShape` (row-major order): the factors regrouped, a factor split
     /// where a new dim ends inside it (possible when the sizes divide).
     func reshaped(_ newShape: [Int]) -> CUDAStridedView? {
