@@ -27,9 +27,7 @@ func precisionNamed(_ name: String?, for backend: Engine.Backend) throws -> Prec
     guard let precision = Precision(rawValue: text) else {
         throw EmberError(.invalidArgument, "unknown precision '\(text)'; the precisions are: fp32, tf32, fp16, bf16")
     }
-    guard precision == .fp32 || backend == .cuda else {
-        throw EmberError(.unsupported, "precision '\(text)' is for the CUDA backend; the \(backend.rawValue) backend computes in fp32")
-    }
+    try Engine.check(precision, for: backend)
     return precision
 }
 

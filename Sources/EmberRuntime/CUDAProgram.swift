@@ -95,6 +95,15 @@ public final class CUDAProgram: @unchecked Sendable {  // Mutable state is guard
         return shapes.contains { $0 == nil } ? nil : shapes.compactMap { $0 }
     }
 
+    /// `graph` as a build for these input shapes runs it: specialized (shape arithmetic folded),
+    /// then lowered for this backend (patch convolutions as matrix products).
+    public static func specialized(_ graph: Graph, inputs shapes: [String: [Int]]) throws -> Graph {
+        var specialized = graph
+        try Pipeline.specialize(&specialized, inputs: shapes)
+        try PassManager([PatchConvolutionAsMatmul(), DeadCodeElimination()]).run(&specialized)
+        return specialized
+    }
+
     /// Runs the program on host tensors, by input name.
     public func run(_ inputs: [String: Tensor]) throws -> [(name: String, tensor: Tensor)] {
         var shapes: [[Int]] = []
@@ -204,12 +213,9 @@ public final class CUDAProgram: @unchecked Sendable {  // Mutable state is guard
         }
         lock.unlock()
         // Built outside the lock (tuning takes a while); a racing build of the same shape loses.
-        var specialized = graph
         var named: [String: [Int]] = [:]
         for (id, shape) in zip(graph.inputs, shapes) { named[graph.name(of: id)] = shape }
-        try Pipeline.specialize(&specialized, inputs: named)
-        // Lowerings for this backend, now that every shape is known.
-        try PassManager([PatchConvolutionAsMatmul(), DeadCodeElimination()]).run(&specialized)
+        let specialized = try CUDAProgram.specialized(graph, inputs: named)
         let executor = try CUDAGraphExecutor(specialized, kernels: kernels, hostOps: hostOps) { part in
             CPUHostSegment(try CPUProgram(part, providers: CPUBackend.providers))
         }

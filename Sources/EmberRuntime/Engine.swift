@@ -55,9 +55,7 @@ public struct Engine: Sendable {
         self.backend = backend
         self.fallbackOps = fallbackOps
         self.precision = precision
-        guard backend == .cuda || precision == .fp32 else {
-            throw EmberError(.invalidArgument, "precision \(precision.rawValue) is for the CUDA backend; the \(backend.rawValue) backend computes in fp32")
-        }
+        try Engine.check(precision, for: backend)
         switch backend {
         case .reference:
             program = nil
@@ -74,6 +72,14 @@ public struct Engine: Sendable {
             program = nil
             cudaProgram = cuda
             referenceGraph = nil
+        }
+    }
+
+    /// Throws unless `backend` computes in `precision`: precisions other than fp32 are the CUDA
+    /// backend's.
+    public static func check(_ precision: Precision, for backend: Backend) throws {
+        guard backend == .cuda || precision == .fp32 else {
+            throw EmberError(.invalidArgument, "precision \(precision.rawValue) is for the CUDA backend; the \(backend.rawValue) backend computes in fp32")
         }
     }
 

@@ -243,7 +243,10 @@ struct Bench: ParsableCommand {
     /// Device time by kind of step, then the slowest steps.
     static func cudaProfileTable(_ steps: [(step: String, kind: String, ms: Double)], batch: Int) -> String {
         var byKind: [String: (ms: Double, count: Int)] = [:]
-        for step in steps { byKind[step.kind, default: (0, 0)] = (byKind[step.kind, default: (0, 0)].ms + step.ms, byKind[step.kind, default: (0, 0)].count + 1) }
+        for step in steps {
+            let sum = byKind[step.kind, default: (0, 0)]
+            byKind[step.kind] = (sum.ms + step.ms, sum.count + 1)
+        }
         let total = steps.reduce(0) { $0 + $1.ms }
         var out = "batch \(batch): \(steps.count) steps, \(String(format: "%.3f", total)) ms of device time run one by one\n"
         for (kind, t) in byKind.sorted(by: { $0.value.ms > $1.value.ms }) {

@@ -43,12 +43,11 @@ struct PartitionReport: Encodable {
             }
         case .cuda:
             // Kernels are made for exact shapes: symbolic dims are taken as 1 here.
-            var specialized = graph
             var shapes: [String: [Int]] = [:]
             for id in graph.inputs {
                 shapes[graph.name(of: id)] = (graph.type(of: id).shape ?? []).map { $0.value ?? 1 }
             }
-            try Pipeline.specialize(&specialized, inputs: shapes)
+            let specialized = try CUDAProgram.specialized(graph, inputs: shapes)
             let placed = CUDAGraphExecutor.placements(specialized, hostOps: fallbackOps)
             let placements = zip(specialized.nodes, placed).map { node, p in
                 Placement(

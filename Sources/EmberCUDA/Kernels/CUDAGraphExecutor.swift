@@ -302,29 +302,32 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
     /// Queues every step on `stream`, reading the inputs last uploaded. Host parts wait for the
     /// device, run, and upload their results before the next steps are queued.
     public func enqueue(on stream: CUDAStream) throws {
-        for step in steps {
-            switch step {
-            case .node(let node, let kernel, let inputs, let outputs):
-                do {
-                    try kernel.run(try inputs.map(buffer), try outputs.map(buffer), stream: stream)
-                } catch let error as EmberError {
-                    throw error.located(node.location)
-                }
-            case .layout(let kernel, let from, let to), .copy(let kernel, let from, let to):
-                try kernel.run([try buffer(from)], [try buffer(to)], stream: stream)
-            case .host(let segment, let nodes, let inputs, let outputs):
-                try stream.synchronize()
-                let tensors = try inputs.map { slot in
-                    let t = try type(slot.value)
-                    return try buffer(slot).tensor(t.dtype, shape: t.shape)
-                }
-                let results = try segment.run(tensors)
-                guard results.count == outputs.count else {
-                    throw EmberError(
-                        .internalError, "[cuda] the host part from \(nodes[0].location) returned \(results.count) of \(outputs.count) outputs")
-                }
-                for (slot, tensor) in zip(outputs, results) { try buffer(slot).upload(tensor.bytes()) }
+        for step in steps { try run(step, on: stream) }
+    }
+
+    /// Queues one step; a host part waits for the device first and uploads its results.
+    private func run(_ step: Step, on stream: CUDAStream) throws {
+        switch step {
+        case .node(let node, let kernel, let inputs, let outputs):
+            do {
+                try kernel.run(try inputs.map(buffer), try outputs.map(buffer), stream: stream)
+            } catch let error as EmberError {
+                throw error.located(node.location)
             }
+        case .layout(let kernel, let from, let to), .copy(let kernel, let from, let to):
+            try kernel.run([try buffer(from)], [try buffer(to)], stream: stream)
+        case .host(let segment, let nodes, let inputs, let outputs):
+            try stream.synchronize()
+            let tensors = try inputs.map { slot in
+                let t = try type(slot.value)
+                return try buffer(slot).tensor(t.dtype, shape: t.shape)
+            }
+            let results = try segment.run(tensors)
+            guard results.count == outputs.count else {
+                throw EmberError(
+                    .internalError, "[cuda] the host part from \(nodes[0].location) returned \(results.count) of \(outputs.count) outputs")
+            }
+            for (slot, tensor) in zip(outputs, results) { try buffer(slot).upload(tensor.bytes()) }
         }
     }
 
@@ -337,15 +340,9 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
         var samples = [[Double]](repeating: [], count: steps.count)
         for _ in 0..<max(iterations, 1) {
             for (index, step) in steps.enumerated() {
+                if case .host = step { continue }  // host parts are the CPU backend's to profile
                 try start.record(stream)
-                switch step {
-                case .node(_, let kernel, let inputs, let outputs):
-                    try kernel.run(try inputs.map(buffer), try outputs.map(buffer), stream: stream)
-                case .layout(let kernel, let from, let to), .copy(let kernel, let from, let to):
-                    try kernel.run([try buffer(from)], [try buffer(to)], stream: stream)
-                case .host:
-                    continue
-                }
+                try run(step, on: stream)
                 try end.record(stream)
                 samples[index].append(try end.milliseconds(since: start))
             }
