@@ -233,11 +233,27 @@ struct Bench: ParsableCommand {
         for step in steps { byProvider[step.provider, default: 0] += ms(step.time) }
         var out = "batch \(batch), ms per run by kernels: "
         out += byProvider.sorted { $0.value > $1.value }.map { "\($0.key) \(String(format: "%.2f", $0.value))" }.joined(separator: ", ")
-        out += "\nslowest steps:\n"
+        out += "\nby op:\n"
+        var byOp: [String: (ms: Double, count: Int)] = [:]
+        for step in steps {
+            let key = "\(step.provider) \(opName(step.location))"
+            let sum = byOp[key, default: (0, 0)]
+            byOp[key] = (sum.ms + ms(step.time), sum.count + 1)
+        }
+        for (op, t) in byOp.sorted(by: { $0.value.ms > $1.value.ms }).prefix(12) {
+            out += "  \(String(format: "%8.3f", t.ms)) ms  \(String(format: "%4d", t.count))x  \(op)\n"
+        }
+        out += "slowest steps:\n"
         for step in steps.prefix(15) {
             out += "  \(String(format: "%8.3f", ms(step.time))) ms  \(step.provider.padding(toLength: 10, withPad: " ", startingAt: 0))  \(step.location)\n"
         }
         return out
+    }
+
+    /// The op of a step's location, `node 'NAME' (OP)`; the location itself for other steps.
+    private static func opName(_ location: String) -> String {
+        guard location.hasSuffix(")"), let open = location.lastIndex(of: "(") else { return location }
+        return String(location[location.index(after: open)..<location.index(before: location.endIndex)])
     }
 
     /// Device time by kind of step, then the slowest steps.
