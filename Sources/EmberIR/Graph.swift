@@ -42,6 +42,9 @@ public struct Graph: Sendable {
     public var inputs: [ValueID] = []
     public var outputs: [ValueID] = []
     public var constants: [ValueID: Tensor] = [:]
+    /// Constants whose bytes a backend holds in a form of its own (weights packed for its kernels
+    /// and stored so in an engine file): the graph knows their types, not their elements.
+    public var heldConstants: Set<ValueID> = []
     /// Every value's name, for unique naming and lookup.
     private var valueNames: [String: ValueID] = [:]
     private var nameCounter = 0

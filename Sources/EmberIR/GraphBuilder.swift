@@ -24,6 +24,13 @@ public struct GraphBuilder {
         return id
     }
 
+    /// A constant of `type` whose elements a backend holds (see `Graph.heldConstants`).
+    public mutating func heldConstant(_ type: TensorType, name: String? = nil) -> ValueID {
+        let id = graph.addValue(name, type)
+        graph.heldConstants.insert(id)
+        return id
+    }
+
     /// Appends a node; its outputs' types come from the op's inference, or from `types` when given.
     @discardableResult
     public mutating func add(

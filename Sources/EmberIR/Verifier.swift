@@ -20,6 +20,10 @@ extension Graph {
             defined[id.index] = true
         }
         for id in inputs { try define(id, "graph input") }
+        for id in heldConstants.sorted() {
+            try define(id, "constant")
+            guard constants[id] == nil else { throw EmberError(.invalidIR, "constant %\(name(of: id)) is both held and stored") }
+        }
         for id in constantIDs {
             try define(id, "constant")
             guard let t = constants[id], TensorType(t.dtype, known: t.shape) == type(of: id) else {

@@ -47,22 +47,26 @@ public struct Engine: Sendable {
     /// An engine that runs `graph` as it is, building its backend's kernels. Pass the graph with
     /// `consume` so that weights the kernels pack are let go as they are packed. A CUDA engine's
     /// graph is already lowered to `precision`; `images` is its kernels' machine code when it
-    /// was built before (from an engine file).
+    /// was built before (from an engine file). `packed` has the packed copies of the graph's held
+    /// constants (a CPU engine file's packed weights).
     public init(
         graph: consuming Graph, backend: Backend, fallbackOps: Set<String> = [], precision: Precision = .fp32,
-        images: [String: [UInt8]] = [:]
+        images: [String: [UInt8]] = [:], packed: [ValueID: PackedConstant] = [:]
     ) throws {
         self.backend = backend
         self.fallbackOps = fallbackOps
         self.precision = precision
         try Engine.check(precision, for: backend)
+        guard backend == .cpu || graph.heldConstants.isEmpty else {
+            throw EmberError(.invalidModel, "weights packed for the CPU backend in an engine for the \(backend.rawValue) backend")
+        }
         switch backend {
         case .reference:
             program = nil
             cudaProgram = nil
             referenceGraph = graph
         case .cpu:
-            program = try CPUProgram(consume graph, providers: CPUBackend.providers, fallbackOps: fallbackOps)
+            program = try CPUProgram(consume graph, providers: CPUBackend.providers, fallbackOps: fallbackOps, packed: packed)
             cudaProgram = nil
             referenceGraph = nil
         case .cuda:

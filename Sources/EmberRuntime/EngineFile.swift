@@ -18,12 +18,17 @@ import Glibc
 ///     W        weights, 64-byte aligned          raw little-endian tensor bytes
 ///     end - 12 u64 XXH3-64 checksum of every byte before it, then "EEND"
 ///
-/// Loading checks every part and names what does not match.
+/// A CPU engine stores each weight its oneDNN kernels pack as the packed bytes (`packed` in the
+/// header says which, with the layout they are in), so loading neither copies nor reorders them:
+/// the kernels read them from the mapped file. Loading checks every part and names what does
+/// not match.
 public enum EngineFile {
     static let magic = Array("EMBERENG".utf8)
     static let trailerMark = Array("EEND".utf8)
-    /// The layout version this build writes and reads.
-    public static let formatVersion: UInt32 = 2
+    /// The layout version this build writes.
+    public static let formatVersion: UInt32 = 3
+    /// The layout versions this build reads: version 2 had no packed weights.
+    static let readableVersions: ClosedRange<UInt32> = 2...3
     static let alignment = 64
 
     /// What the header records.
@@ -42,6 +47,8 @@ public enum EngineFile {
         var cudaArchitecture: String?
         /// Machine code of the generated kernels (CUDA engines), stored in the weights section.
         var kernels: [KernelImage]?
+        /// Weights stored packed for the CPU backend's oneDNN kernels.
+        var packed: [PackedWeight]?
         var graphOffset: Int
         var graphLength: Int
         var weightsOffset: Int
@@ -54,6 +61,17 @@ public enum EngineFile {
         var key: String
         var offset: Int
         var length: Int
+    }
+
+    /// A weight stored as its kernel packed it: the constant's name in the graph, where its
+    /// bytes lie in the weights section, and the oneDNN memory descriptors of the packed format
+    /// and of the plain weight (base64).
+    struct PackedWeight: Codable, Equatable {
+        var value: String
+        var offset: Int
+        var length: Int
+        var format: String
+        var plain: String
     }
 
     // MARK: Writing
@@ -79,12 +97,26 @@ public enum EngineFile {
     /// The engine's bytes.
     public static func serialize(_ engine: Engine) throws -> Data {
         var weights: [UInt8] = []
-        let graphText = try engine.completeGraph().text(storingConstant: { tensor in
-            weights.append(contentsOf: [UInt8](repeating: 0, count: padding(weights.count)))
-            let offset = weights.count
-            weights.append(contentsOf: tensor.bytes())
-            return offset
-        })
+        let packedCopies = engine.program?.packedConstants ?? [:]
+        let graph = try engine.program?.completeGraph(holding: Set(packedCopies.keys)) ?? engine.completeGraph()
+        var packed: [PackedWeight] = []
+        let graphText = graph.text(
+            storingConstant: { tensor in
+                weights.append(contentsOf: [UInt8](repeating: 0, count: padding(weights.count)))
+                let offset = weights.count
+                weights.append(contentsOf: tensor.bytes())
+                return offset
+            },
+            storingHeld: { id in
+                let copy = packedCopies[id]!
+                weights.append(contentsOf: [UInt8](repeating: 0, count: padding(weights.count)))
+                let offset = weights.count
+                weights.append(contentsOf: copy.bytes)
+                packed.append(PackedWeight(
+                    value: graph.name(of: id), offset: offset, length: copy.bytes.count,
+                    format: Data(copy.format).base64EncodedString(), plain: Data(copy.plain).base64EncodedString()))
+                return offset
+            })
         let graphBytes = Array(graphText.utf8)
         var kernels: [KernelImage] = []
         for (key, image) in (engine.cudaProgram?.compiledImages ?? [:]).sorted(by: { $0.key < $1.key }) {
@@ -99,7 +131,7 @@ public enum EngineFile {
             libraries: engine.backend == .cpu ? CPUBackend.libraryVersions : nil,
             precision: engine.precision == .fp32 ? nil : engine.precision.rawValue,
             cudaArchitecture: engine.cudaProgram?.kernels.context.device.architecture,
-            kernels: engine.backend == .cuda ? kernels : nil,
+            kernels: engine.backend == .cuda ? kernels : nil, packed: packed.isEmpty ? nil : packed,
             graphOffset: 0, graphLength: graphBytes.count, weightsOffset: 0, weightsLength: weights.count)
         var headerBytes: [UInt8] = []
         for _ in 0..<4 {
@@ -139,25 +171,26 @@ public enum EngineFile {
             throw EmberError(.io, "cannot read engine '\(url.path)'")
         }
         do {
-            return try load(file.bytes, release: file.release)
+            return try load(file.bytes, owner: file, release: file.release)
         } catch let error as EmberError {
             throw error.located("engine '\(url.path)'")
         }
     }
 
     public static func deserialize(_ data: Data) throws -> Engine {
-        try data.withUnsafeBytes { try load($0, release: { _ in }) }
+        try data.withUnsafeBytes { try load($0, owner: nil, release: { _ in }) }
     }
 
     /// Checks and loads the engine in `bytes`; `release` is told of each range of them read for the
-    /// last time.
-    private static func load(_ bytes: UnsafeRawBufferPointer, release: @escaping (Range<Int>) -> Void) throws -> Engine {
+    /// last time. Packed weights are read where they are while `owner` keeps `bytes` valid, and
+    /// copied without one.
+    private static func load(_ bytes: UnsafeRawBufferPointer, owner: AnyObject?, release: @escaping (Range<Int>) -> Void) throws -> Engine {
         let end = bytes.count
         guard end >= 16 + 12, Array(bytes[0..<8]) == magic else {
             throw EmberError(.invalidModel, "not an Ember engine (no EMBERENG magic at the start)")
         }
         let version = readUInt32(bytes, at: 8)
-        guard version == formatVersion else {
+        guard readableVersions.contains(version) else {
             throw EmberError(
                 .invalidModel,
                 "engine format version \(version) is not the version this Ember reads (\(formatVersion)); compile the model again with this Ember")
@@ -177,7 +210,7 @@ public enum EngineFile {
         }
         var parsed: Parsed
         do {
-            parsed = try parse(bytes, release: release)
+            parsed = try parse(bytes, owner: owner, release: release)
         } catch {
             try checkIntegrity()
             throw error
@@ -187,7 +220,7 @@ public enum EngineFile {
         parsed.graph = Graph()  // the engine holds the only copy, so packed weights can be let go
         return try Engine(
             graph: consume graph, backend: parsed.backend, fallbackOps: parsed.fallbackOps,
-            precision: parsed.precision, images: parsed.images)
+            precision: parsed.precision, images: parsed.images, packed: parsed.packed)
     }
 
     /// What an engine file holds, read.
@@ -197,11 +230,12 @@ public enum EngineFile {
         var precision: Precision
         var graph: Graph
         var images: [String: [UInt8]]
+        var packed: [ValueID: PackedConstant]
     }
 
     /// The backend, forced fallback ops, graph and kernels of the engine in `bytes`, whose checksum
     /// is being checked meanwhile.
-    private static func parse(_ bytes: UnsafeRawBufferPointer, release: @escaping (Range<Int>) -> Void) throws -> Parsed {
+    private static func parse(_ bytes: UnsafeRawBufferPointer, owner: AnyObject?, release: @escaping (Range<Int>) -> Void) throws -> Parsed {
         let end = bytes.count
         let headerLength = Int(readUInt32(bytes, at: 12))
         guard headerLength <= end - 28 else { throw EmberError(.invalidModel, "the engine header is truncated") }
@@ -230,7 +264,19 @@ public enum EngineFile {
         let text = String(decoding: bytes[header.graphOffset..<(header.graphOffset + header.graphLength)], as: UTF8.self)
         let weights = UnsafeRawBufferPointer(
             rebasing: bytes[header.weightsOffset..<(header.weightsOffset + header.weightsLength)])
+        var packedAt: [Int: PackedWeight] = [:]
+        for entry in header.packed ?? [] {
+            guard entry.offset >= 0, entry.length >= 0, entry.offset <= weights.count, entry.length <= weights.count - entry.offset,
+                packedAt.updateValue(entry, forKey: entry.offset) == nil
+            else {
+                throw EmberError(.invalidModel, "packed weight '\(entry.value)' lies outside the weights")
+            }
+        }
         let graph = try Graph(parsing: text, registry: .standard) { dtype, shape, offset in
+            if packedAt[offset] != nil {
+                guard dtype == .f32 else { throw EmberError(.invalidModel, "a packed weight of \(dtype)\(shape); packed weights are f32") }
+                return nil
+            }
             guard let count = Tensor.elementCount(shape),
                 case (let length, false) = count.multipliedReportingOverflow(by: dtype.byteSize),
                 offset >= 0, offset <= weights.count, length <= weights.count - offset
@@ -252,8 +298,20 @@ public enum EngineFile {
             }
             images[kernel.key] = Array(weights[kernel.offset..<(kernel.offset + kernel.length)])
         }
+        var packed: [ValueID: PackedConstant] = [:]
+        for entry in packedAt.values {
+            guard let id = graph.value(named: entry.value), graph.heldConstants.contains(id),
+                let format = Data(base64Encoded: entry.format), let plain = Data(base64Encoded: entry.plain)
+            else {
+                throw EmberError(.invalidModel, "packed weight '\(entry.value)' is not a held constant of the engine's graph")
+            }
+            packed[id] = PackedConstant(
+                format: Array(format), plain: Array(plain),
+                bytes: UnsafeRawBufferPointer(rebasing: weights[entry.offset..<(entry.offset + entry.length)]), owner: owner)
+        }
         return Parsed(
-            backend: backend, fallbackOps: Set(header.fallbackOps ?? []), precision: precision, graph: graph, images: images)
+            backend: backend, fallbackOps: Set(header.fallbackOps ?? []), precision: precision, graph: graph, images: images,
+            packed: packed)
     }
 
     /// XXH3-64 of a buffer, computed on another thread; `value` waits for it. The buffer must stay

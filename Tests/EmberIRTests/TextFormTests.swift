@@ -23,6 +23,35 @@ import Testing
         #expect(try Graph(parsing: graph.text, registry: registry).text == text)
     }
 
+    /// A constant a backend holds (packed weights) keeps its type but not its elements: `@held`
+    /// in text, or a blob the loader leaves to the backend.
+    @Test func heldConstantsKeepTheirTypes() throws {
+        let text = """
+            graph @main(%x: f32[2,4]) {
+              %w = constant f32[4,3] @held
+              %y = matmul(%x, %w) : f32[2,3]
+              return %y
+            }
+
+            """
+        let graph = try Graph(parsing: text, registry: registry)
+        let w = try #require(graph.value(named: "w"))
+        #expect(graph.heldConstants == [w] && graph.constants[w] == nil)
+        #expect(graph.type(of: w) == TensorType(.f32, known: [4, 3]))
+        #expect(graph.text == text)
+        let stored = graph.text(storingConstant: { _ in 0 }, storingHeld: { _ in 128 })
+        #expect(stored.contains("%w = constant f32[4,3] @blob(128)"))
+        var offsets: [Int] = []
+        let loaded = try Graph(parsing: stored, registry: registry) { _, _, offset in
+            offsets.append(offset)
+            return nil
+        }
+        #expect(offsets == [128] && loaded.text == text)
+        #expect(throws: EmberError.self) {
+            try Graph(parsing: text.replacingOccurrences(of: "@held", with: "@blob(0)"), registry: registry)
+        }
+    }
+
     @Test func reportsUndefinedValuesWithLocation() throws {
         let text = """
             graph @main(%x: f32[4]) {

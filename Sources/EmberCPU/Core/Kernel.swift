@@ -15,6 +15,9 @@ public struct KernelNode: Sendable {
     public var constants: [Tensor?]
     public var inputLayouts: [CPULayout]
     public var outputLayouts: [CPULayout]
+    /// The packed copy of each input that is a held constant (`Graph.heldConstants`), from an
+    /// engine file; nil elsewhere.
+    var packedWeights: [PackedWeights?] = []
 
     public init(
         op: any Operator, name: String = "", inputTypes: [TensorType?], outputTypes: [TensorType],
@@ -27,6 +30,7 @@ public struct KernelNode: Sendable {
         self.constants = constants ?? Array(repeating: nil, count: inputTypes.count)
         self.inputLayouts = inputLayouts ?? Array(repeating: .plain, count: inputTypes.count)
         self.outputLayouts = outputLayouts ?? Array(repeating: .plain, count: outputTypes.count)
+        packedWeights = Array(repeating: nil, count: inputTypes.count)
     }
 
     /// "node 'NAME' (op)" or "op OP", for messages.
@@ -56,10 +60,16 @@ public protocol CPUKernel: Sendable {
 
     /// The constant at input `position` as the graph held it, rebuilt from the kernel's own copy.
     func restoredConstant(at position: Int) throws -> Tensor
+
+    /// The kernel's packed copy of the constant at input `position`, for an engine file to store
+    /// in its place; nil when it keeps none that can be stored.
+    func packedConstant(at position: Int) -> PackedConstant?
 }
 
 extension CPUKernel {
     public var ownedConstants: [Int] { [] }
+
+    public func packedConstant(at position: Int) -> PackedConstant? { nil }
 
     public func restoredConstant(at position: Int) throws -> Tensor {
         throw EmberError(.internalError, "this kernel holds no copy of input \(position)")

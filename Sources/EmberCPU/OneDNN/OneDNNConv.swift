@@ -32,7 +32,7 @@ struct ConvBuilder: PlanBuilder {
             packedWeights = PackedWeights(weight)
             self.node.constants[w] = nil  // the packed copy is the kernel's own
         } else {
-            packedWeights = nil
+            packedWeights = node.packedWeights[w]
         }
     }
 

@@ -80,10 +80,12 @@ final class OneDNNKernel: CPUKernel, @unchecked Sendable {
     init(_ builder: any PlanBuilder, node: KernelNode) throws {
         self.builder = builder
         location = node.location
-        if builder.packed != nil {
+        if let (_, weights) = builder.packed {
             // Weights are packed now (for a stand-in size 1 of each symbolic dim), in a format they
-            // can be had back from, so the program can let their plain copy go. Plans for runs are
-            // made on first use: one whose primitive wants another format reorders the packed one.
+            // can be had back from, so the program can let their plain copy go; weights an engine
+            // file stored packed are not. Plans for runs are made on first use: one whose
+            // primitive wants another format reorders the packed copy.
+            guard weights.stored == nil else { return }
             let stand = node.inputTypes.map { type in type?.shape.map { dims in dims.map { $0.value ?? 1 } } }
             _ = try? builder.packingPlan(stand)
             return
@@ -107,6 +109,13 @@ final class OneDNNKernel: CPUKernel, @unchecked Sendable {
             throw EmberError(.internalError, "[onednn] input \(position) is not a packed weight", at: location)
         }
         return try weights.restored()
+    }
+
+    func packedConstant(at position: Int) -> PackedConstant? {
+        guard let (input, weights) = builder.packed, input == position, let stored = weights.stored else { return nil }
+        return PackedConstant(
+            format: MemoryDesc.encoded(stored.format), plain: MemoryDesc.encoded(stored.plainDesc),
+            bytes: UnsafeRawBufferPointer(start: stored.buffer.pointer, count: stored.buffer.byteCount), owner: stored.buffer)
     }
 
     /// The plan for `shapes`, made under the lock when it is not cached yet.

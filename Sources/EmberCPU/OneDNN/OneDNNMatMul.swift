@@ -67,6 +67,7 @@ struct MatMulBuilder: PlanBuilder {
         self.constants = constants
         // A constant B that is one matrix is packed; a batch of them is read where it is.
         packedWeights = node.constants[b].flatMap { $0.shape.dropLast(2).allSatisfy { $0 == 1 } ? PackedWeights($0) : nil }
+            ?? node.packedWeights[b]
         if packedWeights != nil { self.node.constants[b] = nil }  // the packed copy is the kernel's own
     }
 

@@ -3,16 +3,35 @@ import EmberIR
 import Foundation
 
 /// Memory that a kernel owns for its lifetime (reordered weights, constant operands), 64-byte
-/// aligned.
+/// aligned; or weights it reads where an engine file holds them, kept valid by their owner.
 final class AlignedBuffer: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
     let byteCount: Int
+    /// What keeps borrowed memory valid; nil for memory the buffer allocated.
+    private let owner: AnyObject?
 
     init(byteCount: Int) {
         self.byteCount = byteCount
         let large = byteCount >= LargeMemory.threshold
         pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 64), alignment: large ? LargeMemory.hugePage : 64)
         if large { LargeMemory.prepare(UnsafeMutableRawBufferPointer(start: pointer, count: byteCount)) }
+        owner = nil
+    }
+
+    /// `bytes` where they are, kept valid by `owner`: memory that is read and never written (a
+    /// mapped engine file's packed weights). They are copied when there is no owner or they are
+    /// not 64-byte aligned.
+    init(borrowing bytes: UnsafeRawBufferPointer, owner: AnyObject?) {
+        byteCount = bytes.count
+        if let owner, let base = bytes.baseAddress, Int(bitPattern: base) % 64 == 0 {
+            pointer = UnsafeMutableRawPointer(mutating: base)
+            self.owner = owner
+        } else {
+            let large = byteCount >= LargeMemory.threshold
+            pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 64), alignment: large ? LargeMemory.hugePage : 64)
+            if let base = bytes.baseAddress { pointer.copyMemory(from: base, byteCount: byteCount) }
+            self.owner = nil
+        }
     }
 
     /// A copy of an f32 tensor's elements.
@@ -24,7 +43,7 @@ final class AlignedBuffer: @unchecked Sendable {
         }
     }
 
-    deinit { pointer.deallocate() }
+    deinit { if owner == nil { pointer.deallocate() } }
 }
 
 /// Memory descriptors of Ember's layouts.
@@ -79,6 +98,28 @@ enum MemoryDesc {
     static func equal(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
         withUnsafePointer(to: a) { a in withUnsafePointer(to: b) { b in ember_dnnl_memory_desc_equal(a, b) != 0 } }
     }
+
+    /// The descriptor's bytes, as an engine file stores them (oneDNN 2's descriptor is a plain C
+    /// struct, the same across its releases).
+    static func encoded(_ md: dnnl_memory_desc_t) -> [UInt8] { withUnsafeBytes(of: md) { Array($0) } }
+
+    /// A stored descriptor of `count` f32 elements in a blocked (not Winograd) format, checked
+    /// before oneDNN reads it.
+    static func decoded(_ bytes: [UInt8], elements count: Int) throws -> dnnl_memory_desc_t {
+        guard bytes.count == MemoryLayout<dnnl_memory_desc_t>.size else {
+            throw EmberError(.invalidModel, "a packed weight's memory descriptor has \(bytes.count) bytes, expected \(MemoryLayout<dnnl_memory_desc_t>.size)")
+        }
+        var md = dnnl_memory_desc_t()
+        withUnsafeMutableBytes(of: &md) { $0.copyBytes(from: bytes) }
+        let dims = withUnsafeBytes(of: md.dims) { Array($0.bindMemory(to: Int64.self)) }
+        guard (1...Int(DNNL_MAX_NDIMS)).contains(Int(md.ndims)), md.data_type == dnnl_f32, md.format_kind == dnnl_blocked,
+              dims.prefix(Int(md.ndims)).allSatisfy({ $0 > 0 }),
+              dims.prefix(Int(md.ndims)).reduce(1, { $0 * Int($1) }) == count
+        else {
+            throw EmberError(.invalidModel, "a packed weight's memory descriptor is not an f32 blocked layout of \(count) elements")
+        }
+        return md
+    }
 }
 
 /// A constant weight reordered into the formats primitives chose for it: plans for different
@@ -99,6 +140,26 @@ final class PackedWeights: @unchecked Sendable {
         self.plain = plain
     }
 
+    /// A weight of `shape` held only packed: `buffer` in `format`, the weight itself described by
+    /// `plainDesc` (as an engine file stores it).
+    init(shape: [Int], packed buffer: AlignedBuffer, format: dnnl_memory_desc_t, plainDesc: dnnl_memory_desc_t) throws {
+        guard MemoryDesc.size(format) == buffer.byteCount, MemoryDesc.size(plainDesc) == shape.reduce(1, *) * 4 else {
+            throw EmberError(.invalidModel, "a packed weight of shape \(shape) has \(buffer.byteCount) bytes, which its layout does not fill")
+        }
+        self.shape = shape
+        self.plainDesc = plainDesc
+        packed = [(format, buffer)]
+    }
+
+    /// The copy an engine file stores: the first packed copy, in a blocked format the weight can
+    /// be had back from, when the weight is held only packed.
+    var stored: (format: dnnl_memory_desc_t, plainDesc: dnnl_memory_desc_t, buffer: AlignedBuffer)? {
+        lock.withLock {
+            guard plain == nil, let plainDesc, let (format, buffer) = packed.first, format.format_kind == dnnl_blocked else { return nil }
+            return (format, plainDesc, buffer)
+        }
+    }
+
     /// Whether the weight is held packed only.
     var isPacked: Bool { lock.withLock { plain == nil } }
 
@@ -112,6 +173,9 @@ final class PackedWeights: @unchecked Sendable {
     func buffer(_ format: dnnl_memory_desc_t, from plainDesc: dnnl_memory_desc_t) throws -> AlignedBuffer {
         try lock.withLock {
             if let (_, buffer) = packed.first(where: { MemoryDesc.equal($0.0, format) }) { return buffer }
+            if let known = self.plainDesc, !MemoryDesc.equal(known, plainDesc) {
+                throw EmberError(.invalidModel, "a packed weight of shape \(shape) was stored for another layout of it")
+            }
             self.plainDesc = self.plainDesc ?? plainDesc
             let buffer: AlignedBuffer
             if let plain {

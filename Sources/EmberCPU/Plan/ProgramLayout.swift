@@ -48,10 +48,18 @@ struct ProgramLayout {
     var ownedConstants: [ValueID: (step: Int, input: Int)] = [:]
 
     /// Lays out `graph`'s steps, building each kernel. A constant is removed from `graph` as soon
-    /// as every kernel reading it holds a copy of its own, so its memory is not held twice.
-    init(_ graph: inout Graph, partition: Partition, providers: [any CPUKernelProvider], constantIndices: [ValueID: Int]) throws {
+    /// as every kernel reading it holds a copy of its own, so its memory is not held twice. Held
+    /// constants are read from `packed`, their packed copies, which every reader must take.
+    init(
+        _ graph: inout Graph, partition: Partition, providers: [any CPUKernelProvider], constantIndices: [ValueID: Int],
+        packed: [ValueID: PackedWeights] = [:]
+    ) throws {
         let provider = { (node: Int) in providers[partition.assignments[node].provider] }
-        var plainNodes = graph.nodes.map { KernelNode($0, in: graph) }
+        var plainNodes = graph.nodes.map { node in
+            var kernelNode = KernelNode(node, in: graph)
+            kernelNode.packedWeights = node.inputs.map { $0.flatMap { packed[$0] } }
+            return kernelNode
+        }
 
         var consumers = [[(node: Int, input: Int)]](repeating: [], count: graph.values.count)
         for (n, node) in graph.nodes.enumerated() {
@@ -77,7 +85,7 @@ struct ProgramLayout {
 
         // Readers of each constant not built yet, and constants some kernel reads from the graph.
         var unbuiltReaders = [Int](repeating: 0, count: graph.values.count)
-        for id in graph.constants.keys { unbuiltReaders[id.index] = consumers[id.index].count }
+        for id in Array(graph.constants.keys) + graph.heldConstants { unbuiltReaders[id.index] = consumers[id.index].count }
         var readFromGraph = Set(graph.outputs)
 
         // Plain copies of blocked values, made right after their producer.
@@ -104,9 +112,13 @@ struct ProgramLayout {
                 inPlace: node.outputs.indices.map { maker.inPlaceInput(kernelNode, output: $0) },
                 location: node.location, provider: maker.name))
             let owned = Set(kernel.ownedConstants)
-            for case let (position, id?) in node.inputs.enumerated() where graph.constants[id] != nil {
+            for case let (position, id?) in node.inputs.enumerated() where graph.constants[id] != nil || graph.heldConstants.contains(id) {
                 if owned.contains(position) {
                     ownedConstants[id] = ownedConstants[id] ?? (steps.count - 1, position)
+                } else if graph.heldConstants.contains(id) {
+                    throw EmberError(
+                        .invalidModel, "input \(position) is a weight the engine holds packed, which this node's kernel does not read",
+                        at: node.location)
                 } else {
                     readFromGraph.insert(id)
                 }

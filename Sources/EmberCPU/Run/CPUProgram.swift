@@ -26,13 +26,18 @@ public final class CPUProgram: @unchecked Sendable {
     /// Builds kernels for every node of `graph`. Nodes whose op is in `fallbackOps` run on the last
     /// provider (the reference kernels). A weight that every kernel reading it packs into a copy of
     /// its own is let go as soon as it is packed, so the program never holds it twice: pass the
-    /// graph with `consume` for its memory to go.
-    public init(_ graph: consuming Graph, providers: [any CPUKernelProvider], fallbackOps: Set<String> = []) throws {
+    /// graph with `consume` for its memory to go. `packed` has the packed copy of each of the
+    /// graph's held constants (from an engine file), which kernels take as they are.
+    public init(
+        _ graph: consuming Graph, providers: [any CPUKernelProvider], fallbackOps: Set<String> = [],
+        packed: [ValueID: PackedConstant] = [:]
+    ) throws {
         var graph = consume graph
         partition = try Partition(graph, providers: providers, fallbackOps: fallbackOps)
-        let ids = graph.constantIDs
+        let ids = (graph.constantIDs + graph.heldConstants).sorted()
         let indices = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
-        layout = try ProgramLayout(&graph, partition: partition, providers: providers, constantIndices: indices)
+        let weights = try Self.packedWeights(packed, of: graph)
+        layout = try ProgramLayout(&graph, partition: partition, providers: providers, constantIndices: indices, packed: weights)
 
         // Kernels read constants where the graph's tensors hold them: those tensors are never
         // mutated, and the program keeps them alive, so their storage stays put.
@@ -47,13 +52,48 @@ public final class CPUProgram: @unchecked Sendable {
         if known.count == self.graph.inputs.count { _ = try plan(for: known) }
     }
 
-    /// The graph with every constant, those the kernels hold rebuilt from their copies.
-    public func completeGraph() throws -> Graph {
+    /// The packed copies of the graph's held constants, checked, as kernels take them.
+    private static func packedWeights(_ packed: [ValueID: PackedConstant], of graph: Graph) throws -> [ValueID: PackedWeights] {
+        guard !graph.heldConstants.isEmpty else { return [:] }
+        if case .unavailable(let reason) = OneDNN.status {
+            throw EmberError(.unsupported, "the engine's weights are packed for oneDNN, which this machine lacks: \(reason)")
+        }
+        var weights: [ValueID: PackedWeights] = [:]
+        for id in graph.heldConstants {
+            guard let stored = packed[id], let shape = graph.type(of: id).knownShape, graph.type(of: id).dtype == .f32 else {
+                throw EmberError(.invalidModel, "the packed weight '\(graph.name(of: id))' is missing")
+            }
+            do {
+                let count = shape.reduce(1, *)
+                weights[id] = try PackedWeights(
+                    shape: shape, packed: AlignedBuffer(borrowing: stored.bytes, owner: stored.owner),
+                    format: try MemoryDesc.decoded(stored.format, elements: count),
+                    plainDesc: try MemoryDesc.decoded(stored.plain, elements: count))
+            } catch let error as EmberError {
+                throw error.located("packed weight '\(graph.name(of: id))'")
+            }
+        }
+        return weights
+    }
+
+    /// The graph with every constant, those the kernels hold rebuilt from their copies, except
+    /// those in `held` (keys of `packedConstants`), which stay held (`Graph.heldConstants`).
+    public func completeGraph(holding held: Set<ValueID> = []) throws -> Graph {
         var complete = graph
         for (id, owner) in layout.ownedConstants {
-            complete.constants[id] = try layout.steps[owner.step].kernel.restoredConstant(at: owner.input)
+            if held.contains(id) {
+                complete.heldConstants.insert(id)
+            } else {
+                complete.heldConstants.remove(id)
+                complete.constants[id] = try layout.steps[owner.step].kernel.restoredConstant(at: owner.input)
+            }
         }
         return complete
+    }
+
+    /// The packed copy of each constant a kernel keeps one of that an engine file can store.
+    public var packedConstants: [ValueID: PackedConstant] {
+        layout.ownedConstants.compactMapValues { owner in layout.steps[owner.step].kernel.packedConstant(at: owner.input) }
     }
 
     /// The constants only the kernels' copies hold.

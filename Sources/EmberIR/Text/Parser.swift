@@ -6,10 +6,11 @@ extension Graph {
     }
 
     /// Parses text whose constants may be stored elsewhere (`@blob(offset)`, as written by
-    /// `text(storingConstant:)`); `load` reads one from its dtype, shape and offset.
+    /// `text(storingConstant:)`); `load` reads one from its dtype, shape and offset, or returns nil
+    /// for a constant a backend holds in a form of its own (it joins `heldConstants`).
     public init(
         parsing text: String, registry: OperatorRegistry,
-        loadingConstant load: ((DType, [Int], Int) throws -> Tensor)?
+        loadingConstant load: ((DType, [Int], Int) throws -> Tensor?)?
     ) throws {
         var parser = TextParser(text, registry: registry, loadingConstant: load)
         self = try parser.parseGraph()
@@ -23,9 +24,9 @@ struct TextParser {
     private let registry: OperatorRegistry
     private var builder = GraphBuilder()
     private var ids: [String: ValueID] = [:]
-    private let loadConstant: ((DType, [Int], Int) throws -> Tensor)?
+    private let loadConstant: ((DType, [Int], Int) throws -> Tensor?)?
 
-    init(_ text: String, registry: OperatorRegistry, loadingConstant: ((DType, [Int], Int) throws -> Tensor)? = nil) {
+    init(_ text: String, registry: OperatorRegistry, loadingConstant: ((DType, [Int], Int) throws -> Tensor?)? = nil) {
         bytes = Array(text.utf8)
         self.registry = registry
         self.loadConstant = loadingConstant
@@ -68,8 +69,11 @@ struct TextParser {
         let opName = try identifier()
         if opName == "constant" {
             guard results.count == 1 else { throw error("a constant defines exactly one value") }
-            let tensor = try tensorLiteral(dtype: try dtype())
-            try define(results[0], builder.constant(tensor, name: results[0]))
+            let dtype = try dtype()
+            switch try literal(dtype: dtype) {
+            case .tensor(let tensor): try define(results[0], builder.constant(tensor, name: results[0]))
+            case .held(let shape): try define(results[0], builder.heldConstant(TensorType(dtype, known: shape), name: results[0]))
+            }
             return
         }
         let opLine = location
@@ -162,7 +166,23 @@ struct TextParser {
         return dt
     }
 
+    /// A constant's value: its elements, or the shape of one a backend holds.
+    private enum Literal {
+        case tensor(Tensor)
+        case held([Int])
+    }
+
     private mutating func tensorLiteral(dtype: DType) throws -> Tensor {
+        let at = location
+        guard case .tensor(let tensor) = try literal(dtype: dtype) else {
+            throw EmberError(.invalidIR, "a held constant is not a value here", at: at)
+        }
+        return tensor
+    }
+
+    /// `[dims] 0x...`, `[dims] [elements]`, `[dims] @blob(offset)` (read by the loader, which may
+    /// leave it held) or `[dims] @held`.
+    private mutating func literal(dtype: DType) throws -> Literal {
         try expect("[")
         var shape: [Int] = []
         if !peek("]") {
@@ -170,14 +190,15 @@ struct TextParser {
         }
         try expect("]")
         skipSpace()
-        if peek("0x") { return try hexTensor(dtype, shape) }
+        if peek("0x") { return .tensor(try hexTensor(dtype, shape)) }
+        if accept("@held") { return .held(shape) }
         if accept("@blob") {
             try expect("(")
             let offset = try integer()
             try expect(")")
             guard let loadConstant else { throw error("constant stored in a blob, but no blob was given") }
             do {
-                return try loadConstant(dtype, shape, offset)
+                return try loadConstant(dtype, shape, offset).map { .tensor($0) } ?? .held(shape)
             } catch let e as EmberError {
                 throw e.located(location)
             }
@@ -192,27 +213,27 @@ struct TextParser {
             throw error("tensor literal of shape \(shape) has \(words.count) elements")
         }
         if dtype == .bool {
-            return Tensor(shape: shape, bools: words.map { $0 == "true" })
+            return .tensor(Tensor(shape: shape, bools: words.map { $0 == "true" }))
         }
         if dtype.isFloatingPoint {
             let values = try words.map { w -> Double in
                 guard let v = Double(w) else { throw error("'\(w)' is not a number") }
                 return v
             }
-            return Tensor(dtype, shape: shape, doubles: values)
+            return .tensor(Tensor(dtype, shape: shape, doubles: values))
         }
         if dtype == .u64 {
             let values = try words.map { w -> UInt64 in
                 guard let v = UInt64(w) else { throw error("'\(w)' is not an integer") }
                 return v
             }
-            return Tensor(shape: shape, storage: .u64(values))
+            return .tensor(Tensor(shape: shape, storage: .u64(values)))
         }
         let values = try words.map { w -> Int64 in
             guard let v = Int64(w) else { throw error("'\(w)' is not an integer") }
             return v
         }
-        return Tensor(dtype, shape: shape, int64s: values)
+        return .tensor(Tensor(dtype, shape: shape, int64s: values))
     }
 
     private mutating func hexTensor(_ dtype: DType, _ shape: [Int]) throws -> Tensor {

@@ -11,13 +11,18 @@ extension Graph {
 
     /// The text form, with constants written elsewhere: `store` saves a constant's bytes and
     /// returns its offset, and the text says `constant f32[64,3,7,7] @blob(4096)` instead of the data.
-    /// Small constants (at most `TensorLiteral.listLimit` elements) stay inline.
-    public func text(storingConstant store: ((Tensor) -> Int)?) -> String {
+    /// Small constants (at most `TensorLiteral.listLimit` elements) stay inline. A held constant
+    /// (`heldConstants`) is `@blob(offset)` with the offset `storeHeld` gives, or `@held` without it.
+    public func text(storingConstant store: ((Tensor) -> Int)?, storingHeld storeHeld: ((ValueID) -> Int)? = nil) -> String {
         var out = "graph \(TextName.format(name, sigil: "@"))("
         out += inputs.map { "\(TextName.format(self.name(of: $0))): \(type(of: $0))" }.joined(separator: ", ")
         out += ") {\n"
-        for id in constantIDs {
-            guard let t = constants[id] else { continue }
+        for id in (constantIDs + heldConstants).sorted() {
+            guard let t = constants[id] else {
+                let place = storeHeld.map { "@blob(\($0(id)))" } ?? "@held"
+                out += "  \(TextName.format(self.name(of: id))) = constant \(type(of: id)) \(place)\n"
+                continue
+            }
             let literal: String
             if let store, t.count > TensorLiteral.listLimit {
                 literal = "\(t.dtype)[\(t.shape.map(String.init).joined(separator: ","))] @blob(\(store(t)))"
