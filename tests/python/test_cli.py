@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
 
 import numpy as np
 import onnx
 import pytest
-from harness import ember, rng, run_ember, run_onnxruntime, single_op_model, assert_close
+from harness import EMBER, ember, rng, run_ember, run_onnxruntime, single_op_model, assert_close
 from onnx import TensorProto, helper
 
 
@@ -193,3 +195,32 @@ def test_bench_refuses_what_it_cannot_do(model_path, tmp_path):
                  "--iterations", "2").returncode == 0
     assert ember("bench", model_path, "--iterations", "0").returncode != 0
     assert ember("bench", model_path, "--against", "warp-drive").returncode != 0
+
+
+def test_cpu_engine_stores_packed_weights_and_needs_onednn_to_run(tmp_path):
+    """A CPU engine holds its convolution's weights as oneDNN packed them: it runs like the model
+    where oneDNN is, and where it is missing loading says so (the model file itself still runs)."""
+    r = rng(11)
+    x = r.standard_normal((2, 8, 12, 12)).astype(np.float32)
+    model = single_op_model("Conv", {"x": x, "w": r.standard_normal((16, 8, 3, 3)).astype(np.float32)},
+                            attrs={"pads": [1, 1, 1, 1]}, initializers={"w"})
+    path, engine = tmp_path / "conv.onnx", tmp_path / "conv.engine"
+    onnx.save(model, str(path))
+    proc = ember("compile", path, "-o", engine, "--backend", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    if b'"packed"' not in engine.read_bytes()[:1 << 16]:
+        pytest.skip("oneDNN is not available here (see `ember doctor`), so the engine holds plain weights")
+    expected = run_onnxruntime(model, {"x": x})
+    np.save(tmp_path / "x.npy", x)
+    proc = ember("run", engine, "--input", tmp_path / "x.npy", "--output-dir", tmp_path / "first")
+    assert proc.returncode == 0, proc.stderr
+    assert_close(np.load(tmp_path / "first" / "out0.npy"), expected["out0"], 1e-4)
+    missing = dict(os.environ, EMBER_ONEDNN_LIBRARY=str(tmp_path / "no-such-libdnnl.so"))
+    run = subprocess.run([str(EMBER), "run", engine, "--input", tmp_path / "x.npy", "--output-dir", tmp_path / "out"],
+                         capture_output=True, text=True, env=missing)
+    assert run.returncode == 1 and "packed for oneDNN" in run.stderr, run.stderr
+    assert not (tmp_path / "out").exists()
+    fallback = subprocess.run([str(EMBER), "run", path, "--input", tmp_path / "x.npy", "--output-dir", tmp_path / "out"],
+                              capture_output=True, text=True, env=missing)
+    assert fallback.returncode == 0, fallback.stderr
+    assert_close(np.load(tmp_path / "out" / "out0.npy"), expected["out0"], 1e-4)
