@@ -42,17 +42,7 @@ import Testing
     }
 
     @Test func damagedEnginesAreRefusedNeverCrash() throws {
-        let bytes = [UInt8](try EngineFile.serialize(try engine()))
-        var rng = SeededRandom(seed: 5)
-        for length in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 300)) {
-            #expect(throws: EmberError.self) { try EngineFile.deserialize(Data(bytes.prefix(length))) }
-        }
-        for _ in 0..<500 {
-            var damaged = bytes
-            let i = Int.random(in: 0..<damaged.count, using: &rng)
-            damaged[i] ^= UInt8.random(in: 1...255, using: &rng)
-            #expect(throws: EmberError.self) { try EngineFile.deserialize(Data(damaged)) }
-        }
+        expectDamageRefused([UInt8](try EngineFile.serialize(try engine())), seed: 5, truncations: 300, flips: 500)
     }
 
     @Test func namesWhatDoesNotMatch() throws {
@@ -60,5 +50,20 @@ import Testing
         bytes[8] = 99
         #expect { try EngineFile.deserialize(Data(bytes)) } throws: { "\($0)".contains("format version 99") }
         #expect { try EngineFile.deserialize(Data("not an engine at all".utf8)) } throws: { "\($0)".contains("magic") }
+    }
+}
+
+/// Expects every damaged copy of the engine `bytes` to be refused with an error: `truncations`
+/// prefixes spread over its length, and `flips` copies with one random byte changed.
+func expectDamageRefused(_ bytes: [UInt8], seed: UInt64, truncations: Int, flips: Int) {
+    var rng = SeededRandom(seed: seed)
+    for length in stride(from: 0, to: bytes.count, by: max(1, bytes.count / truncations)) {
+        #expect(throws: EmberError.self) { try EngineFile.deserialize(Data(bytes.prefix(length))) }
+    }
+    for _ in 0..<flips {
+        var damaged = bytes
+        let i = Int.random(in: 0..<damaged.count, using: &rng)
+        damaged[i] ^= UInt8.random(in: 1...255, using: &rng)
+        #expect(throws: EmberError.self) { try EngineFile.deserialize(Data(damaged)) }
     }
 }

@@ -110,16 +110,7 @@ struct PackedWeightsTests {
     /// weight whose stored layout is not one oneDNN can read, even under a matching checksum.
     @Test func damagedPackedWeightsAreRefused() throws {
         let bytes = [UInt8](try EngineFile.serialize(try Engine(graph: try graph().0, backend: .cpu)))
-        var rng = SeededRandom(seed: 7)
-        for length in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 200)) {
-            #expect(throws: EmberError.self) { try EngineFile.deserialize(Data(bytes.prefix(length))) }
-        }
-        for _ in 0..<300 {
-            var damaged = bytes
-            let i = Int.random(in: 0..<damaged.count, using: &rng)
-            damaged[i] ^= UInt8.random(in: 1...255, using: &rng)
-            #expect(throws: EmberError.self) { try EngineFile.deserialize(Data(damaged)) }
-        }
+        expectDamageRefused(bytes, seed: 7, truncations: 200, flips: 300)
         // The first packed layout's rank (its first base64 characters) made 0x60...: checksum redone.
         let header = String(decoding: bytes.prefix(4096), as: UTF8.self)
         let key = try #require(header.range(of: "\"format\":\""))
