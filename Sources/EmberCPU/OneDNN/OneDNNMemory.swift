@@ -113,8 +113,8 @@ enum MemoryDesc {
         withUnsafeMutableBytes(of: &md) { $0.copyBytes(from: bytes) }
         let dims = withUnsafeBytes(of: md.dims) { Array($0.bindMemory(to: Int64.self)) }
         guard (1...Int(DNNL_MAX_NDIMS)).contains(Int(md.ndims)), md.data_type == dnnl_f32, md.format_kind == dnnl_blocked,
-              dims.prefix(Int(md.ndims)).allSatisfy({ $0 > 0 }),
-              dims.prefix(Int(md.ndims)).reduce(1, { $0 * Int($1) }) == count
+              dims.prefix(Int(md.ndims)).allSatisfy({ $0 > 0 && $0 <= count }),
+              Tensor.elementCount(dims.prefix(Int(md.ndims)).map { Int($0) }) == count
         else {
             throw EmberError(.invalidModel, "a packed weight's memory descriptor is not an f32 blocked layout of \(count) elements")
         }

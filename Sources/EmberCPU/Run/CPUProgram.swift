@@ -60,11 +60,12 @@ public final class CPUProgram: @unchecked Sendable {
         }
         var weights: [ValueID: PackedWeights] = [:]
         for id in graph.heldConstants {
-            guard let stored = packed[id], let shape = graph.type(of: id).knownShape, graph.type(of: id).dtype == .f32 else {
-                throw EmberError(.invalidModel, "the packed weight '\(graph.name(of: id))' is missing")
+            guard let stored = packed[id], let shape = graph.type(of: id).knownShape, graph.type(of: id).dtype == .f32,
+                  let count = Tensor.elementCount(shape), count <= stored.bytes.count / 4
+            else {
+                throw EmberError(.invalidModel, "the packed weight '\(graph.name(of: id))' is missing or smaller than its type")
             }
             do {
-                let count = shape.reduce(1, *)
                 weights[id] = try PackedWeights(
                     shape: shape, packed: AlignedBuffer(borrowing: stored.bytes, owner: stored.owner),
                     format: try MemoryDesc.decoded(stored.format, elements: count),
