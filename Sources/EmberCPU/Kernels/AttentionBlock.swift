@@ -1,0 +1,148 @@
+extension AttentionKernel {
+    /// Query rows per block: a multiple of the 16 lanes of a vector and of the 6 rows of a tile.
+    static let block = 48
+
+    /// One thread's computation of blocks of query rows, in its own scratch.
+    ///
+    /// A block's scores are held transposed, `scores[j * block + i]` for key `j` and query `i`,
+    /// so that every step runs across queries in vector lanes:
+    /// - `S^T = K Q^T`: tiles of six keys (broadcast from K's rows) by sixteen queries (a row of
+    ///   the block's queries, transposed and scaled into scratch once per block);
+    /// - the softmax over keys is a column operation: maxima, exponentials and sums of whole
+    ///   vectors down the key rows, with no horizontal reductions;
+    /// - `O = P V`: tiles of six queries (six neighbouring values of a key's row of `S^T`,
+    ///   broadcast) by sixteen value columns, each output row divided by its sum as it is stored.
+    ///   V is copied once per batch and KV head into strips of sixteen columns, so that the tile
+    ///   streams through contiguous memory: V's own rows lie a whole token apart in the 3-D form
+    ///   (3 KB in BERT), a stride at which its rows crowd into a few sets of the L1 cache.
+    struct Work {
+        let g: Geometry
+        let s: Settings
+        let q, k, v, y: UnsafeMutablePointer<Float>
+        let mask: UnsafeMutableRawPointer?
+        /// `queriesT[c * block + i] = scale * Q[i, c]`, zero past the block's last query.
+        let queriesT: UnsafeMutablePointer<Float>
+        /// One over each query's sum of exponentials; 0 where every key is masked.
+        let rowScale: UnsafeMutablePointer<Float>
+        /// `scores[j * block + i]`, the scores and then the exponentials.
+        let scores: UnsafeMutablePointer<Float>
+        /// `values[(s * keys + j) * 16 + c] = V[j, 16 s + c]`, zero past the last column.
+        let values: UnsafeMutablePointer<Float>
+        /// The batch and KV head whose V is in `values`.
+        var packedHead: (b: Int, kvh: Int)? = nil
+
+        /// The floats of scratch one thread needs.
+        static func scratchFloats(size: Int, keys: Int, valueSize: Int) -> Int {
+            (size + 1 + keys) * block + keys * strips(valueSize) * 16
+        }
+
+        /// Strips of sixteen value columns.
+        static func strips(_ valueSize: Int) -> Int { (valueSize + 15) / 16 }
+
+        init(
+            g: Geometry, s: Settings, q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>,
+            v: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, mask: UnsafeMutableRawPointer?,
+            scratch: UnsafeMutablePointer<Float>
+        ) {
+            (self.g, self.s, self.q, self.k, self.v, self.y, self.mask) = (g, s, q, k, v, y, mask)
+            queriesT = scratch
+            rowScale = scratch + g.size * block
+            scores = rowScale + block
+            values = scores + g.keys * block
+        }
+
+        /// Query rows `rows` (at most `block` of them) of batch `b`, head `h`.
+        mutating func run(b: Int, h: Int, rows: Range<Int>) {
+            let kvh = h / (g.qHeads / g.kvHeads)
+            if packedHead == nil || packedHead! != (b, kvh) {
+                packValues(b: b, kvh: kvh)
+                packedHead = (b, kvh)
+            }
+            let vectors = (rows.count + 15) / 16
+            packQueries(b: b, h: h, rows: rows, vectors: vectors)
+            multiplyKeys(b: b, kvh: kvh, vectors: vectors)
+            for lane in 0..<vectors { softmax(b: b, h: h, column: 16 * lane, first: rows.lowerBound + 16 * lane) }
+            multiplyValues(b: b, h: h, rows: rows)
+        }
+
+        /// Fills `values` with V of batch `b`, KV head `kvh`.
+        func packValues(b: Int, kvh: Int) {
+            let base = v + b * g.v.batch + kvh * g.v.head
+            for strip in 0..<Self.strips(g.valueSize) {
+                let column = 16 * strip
+                let width = min(16, g.valueSize - column)
+                var out = values + strip * g.keys * 16
+                for j in 0..<g.keys {
+                    let row = base + j * g.v.row + column
+                    VectorLoops.store(width == 16 ? VectorLoops.load(row) : VectorLoops.loadPartial(row, width), out)
+                    out += 16
+                }
+            }
+        }
+
+        /// Fills `queriesT` for `rows`, zero up to `vectors` whole vectors.
+        func packQueries(b: Int, h: Int, rows: Range<Int>, vectors: Int) {
+            let base = q + b * g.q.batch + h * g.q.head + rows.lowerBound * g.q.row
+            for i in 0..<rows.count {
+                let row = base + i * g.q.row
+                var out = queriesT + i
+                for c in 0..<g.size {
+                    out.pointee = row[c] * s.scale
+                    out += block
+                }
+            }
+            for c in 0..<g.size {
+                for i in rows.count..<(16 * vectors) { queriesT[c * block + i] = 0 }
+            }
+        }
+
+        /// `scores = K Q^T` for every key and the block's queries, in tiles of six keys.
+        func multiplyKeys(b: Int, kvh: Int, vectors: Int) {
+            let base = k + b * g.k.batch + kvh * g.k.head
+            let keys = g.keys
+            if keys < SmallGemm.rows {
+                // Too few keys for one tile: each key alone, in a tile whose rows repeat it.
+                for j in 0..<keys { multiplyKeys(from: base + j * g.k.row, keyRow: 0, storing: 1, at: j, vectors: vectors) }
+                return
+            }
+            var j = 0
+            while j < keys {
+                // The last tile ends at the last key, overlapping the one before where keys are
+                // not a multiple of six: its rows are computed twice, the same both times.
+                let first = min(j, keys - SmallGemm.rows)
+                multiplyKeys(from: base + first * g.k.row, keyRow: g.k.row, storing: SmallGemm.rows, at: first, vectors: vectors)
+                j += SmallGemm.rows
+            }
+        }
+
+        @inline(__always) private func multiplyKeys(
+            from a: UnsafeMutablePointer<Float>, keyRow: Int, storing rows: Int, at j: Int, vectors: Int
+        ) {
+            for lane in 0..<vectors {
+                let tile = SmallGemm.tile(k: g.size, a: a, aStep: 1, aRow: keyRow, b: queriesT + 16 * lane, ldb: block)
+                SmallGemm.store(tile, rows: rows, scores + j * block + 16 * lane, ldc: block)
+            }
+        }
+
+        /// `y = P V` for the block's rows, each row divided by its sum, in tiles of six queries
+        /// by sixteen value columns.
+        func multiplyValues(b: Int, h: Int, rows: Range<Int>) {
+            let out = y + b * g.y.batch + h * g.y.head + rows.lowerBound * g.y.row
+            for strip in 0..<Self.strips(g.valueSize) {
+                let column = 16 * strip
+                let width = min(16, g.valueSize - column)
+                // Tiles past the block's last query read scores of queries that are not stored:
+                // the scratch is a whole block wide.
+                var i = 0
+                while i < rows.count {
+                    let tile = SmallGemm.tile(
+                        k: g.keys, a: scores + i, aStep: block, aRow: 1, b: values + strip * g.keys * 16, ldb: 16)
+                    SmallGemm.store(
+                        tile, rows: rows.count - i, out + i * g.y.row + column, ldc: g.y.row, width: width,
+                        scale: rowScale + i)
+                    i += SmallGemm.rows
+                }
+            }
+        }
+    }
+}

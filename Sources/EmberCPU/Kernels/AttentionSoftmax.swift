@@ -1,0 +1,148 @@
+extension AttentionKernel.Work {
+    /// The softmax over keys of sixteen queries of the block, `first` to `first + 15`, held in
+    /// lanes `column..<column + 16` of the transposed scores: softcap, mask, causal and window
+    /// terms first, then the exponentials left in `scores` and one over their sums in
+    /// `rowScale`. Lanes past the last query compute harmlessly on zero scores.
+    func softmax(b: Int, h: Int, column: Int, first: Int) {
+        let x = scores + column
+        let top = Terms(self, b: b, h: h, first: first).map { $0.apply(x, keys: g.keys) } ?? Self.maximum(x, keys: g.keys)
+        // A query whose every key is masked gives zeros (the reference's rule): its sum is 0.
+        let shift = top.replacing(with: 0, where: top .== FloatVector(repeating: -.infinity))
+        let sum = Self.exponentiate(x, keys: g.keys, shift: shift)
+        VectorLoops.store((1 / sum).replacing(with: 0, where: sum .== FloatVector()), rowScale + column)
+    }
+
+    /// The largest of `x[j * block]` over the keys, lane by lane. (Kept out of line, like the
+    /// two loops below, so that each stays small and fully inlined.)
+    @inline(never) static func maximum(_ x: UnsafeMutablePointer<Float>, keys: Int) -> FloatVector {
+        var top = FloatVector(repeating: -.infinity)
+        var p = x
+        for _ in 0..<keys {
+            top = VectorMath.maximum(top, VectorLoops.load(p))
+            p += AttentionKernel.block
+        }
+        return top
+    }
+
+    /// `x[j * block] = e^(x[j * block] - shift)` over the keys, returning their sums.
+    @inline(never) static func exponentiate(_ x: UnsafeMutablePointer<Float>, keys: Int, shift: FloatVector) -> FloatVector {
+        var sum = FloatVector()
+        var p = x
+        for _ in 0..<keys {
+            let e = VectorMath.exp(VectorLoops.load(p) - shift)
+            VectorLoops.store(e, p)
+            sum += e
+            p += AttentionKernel.block
+        }
+        return sum
+    }
+
+    /// What is added to, or masks, the scaled scores of sixteen queries, key by key. Plain
+    /// optionals and flags rather than an enum with payloads: the loop over keys tests them
+    /// without copying anything.
+    struct Terms {
+        let softcap: Float
+        /// A float mask with one value per key for every query: `perKey[j]`.
+        let perKey: UnsafePointer<Float>?
+        /// A boolean mask with one value per key for every query: `keepPerKey[j]`.
+        let keepPerKey: UnsafePointer<Bool>?
+        /// A mask with values per query and key, at `offsets[lane] + j` of `data`.
+        let perQuery: Bool
+        let data: UnsafeRawPointer?
+        let isBool: Bool
+        let offsets: SIMD16<Int>
+        /// The keys the mask covers; later keys are masked through `high`.
+        let biasKeys: Int
+        /// Each lane's first and last unmasked key (causal, windows, a mask shorter than the keys).
+        let low: IntVector, high: IntVector
+        let windowed: Bool
+
+        /// Nil when there is nothing to apply.
+        init?(_ work: borrowing AttentionKernel.Work, b: Int, h: Int, first: Int) {
+            let (g, s) = (work.g, work.s)
+            softcap = s.softcap
+            var offsets = SIMD16<Int>()
+            var perKey: UnsafePointer<Float>? = nil, keepPerKey: UnsafePointer<Bool>? = nil
+            var perQuery = false, isBool = false, biasKeys = g.keys
+            if let layout = g.mask, let data = work.mask {
+                let offset = b * layout.batchStride + h * layout.headStride
+                biasKeys = layout.keys
+                isBool = layout.isBool
+                if layout.queryStride == 0 {
+                    if isBool { keepPerKey = UnsafePointer(data.assumingMemoryBound(to: Bool.self) + offset) }
+                    else { perKey = UnsafePointer(data.assumingMemoryBound(to: Float.self) + offset) }
+                } else {
+                    perQuery = true
+                    // Lanes past the last query read the last query's row.
+                    for lane in 0..<16 { offsets[lane] = offset + min(first + lane, g.seq - 1) * layout.queryStride }
+                }
+            }
+            (self.perKey, self.keepPerKey, self.perQuery, self.isBool, self.offsets) = (perKey, keepPerKey, perQuery, isBool, offsets)
+            data = UnsafeRawPointer(work.mask)
+            self.biasKeys = biasKeys
+            // Without past keys, query i sits at position i. Bounds are clamped to -1...keys so
+            // that they fit 32-bit lanes whatever the window sizes.
+            var low = IntVector(repeating: 0), high = IntVector(repeating: 0)
+            for lane in 0..<16 {
+                let position = first + lane
+                var lo = 0, hi = min(g.keys, biasKeys) - 1
+                if s.causal { hi = min(hi, position) }
+                if s.left >= 0 { lo = max(lo, position - s.left) }
+                if s.right >= 0 { hi = min(hi, position + s.right) }
+                low[lane] = Int32(max(-1, min(lo, g.keys)))
+                high[lane] = Int32(max(-1, min(hi, g.keys)))
+            }
+            (self.low, self.high) = (low, high)
+            windowed = s.causal || s.left >= 0 || s.right >= 0 || biasKeys < g.keys
+            if perKey == nil, keepPerKey == nil, !perQuery, softcap <= 0, !windowed { return nil }
+        }
+
+        /// Applies the terms to `x[j * block]` for every key in place; returns the largest of each lane.
+        @inline(never) func apply(_ x: UnsafeMutablePointer<Float>, keys: Int) -> FloatVector {
+            var top = FloatVector(repeating: -.infinity)
+            var p = x
+            for j in 0..<keys {
+                let t = apply(VectorLoops.load(p), key: j)
+                VectorLoops.store(t, p)
+                top = VectorMath.maximum(top, t)
+                p += AttentionKernel.block
+            }
+            return top
+        }
+
+        @inline(__always) func apply(_ scores: FloatVector, key j: Int) -> FloatVector {
+            var t = scores
+            if softcap > 0 { t = VectorMath.tanh(t / softcap) * softcap }
+            if j < biasKeys {
+                if let perKey {
+                    t += perKey[j]
+                } else if let keepPerKey {
+                    if !keepPerKey[j] { t = FloatVector(repeating: -.infinity) }
+                } else if perQuery {
+                    t = gathered(t, key: j)
+                }
+            }
+            if windowed {
+                let key = IntVector(repeating: Int32(j))
+                t = t.replacing(with: -.infinity, where: key .< low .| key .> high)
+            }
+            return t
+        }
+
+        /// `t` plus the mask's values for key `j`, one query per lane.
+        @inline(never) func gathered(_ t: FloatVector, key j: Int) -> FloatVector {
+            guard let data else { return t }
+            var t = t
+            if isBool {
+                let keep = data.assumingMemoryBound(to: Bool.self)
+                for lane in 0..<16 where !keep[offsets[lane] + j] { t[lane] = -.infinity }
+            } else {
+                let values = data.assumingMemoryBound(to: Float.self)
+                var add = FloatVector()
+                for lane in 0..<16 { add[lane] = values[offsets[lane] + j] }
+                t += add
+            }
+            return t
+        }
+    }
+}
