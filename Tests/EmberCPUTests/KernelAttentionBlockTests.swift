@@ -21,6 +21,11 @@ import Testing
         for j in (seq * 3 / 4)..<seq { padding[seq + j] = -.infinity }
         let inputs = (0..<3).map { randomFloats([2, seq, 768], in: -2...2, seed: UInt64($0)) }
         try checkKernel(op, inputs + [Tensor(shape: [2, 1, 1, seq], floats: padding)])
+        // The same padding expanded over queries, as newer exports write it, and a mask that
+        // differs per query: transposed once per batch and shared by the heads.
+        let expanded = (0..<2).flatMap { b in (0..<seq).flatMap { _ in padding[(b * seq)..<((b + 1) * seq)] } }
+        try checkKernel(op, inputs + [Tensor(shape: [2, 1, seq, seq], floats: expanded)])
+        try checkKernel(op, inputs + [randomFloats([2, 1, seq, seq], seed: 5)])
     }
 
     /// The 4-D form with head size 64, seq 64 to 512 and odd lengths, queries and keys differing.
@@ -43,5 +48,16 @@ import Testing
         try checkKernel(
             try attention([("left_window_size", .int(5)), ("right_window_size", .int(0))]),
             [q, k, v, randomFloats([2, 1, 1, 40], seed: 8)])
+    }
+}
+
+extension KernelAttentionBlockTests {
+    /// A mask per query too large to transpose whole (over 4M values per batch and head) is
+    /// transposed block by block.
+    @Test func largeMaskPerQuery() throws {
+        let (seq, keys) = (2050, 2100)
+        let q = randomFloats([1, 1, seq, 8], seed: 1), k = randomFloats([1, 1, keys, 8], seed: 2)
+        let v = randomFloats([1, 1, keys, 8], seed: 3)
+        try checkKernel(try attention(), [q, k, v, randomFloats([seq, keys], seed: 4)])
     }
 }

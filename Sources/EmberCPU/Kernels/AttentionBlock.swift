@@ -30,10 +30,25 @@ extension AttentionKernel {
         let values: UnsafeMutablePointer<Float>
         /// The batch and KV head whose V is in `values`.
         var packedHead: (b: Int, kvh: Int)? = nil
+        /// A mask with values per query, transposed like the scores: `masks[j * maskColumns + i]`
+        /// for key `j` and query `first + i` of the cached queries, booleans as 0 or -infinity.
+        /// Where it fits in 16 MB it holds every query, so that heads which share the mask (BERT
+        /// expands its padding mask over queries, not heads) transpose it once; else one block.
+        let masks: UnsafeMutablePointer<Float>
+        let maskColumns: Int
+        /// The mask offset (of batch and head) and first query that `masks` holds.
+        var cachedMask: (offset: Int, first: Int)? = nil
 
         /// The floats of scratch one thread needs.
-        static func scratchFloats(size: Int, keys: Int, valueSize: Int) -> Int {
-            (size + 1 + keys) * block + keys * strips(valueSize) * 16
+        static func scratchFloats(_ g: Geometry) -> Int {
+            (g.size + 1 + g.keys) * block + g.keys * strips(g.valueSize) * 16 + (g.mask?.keys ?? 0) * maskColumns(g)
+        }
+
+        /// The queries `masks` holds: none without a mask per query.
+        static func maskColumns(_ g: Geometry) -> Int {
+            guard let mask = g.mask, mask.queryStride != 0 else { return 0 }
+            let all = (g.seq + block - 1) / block * block
+            return mask.keys * all <= 1 << 22 ? all : block
         }
 
         /// Strips of sixteen value columns.
@@ -49,6 +64,8 @@ extension AttentionKernel {
             rowScale = scratch + g.size * block
             scores = rowScale + block
             values = scores + g.keys * block
+            masks = values + g.keys * Self.strips(g.valueSize) * 16
+            maskColumns = Self.maskColumns(g)
         }
 
         /// Query rows `rows` (at most `block` of them) of batch `b`, head `h`.
@@ -58,10 +75,24 @@ extension AttentionKernel {
                 packValues(b: b, kvh: kvh)
                 packedHead = (b, kvh)
             }
+            var maskColumn: UnsafePointer<Float>? = nil
+            if maskColumns > 0, let layout = g.mask {
+                let offset = b * layout.batchStride + h * layout.headStride
+                let first = maskColumns == AttentionKernel.block ? rows.lowerBound : 0
+                if cachedMask == nil || cachedMask! != (offset, first) {
+                    transposeMask(offset: offset, first: first)
+                    cachedMask = (offset, first)
+                }
+                maskColumn = UnsafePointer(masks + rows.lowerBound - first)
+            }
             let vectors = (rows.count + 15) / 16
             packQueries(b: b, h: h, rows: rows, vectors: vectors)
             multiplyKeys(b: b, kvh: kvh, vectors: vectors)
-            for lane in 0..<vectors { softmax(b: b, h: h, column: 16 * lane, first: rows.lowerBound + 16 * lane) }
+            for lane in 0..<vectors {
+                softmax(
+                    b: b, h: h, column: 16 * lane, first: rows.lowerBound + 16 * lane,
+                    masks: maskColumn.map { $0 + 16 * lane })
+            }
             multiplyValues(b: b, h: h, rows: rows)
         }
 
@@ -76,6 +107,29 @@ extension AttentionKernel {
                     let row = base + j * g.v.row + column
                     VectorLoops.store(width == 16 ? VectorLoops.load(row) : VectorLoops.loadPartial(row, width), out)
                     out += 16
+                }
+            }
+        }
+
+        /// Fills `masks` from the mask at `offset`, queries from `first` on. Columns past the last
+        /// query repeat it: their lanes are computed and never stored.
+        func transposeMask(offset: Int, first: Int) {
+            guard let layout = g.mask, let mask else { return }
+            for i in 0..<maskColumns {
+                let row = offset + min(first + i, g.seq - 1) * layout.queryStride
+                var out = masks + i
+                if layout.isBool {
+                    let keep = mask.assumingMemoryBound(to: Bool.self) + row
+                    for j in 0..<layout.keys {
+                        out.pointee = keep[j] ? 0 : -.infinity
+                        out += maskColumns
+                    }
+                } else {
+                    let values = mask.assumingMemoryBound(to: Float.self) + row
+                    for j in 0..<layout.keys {
+                        out.pointee = values[j]
+                        out += maskColumns
+                    }
                 }
             }
         }

@@ -86,7 +86,7 @@ struct AttentionKernel: CPUKernel {
         let blocks = (seq + Self.block - 1) / Self.block
         let items = batch * qHeads * blocks
         let chunks = chunkCount(items, itemCost: Self.block * keys * (size + valueSize))
-        let floatsPerChunk = Work.scratchFloats(size: size, keys: keys, valueSize: valueSize)
+        let floatsPerChunk = Work.scratchFloats(geometry)
         let scratch = context.scratch(bytes: chunks * floatsPerChunk * MemoryLayout<Float>.stride)
         let shared = Shared((q.floats, k.floats, v.floats, y.floats, inputs.count > 3 ? inputs[3]?.data : nil, scratch))
         let settings = Settings(

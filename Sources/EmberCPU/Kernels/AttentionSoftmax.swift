@@ -2,10 +2,11 @@ extension AttentionKernel.Work {
     /// The softmax over keys of sixteen queries of the block, `first` to `first + 15`, held in
     /// lanes `column..<column + 16` of the transposed scores: softcap, mask, causal and window
     /// terms first, then the exponentials left in `scores` and one over their sums in
-    /// `rowScale`. Lanes past the last query compute harmlessly on zero scores.
-    func softmax(b: Int, h: Int, column: Int, first: Int) {
+    /// `rowScale`. Lanes past the last query compute harmlessly on zero scores. `masks` is a
+    /// mask per query, transposed (see `Work.masks`), at these queries.
+    func softmax(b: Int, h: Int, column: Int, first: Int, masks: UnsafePointer<Float>?) {
         let x = scores + column
-        let top = Terms(self, b: b, h: h, first: first).map { $0.apply(x, keys: g.keys) } ?? Self.maximum(x, keys: g.keys)
+        let top = Terms(self, b: b, h: h, first: first, masks: masks).map { $0.apply(x, keys: g.keys) } ?? Self.maximum(x, keys: g.keys)
         // A query whose every key is masked gives zeros (the reference's rule): its sum is 0.
         let shift = top.replacing(with: 0, where: top .== FloatVector(repeating: -.infinity))
         let sum = Self.exponentiate(x, keys: g.keys, shift: shift)
@@ -46,11 +47,9 @@ extension AttentionKernel.Work {
         let perKey: UnsafePointer<Float>?
         /// A boolean mask with one value per key for every query: `keepPerKey[j]`.
         let keepPerKey: UnsafePointer<Bool>?
-        /// A mask with values per query and key, at `offsets[lane] + j` of `data`.
-        let perQuery: Bool
-        let data: UnsafeRawPointer?
-        let isBool: Bool
-        let offsets: SIMD16<Int>
+        /// A mask per query and key, transposed: key `j` at `perQuery + j * perQueryStride`.
+        let perQuery: UnsafePointer<Float>?
+        let perQueryStride: Int
         /// The keys the mask covers; later keys are masked through `high`.
         let biasKeys: Int
         /// Each lane's first and last unmasked key (causal, windows, a mask shorter than the keys).
@@ -58,27 +57,20 @@ extension AttentionKernel.Work {
         let windowed: Bool
 
         /// Nil when there is nothing to apply.
-        init?(_ work: borrowing AttentionKernel.Work, b: Int, h: Int, first: Int) {
+        init?(_ work: borrowing AttentionKernel.Work, b: Int, h: Int, first: Int, masks: UnsafePointer<Float>?) {
             let (g, s) = (work.g, work.s)
             softcap = s.softcap
-            var offsets = SIMD16<Int>()
             var perKey: UnsafePointer<Float>? = nil, keepPerKey: UnsafePointer<Bool>? = nil
-            var perQuery = false, isBool = false, biasKeys = g.keys
+            var biasKeys = g.keys
             if let layout = g.mask, let data = work.mask {
                 let offset = b * layout.batchStride + h * layout.headStride
                 biasKeys = layout.keys
-                isBool = layout.isBool
                 if layout.queryStride == 0 {
-                    if isBool { keepPerKey = UnsafePointer(data.assumingMemoryBound(to: Bool.self) + offset) }
+                    if layout.isBool { keepPerKey = UnsafePointer(data.assumingMemoryBound(to: Bool.self) + offset) }
                     else { perKey = UnsafePointer(data.assumingMemoryBound(to: Float.self) + offset) }
-                } else {
-                    perQuery = true
-                    // Lanes past the last query read the last query's row.
-                    for lane in 0..<16 { offsets[lane] = offset + min(first + lane, g.seq - 1) * layout.queryStride }
                 }
             }
-            (self.perKey, self.keepPerKey, self.perQuery, self.isBool, self.offsets) = (perKey, keepPerKey, perQuery, isBool, offsets)
-            data = UnsafeRawPointer(work.mask)
+            (self.perKey, self.keepPerKey, self.perQuery, perQueryStride) = (perKey, keepPerKey, masks, work.maskColumns)
             self.biasKeys = biasKeys
             // Without past keys, query i sits at position i. Bounds are clamped to -1...keys so
             // that they fit 32-bit lanes whatever the window sizes.
@@ -94,7 +86,7 @@ extension AttentionKernel.Work {
             }
             (self.low, self.high) = (low, high)
             windowed = s.causal || s.left >= 0 || s.right >= 0 || biasKeys < g.keys
-            if perKey == nil, keepPerKey == nil, !perQuery, softcap <= 0, !windowed { return nil }
+            if perKey == nil, keepPerKey == nil, masks == nil, softcap <= 0, !windowed { return nil }
         }
 
         /// Applies the terms to `x[j * block]` for every key in place; returns the largest of each lane.
@@ -118,29 +110,13 @@ extension AttentionKernel.Work {
                     t += perKey[j]
                 } else if let keepPerKey {
                     if !keepPerKey[j] { t = FloatVector(repeating: -.infinity) }
-                } else if perQuery {
-                    t = gathered(t, key: j)
+                } else if let perQuery {
+                    t += VectorLoops.load(perQuery + j * perQueryStride)
                 }
             }
             if windowed {
                 let key = IntVector(repeating: Int32(j))
                 t = t.replacing(with: -.infinity, where: key .< low .| key .> high)
-            }
-            return t
-        }
-
-        /// `t` plus the mask's values for key `j`, one query per lane.
-        @inline(never) func gathered(_ t: FloatVector, key j: Int) -> FloatVector {
-            guard let data else { return t }
-            var t = t
-            if isBool {
-                let keep = data.assumingMemoryBound(to: Bool.self)
-                for lane in 0..<16 where !keep[offsets[lane] + j] { t[lane] = -.infinity }
-            } else {
-                let values = data.assumingMemoryBound(to: Float.self)
-                var add = FloatVector()
-                for lane in 0..<16 { add[lane] = values[offsets[lane] + j] }
-                t += add
             }
             return t
         }
