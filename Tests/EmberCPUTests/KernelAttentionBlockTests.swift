@@ -61,3 +61,15 @@ extension KernelAttentionBlockTests {
         try checkKernel(try attention(), [q, k, v, randomFloats([seq, keys], seed: 4)])
     }
 }
+
+extension KernelAttentionBlockTests {
+    /// A float mask per key that masks every key of one batch: the key product finds -infinity
+    /// as the largest score, and those queries give zeros, as the reference does.
+    @Test func floatMaskMaskingEveryKey() throws {
+        let q = randomFloats([2, 3, 50, 16], seed: 1), k = randomFloats([2, 3, 20, 16], seed: 2)
+        let v = randomFloats([2, 3, 20, 16], seed: 3)
+        var mask = randomFloats([2, 1, 1, 20], seed: 4).floats()
+        for j in 0..<20 { mask[20 + j] = -.infinity }
+        try checkKernel(try attention(), [q, k, v, Tensor(shape: [2, 1, 1, 20], floats: mask)])
+    }
+}

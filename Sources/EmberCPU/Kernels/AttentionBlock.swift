@@ -24,6 +24,12 @@ extension AttentionKernel {
         let queriesT: UnsafeMutablePointer<Float>
         /// One over each query's sum of exponentials; 0 where every key is masked.
         let rowScale: UnsafeMutablePointer<Float>
+        /// Each query's largest score, where `fusesBias`.
+        let tops: UnsafeMutablePointer<Float>
+        /// Whether the only term is a float mask per key (BERT's padding) or none: then the key
+        /// product adds the mask and takes each query's largest score as it stores the scores,
+        /// and the softmax needs no pass of its own for them.
+        let fusesBias: Bool
         /// `scores[j * block + i]`, the scores and then the exponentials.
         let scores: UnsafeMutablePointer<Float>
         /// `values[(s * keys + j) * 16 + c] = V[j, 16 s + c]`, zero past the last column.
@@ -41,7 +47,7 @@ extension AttentionKernel {
 
         /// The floats of scratch one thread needs.
         static func scratchFloats(_ g: Geometry) -> Int {
-            (g.size + 1 + g.keys) * block + g.keys * strips(g.valueSize) * 16 + (g.mask?.keys ?? 0) * maskColumns(g)
+            (g.size + 2 + g.keys) * block + g.keys * strips(g.valueSize) * 16 + (g.mask?.keys ?? 0) * maskColumns(g)
         }
 
         /// The queries `masks` holds: none without a mask per query.
@@ -62,10 +68,13 @@ extension AttentionKernel {
             (self.g, self.s, self.q, self.k, self.v, self.y, self.mask) = (g, s, q, k, v, y, mask)
             queriesT = scratch
             rowScale = scratch + g.size * block
-            scores = rowScale + block
+            tops = rowScale + block
+            scores = tops + block
             values = scores + g.keys * block
             masks = values + g.keys * Self.strips(g.valueSize) * 16
             maskColumns = Self.maskColumns(g)
+            let plainMask = g.mask.map { !$0.isBool && $0.queryStride == 0 && $0.keys == g.keys } ?? true
+            fusesBias = plainMask && s.softcap <= 0 && !s.causal && s.left < 0 && s.right < 0
         }
 
         /// Query rows `rows` (at most `block` of them) of batch `b`, head `h`.
@@ -87,11 +96,15 @@ extension AttentionKernel {
             }
             let vectors = (rows.count + 15) / 16
             packQueries(b: b, h: h, rows: rows, vectors: vectors)
-            multiplyKeys(b: b, kvh: kvh, vectors: vectors)
+            var bias: UnsafePointer<Float>? = nil
+            if fusesBias, let layout = g.mask, let mask {
+                bias = UnsafePointer(mask.assumingMemoryBound(to: Float.self) + b * layout.batchStride + h * layout.headStride)
+            }
+            multiplyKeys(b: b, kvh: kvh, vectors: vectors, bias: bias)
             for lane in 0..<vectors {
                 softmax(
                     b: b, h: h, column: 16 * lane, first: rows.lowerBound + 16 * lane,
-                    masks: maskColumn.map { $0 + 16 * lane })
+                    masks: maskColumn.map { $0 + 16 * lane }, top: fusesBias ? VectorLoops.load(tops + 16 * lane) : nil)
             }
             multiplyValues(b: b, h: h, rows: rows)
         }
@@ -151,12 +164,17 @@ extension AttentionKernel {
         }
 
         /// `scores = K Q^T` for every key and the block's queries, in tiles of six keys.
-        func multiplyKeys(b: Int, kvh: Int, vectors: Int) {
+        /// With `fusesBias`, adds `bias[j]` (if any) to key `j`'s scores and leaves each query's
+        /// largest score in `tops`.
+        func multiplyKeys(b: Int, kvh: Int, vectors: Int, bias: UnsafePointer<Float>?) {
             let base = k + b * g.k.batch + kvh * g.k.head
             let keys = g.keys
+            for lane in 0..<vectors { VectorLoops.store(FloatVector(repeating: -.infinity), tops + 16 * lane) }
             if keys < SmallGemm.rows {
                 // Too few keys for one tile: each key alone, in a tile whose rows repeat it.
-                for j in 0..<keys { multiplyKeys(from: base + j * g.k.row, keyRow: 0, storing: 1, at: j, vectors: vectors) }
+                for j in 0..<keys {
+                    multiplyKeys(from: base + j * g.k.row, keyRow: 0, storing: 1, at: j, vectors: vectors, bias: bias)
+                }
                 return
             }
             var j = 0
@@ -164,16 +182,25 @@ extension AttentionKernel {
                 // The last tile ends at the last key, overlapping the one before where keys are
                 // not a multiple of six: its rows are computed twice, the same both times.
                 let first = min(j, keys - SmallGemm.rows)
-                multiplyKeys(from: base + first * g.k.row, keyRow: g.k.row, storing: SmallGemm.rows, at: first, vectors: vectors)
+                multiplyKeys(
+                    from: base + first * g.k.row, keyRow: g.k.row, storing: SmallGemm.rows, at: first, vectors: vectors,
+                    bias: bias)
                 j += SmallGemm.rows
             }
         }
 
         @inline(__always) private func multiplyKeys(
-            from a: UnsafeMutablePointer<Float>, keyRow: Int, storing rows: Int, at j: Int, vectors: Int
+            from a: UnsafeMutablePointer<Float>, keyRow: Int, storing rows: Int, at j: Int, vectors: Int,
+            bias: UnsafePointer<Float>?
         ) {
             for lane in 0..<vectors {
-                let tile = SmallGemm.tile(k: g.size, a: a, aStep: 1, aRow: keyRow, b: queriesT + 16 * lane, ldb: block)
+                var tile = SmallGemm.tile(k: g.size, a: a, aStep: 1, aRow: keyRow, b: queriesT + 16 * lane, ldb: block)
+                if fusesBias {
+                    // A tile whose rows repeat one key (keyRow 0) adds that key's bias to each.
+                    if let bias { tile.add(bias + j, step: keyRow == 0 ? 0 : 1) }
+                    let top = tops + 16 * lane
+                    VectorLoops.store(VectorMath.maximum(VectorLoops.load(top), tile.maximum()), top)
+                }
                 SmallGemm.store(tile, rows: rows, scores + j * block + 16 * lane, ldc: block)
             }
         }

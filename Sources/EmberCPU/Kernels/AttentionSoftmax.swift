@@ -3,10 +3,12 @@ extension AttentionKernel.Work {
     /// lanes `column..<column + 16` of the transposed scores: softcap, mask, causal and window
     /// terms first, then the exponentials left in `scores` and one over their sums in
     /// `rowScale`. Lanes past the last query compute harmlessly on zero scores. `masks` is a
-    /// mask per query, transposed (see `Work.masks`), at these queries.
-    func softmax(b: Int, h: Int, column: Int, first: Int, masks: UnsafePointer<Float>?) {
+    /// mask per query, transposed (see `Work.masks`), at these queries. `top` is the largest
+    /// score of each query where the key product found it (see `fusesBias`).
+    func softmax(b: Int, h: Int, column: Int, first: Int, masks: UnsafePointer<Float>?, top: FloatVector?) {
         let x = scores + column
-        let top = Terms(self, b: b, h: h, first: first, masks: masks).map { $0.apply(x, keys: g.keys) } ?? Self.maximum(x, keys: g.keys)
+        let top = top ?? Terms(self, b: b, h: h, first: first, masks: masks).map { $0.apply(x, keys: g.keys) }
+            ?? Self.maximum(x, keys: g.keys)
         // A query whose every key is masked gives zeros (the reference's rule): its sum is 0.
         let shift = top.replacing(with: 0, where: top .== FloatVector(repeating: -.infinity))
         let sum = Self.exponentiate(x, keys: g.keys, shift: shift)

@@ -16,6 +16,22 @@ enum SmallGemm {
         var c0 = FloatVector(), c1 = FloatVector(), c2 = FloatVector()
         var c3 = FloatVector(), c4 = FloatVector(), c5 = FloatVector()
 
+        /// Adds `values[r * step]` to row `r`: a bias per row.
+        @inline(__always) mutating func add(_ values: UnsafePointer<Float>, step: Int) {
+            c0 += values[0]
+            c1 += values[step]
+            c2 += values[2 * step]
+            c3 += values[3 * step]
+            c4 += values[4 * step]
+            c5 += values[5 * step]
+        }
+
+        /// The largest of the six rows, lane by lane.
+        @inline(__always) func maximum() -> FloatVector {
+            VectorMath.maximum(
+                VectorMath.maximum(VectorMath.maximum(c0, c1), VectorMath.maximum(c2, c3)), VectorMath.maximum(c4, c5))
+        }
+
         /// Row `r`.
         @inline(__always) func row(_ r: Int) -> FloatVector {
             switch r {
