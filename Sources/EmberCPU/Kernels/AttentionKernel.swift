@@ -1,3 +1,4 @@
+import Foundation
 import EmberIR
 import EmberOps
 
@@ -92,17 +93,42 @@ struct AttentionKernel: CPUKernel {
         let settings = Settings(
             scale: Float(op.scale ?? 1 / Double(size).squareRoot()), softcap: Float(op.softcap), causal: op.isCausal,
             left: op.leftWindowSize, right: op.rightWindowSize)
+        // Threads take runs of blocks as they finish the last (about eight per thread), so that a
+        // thread slowed by anything else on its core does not hold up the whole step.
+        let queue = ItemQueue(count: items, grain: max(1, items / (chunks * 8)))
         Parallel.forEach(chunks) { range in
             let (q, k, v, y, mask, scratch) = shared.value
             for chunk in range {
                 var work = Work(
                     g: geometry, s: settings, q: q, k: k, v: v, y: y, mask: mask,
                     scratch: scratch.assumingMemoryBound(to: Float.self) + chunk * floatsPerChunk)
-                for item in (items * chunk / chunks)..<(items * (chunk + 1) / chunks) {
-                    let (bh, qBlock) = (item / blocks, item % blocks)
-                    work.run(b: bh / qHeads, h: bh % qHeads, rows: (qBlock * Self.block)..<min(seq, (qBlock + 1) * Self.block))
+                while let run = queue.next() {
+                    for item in run {
+                        let (bh, qBlock) = (item / blocks, item % blocks)
+                        work.run(
+                            b: bh / qHeads, h: bh % qHeads, rows: (qBlock * Self.block)..<min(seq, (qBlock + 1) * Self.block))
+                    }
                 }
             }
+        }
+    }
+
+    /// Items `0..<count` handed out `grain` at a time to whichever thread asks next.
+    final class ItemQueue: @unchecked Sendable {
+        private let lock = NSLock()
+        private var start = 0
+        let count: Int, grain: Int
+
+        init(count: Int, grain: Int) { (self.count, self.grain) = (count, grain) }
+
+        /// The next run of items, or nil when every item is taken.
+        func next() -> Range<Int>? {
+            lock.lock()
+            defer { lock.unlock() }
+            guard start < count else { return nil }
+            let run = start..<min(count, start + grain)
+            start = run.upperBound
+            return run
         }
     }
 
