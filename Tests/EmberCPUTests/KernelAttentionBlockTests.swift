@@ -45,6 +45,7 @@ import Testing
         try checkKernel(try attention([("softcap", .float(1.5))]), [q, k, v, randomFloats([53, 61], seed: 5)])
         try checkKernel(try attention([("is_causal", .int(1))]), [q, k, v, Tensor.random(.bool, [2, 1, 53, 61], seed: 6)])
         try checkKernel(try attention(), [q, k, v, Tensor.random(.bool, [2, 1, 1, 61], seed: 7)])
+        try checkKernel(try attention(), [q, k, v, Tensor.random(.bool, [2, 4, 53, 61], seed: 9)])
         try checkKernel(
             try attention([("left_window_size", .int(5)), ("right_window_size", .int(0))]),
             [q, k, v, randomFloats([2, 1, 1, 40], seed: 8)])

@@ -26,9 +26,9 @@ extension AttentionKernel {
         let rowScale: UnsafeMutablePointer<Float>
         /// Each query's largest score, where `fusesBias`.
         let tops: UnsafeMutablePointer<Float>
-        /// Whether the only term is a float mask per key (BERT's padding) or none: then the key
-        /// product adds the mask and takes each query's largest score as it stores the scores,
-        /// and the softmax needs no pass of its own for them.
+        /// Whether the only term is a mask over every key, float or per query (BERT's padding),
+        /// or none: then the key product adds the mask and takes each query's largest score as
+        /// it stores the scores, and the softmax needs no pass of its own for them.
         let fusesBias: Bool
         /// `scores[j * block + i]`, the scores and then the exponentials.
         let scores: UnsafeMutablePointer<Float>
@@ -73,7 +73,7 @@ extension AttentionKernel {
             values = scores + g.keys * block
             masks = values + g.keys * Self.strips(g.valueSize) * 16
             maskColumns = Self.maskColumns(g)
-            let plainMask = g.mask.map { !$0.isBool && $0.queryStride == 0 && $0.keys == g.keys } ?? true
+            let plainMask = g.mask.map { ($0.queryStride != 0 || !$0.isBool) && $0.keys == g.keys } ?? true
             fusesBias = plainMask && s.softcap <= 0 && !s.causal && s.left < 0 && s.right < 0
         }
 
@@ -97,10 +97,10 @@ extension AttentionKernel {
             let vectors = (rows.count + 15) / 16
             packQueries(b: b, h: h, rows: rows, vectors: vectors)
             var bias: UnsafePointer<Float>? = nil
-            if fusesBias, let layout = g.mask, let mask {
+            if fusesBias, maskColumn == nil, let layout = g.mask, let mask {
                 bias = UnsafePointer(mask.assumingMemoryBound(to: Float.self) + b * layout.batchStride + h * layout.headStride)
             }
-            multiplyKeys(b: b, kvh: kvh, vectors: vectors, bias: bias)
+            multiplyKeys(b: b, kvh: kvh, vectors: vectors, bias: bias, biasColumns: fusesBias ? maskColumn : nil)
             for lane in 0..<vectors {
                 softmax(
                     b: b, h: h, column: 16 * lane, first: rows.lowerBound + 16 * lane,
@@ -164,16 +164,21 @@ extension AttentionKernel {
         }
 
         /// `scores = K Q^T` for every key and the block's queries, in tiles of six keys.
-        /// With `fusesBias`, adds `bias[j]` (if any) to key `j`'s scores and leaves each query's
-        /// largest score in `tops`.
-        func multiplyKeys(b: Int, kvh: Int, vectors: Int, bias: UnsafePointer<Float>?) {
+        /// With `fusesBias`, adds `bias[j]` (a mask per key) or `biasColumns[j * maskColumns + i]`
+        /// (a mask per query, transposed) to the scores and leaves each query's largest score in
+        /// `tops`.
+        func multiplyKeys(
+            b: Int, kvh: Int, vectors: Int, bias: UnsafePointer<Float>?, biasColumns: UnsafePointer<Float>?
+        ) {
             let base = k + b * g.k.batch + kvh * g.k.head
             let keys = g.keys
             for lane in 0..<vectors { VectorLoops.store(FloatVector(repeating: -.infinity), tops + 16 * lane) }
             if keys < SmallGemm.rows {
                 // Too few keys for one tile: each key alone, in a tile whose rows repeat it.
                 for j in 0..<keys {
-                    multiplyKeys(from: base + j * g.k.row, keyRow: 0, storing: 1, at: j, vectors: vectors, bias: bias)
+                    multiplyKeys(
+                        from: base + j * g.k.row, keyRow: 0, storing: 1, at: j, vectors: vectors, bias: bias,
+                        biasColumns: biasColumns)
                 }
                 return
             }
@@ -184,20 +189,24 @@ extension AttentionKernel {
                 let first = min(j, keys - SmallGemm.rows)
                 multiplyKeys(
                     from: base + first * g.k.row, keyRow: g.k.row, storing: SmallGemm.rows, at: first, vectors: vectors,
-                    bias: bias)
+                    bias: bias, biasColumns: biasColumns)
                 j += SmallGemm.rows
             }
         }
 
         @inline(__always) private func multiplyKeys(
             from a: UnsafeMutablePointer<Float>, keyRow: Int, storing rows: Int, at j: Int, vectors: Int,
-            bias: UnsafePointer<Float>?
+            bias: UnsafePointer<Float>?, biasColumns: UnsafePointer<Float>?
         ) {
             for lane in 0..<vectors {
                 var tile = SmallGemm.tile(k: g.size, a: a, aStep: 1, aRow: keyRow, b: queriesT + 16 * lane, ldb: block)
                 if fusesBias {
                     // A tile whose rows repeat one key (keyRow 0) adds that key's bias to each.
-                    if let bias { tile.add(bias + j, step: keyRow == 0 ? 0 : 1) }
+                    let step = keyRow == 0 ? 0 : 1
+                    if let bias { tile.add(bias + j, step: step) }
+                    if let biasColumns {
+                        tile.add(rows: biasColumns + j * maskColumns + 16 * lane, stride: step * maskColumns)
+                    }
                     let top = tops + 16 * lane
                     VectorLoops.store(VectorMath.maximum(VectorLoops.load(top), tile.maximum()), top)
                 }

@@ -26,6 +26,16 @@ enum SmallGemm {
             c5 += values[5 * step]
         }
 
+        /// Adds the vector at `rows + r * stride` to row `r`: a bias per row and column.
+        @inline(__always) mutating func add(rows p: UnsafePointer<Float>, stride: Int) {
+            c0 += VectorLoops.load(p)
+            c1 += VectorLoops.load(p + stride)
+            c2 += VectorLoops.load(p + 2 * stride)
+            c3 += VectorLoops.load(p + 3 * stride)
+            c4 += VectorLoops.load(p + 4 * stride)
+            c5 += VectorLoops.load(p + 5 * stride)
+        }
+
         /// The largest of the six rows, lane by lane.
         @inline(__always) func maximum() -> FloatVector {
             VectorMath.maximum(
