@@ -1,3 +1,4 @@
+import Foundation
 import EmberIR
 import EmberOps
 
@@ -6,14 +7,11 @@ import EmberOps
 /// sliding windows, `scale`, `softcap` and grouped-query heads. Past keys, padding lengths and the
 /// extra outputs are not run here.
 ///
-/// Threads take blocks of `block` query rows of one batch and head. A block computes its scores
-/// against every key (`block x keys` floats, never `seq x keys`), applies the bias and softmax row
-/// by row in place, and multiplies by V; K is transposed once per batch and KV head into scratch so
-/// that both products are broadcast multiply-adds over contiguous rows.
+/// Threads take blocks of up to 48 query rows of one batch and head; `Work` (AttentionBlock.swift)
+/// computes a block with its scores held transposed, queries across vector lanes.
 struct AttentionKernel: CPUKernel {
     let node: KernelNode
     let op: Attention
-    static let block = 32
 
     init(_ node: KernelNode) throws {
         guard let op = node.op as? Attention else { throw EmberError.op(node.op.name, "not attention", code: .unsupported) }
@@ -86,28 +84,51 @@ struct AttentionKernel: CPUKernel {
             mask: try mask(inputs.count > 3 ? inputs[3] : nil, batch: batch, heads: qHeads, seq: seq, keys: keys))
         guard batch * qHeads * seq > 0, valueSize > 0 else { return }
 
-        let paddedKeys = (keys + 15) / 16 * 16
         let blocks = (seq + Self.block - 1) / Self.block
         let items = batch * qHeads * blocks
         let chunks = chunkCount(items, itemCost: Self.block * keys * (size + valueSize))
-        let floatsPerChunk = size * paddedKeys + Self.block * paddedKeys
+        let floatsPerChunk = Work.scratchFloats(geometry)
         let scratch = context.scratch(bytes: chunks * floatsPerChunk * MemoryLayout<Float>.stride)
         let shared = Shared((q.floats, k.floats, v.floats, y.floats, inputs.count > 3 ? inputs[3]?.data : nil, scratch))
         let settings = Settings(
             scale: Float(op.scale ?? 1 / Double(size).squareRoot()), softcap: Float(op.softcap), causal: op.isCausal,
             left: op.leftWindowSize, right: op.rightWindowSize)
+        // Threads take runs of blocks as they finish the last (about eight per thread), so that a
+        // thread slowed by anything else on its core does not hold up the whole step.
+        let queue = ItemQueue(count: items, grain: max(1, items / (chunks * 8)))
         Parallel.forEach(chunks) { range in
             let (q, k, v, y, mask, scratch) = shared.value
             for chunk in range {
-                let base = scratch.assumingMemoryBound(to: Float.self) + chunk * floatsPerChunk
                 var work = Work(
-                    g: geometry, s: settings, q: q, k: k, v: v, y: y, mask: mask, keysT: base,
-                    scores: base + size * paddedKeys, paddedKeys: paddedKeys)
-                for item in (items * chunk / chunks)..<(items * (chunk + 1) / chunks) {
-                    let (bh, qBlock) = (item / blocks, item % blocks)
-                    work.run(b: bh / qHeads, h: bh % qHeads, rows: (qBlock * Self.block)..<min(seq, (qBlock + 1) * Self.block))
+                    g: geometry, s: settings, q: q, k: k, v: v, y: y, mask: mask,
+                    scratch: scratch.assumingMemoryBound(to: Float.self) + chunk * floatsPerChunk)
+                while let run = queue.next() {
+                    for item in run {
+                        let (bh, qBlock) = (item / blocks, item % blocks)
+                        work.run(
+                            b: bh / qHeads, h: bh % qHeads, rows: (qBlock * Self.block)..<min(seq, (qBlock + 1) * Self.block))
+                    }
                 }
             }
+        }
+    }
+
+    /// Items `0..<count` handed out `grain` at a time to whichever thread asks next.
+    final class ItemQueue: @unchecked Sendable {
+        private let lock = NSLock()
+        private var start = 0
+        let count: Int, grain: Int
+
+        init(count: Int, grain: Int) { (self.count, self.grain) = (count, grain) }
+
+        /// The next run of items, or nil when every item is taken.
+        func next() -> Range<Int>? {
+            lock.lock()
+            defer { lock.unlock() }
+            guard start < count else { return nil }
+            let run = start..<min(count, start + grain)
+            start = run.upperBound
+            return run
         }
     }
 
@@ -126,14 +147,18 @@ struct AttentionKernel: CPUKernel {
             throw node.error(.shapeMismatch, "attn_mask of shape \(view.shape) has more than the \(keys) keys")
         }
         let strides = Tensor.strides(of: shape)
+        let broadcast = (0..<3).map { shape[$0] == 1 ? 0 : strides[$0] }
         return MaskLayout(
-            strides: (0..<3).map { shape[$0] == 1 ? 0 : strides[$0] }, keys: shape[3], isBool: view.dtype == .bool)
+            batchStride: broadcast[0], headStride: broadcast[1], queryStride: broadcast[2], keys: shape[3],
+            isBool: view.dtype == .bool)
     }
 }
 
 extension AttentionKernel {
+    /// Where a mask's values lie: `(b, h, i, j)` at `b * batchStride + h * headStride +
+    /// i * queryStride + j`, strides 0 where it broadcasts; keys past `keys` are masked.
     struct MaskLayout {
-        var strides: [Int]
+        var batchStride, headStride, queryStride: Int
         var keys: Int
         var isBool: Bool
     }
@@ -150,96 +175,5 @@ extension AttentionKernel {
         var causal: Bool
         var left: Int
         var right: Int
-    }
-
-    /// One thread's state: its scratch and which K it has transposed.
-    struct Work {
-        let g: Geometry
-        let s: Settings
-        let q, k, v, y: UnsafeMutablePointer<Float>
-        let mask: UnsafeMutableRawPointer?
-        let keysT: UnsafeMutablePointer<Float>
-        let scores: UnsafeMutablePointer<Float>
-        let paddedKeys: Int
-        var transposed: (Int, Int)? = nil
-
-        init(
-            g: Geometry, s: Settings, q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>,
-            v: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, mask: UnsafeMutableRawPointer?,
-            keysT: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>, paddedKeys: Int
-        ) {
-            (self.g, self.s, self.q, self.k, self.v, self.y, self.mask) = (g, s, q, k, v, y, mask)
-            (self.keysT, self.scores, self.paddedKeys) = (keysT, scores, paddedKeys)
-        }
-
-        /// Query rows `rows` of batch `b`, head `h`.
-        mutating func run(b: Int, h: Int, rows: Range<Int>) {
-            let kvh = h / (g.qHeads / g.kvHeads)
-            if transposed == nil || transposed! != (b, kvh) {
-                transposeKeys(b: b, kvh: kvh)
-                transposed = (b, kvh)
-            }
-            let m = rows.count
-            let qBase = q + b * g.q.batch + h * g.q.head + rows.lowerBound * g.q.row
-            SmallGemm.multiply(
-                m: m, n: paddedKeys, k: g.size, alpha: s.scale, a: qBase, lda: g.q.row, b: keysT, ldb: paddedKeys,
-                c: scores, ldc: paddedKeys)
-            for (r, i) in rows.enumerated() { normalizeRow(scores + r * paddedKeys, b: b, h: h, i: i) }
-            let vBase = v + b * g.v.batch + kvh * g.v.head
-            let yBase = y + b * g.y.batch + h * g.y.head + rows.lowerBound * g.y.row
-            SmallGemm.multiply(
-                m: m, n: g.valueSize, k: g.keys, alpha: 1, a: scores, lda: paddedKeys, b: vBase, ldb: g.v.row, c: yBase,
-                ldc: g.y.row)
-        }
-
-        /// `keysT[d, j] = K[b, kvh, j, d]`, zero past the last key.
-        func transposeKeys(b: Int, kvh: Int) {
-            let base = k + b * g.k.batch + kvh * g.k.head
-            for j in 0..<g.keys {
-                let row = base + j * g.k.row
-                for d in 0..<g.size { keysT[d * paddedKeys + j] = row[d] }
-            }
-            for d in 0..<g.size {
-                for j in g.keys..<paddedKeys { keysT[d * paddedKeys + j] = 0 }
-            }
-        }
-
-        /// Softcap, bias and softmax of one row of scaled scores, in place.
-        func normalizeRow(_ row: UnsafeMutablePointer<Float>, b: Int, h: Int, i: Int) {
-            let n = g.keys
-            if s.softcap > 0 {
-                let cap = s.softcap
-                VectorLoops.map(row, row, n) { VectorMath.tanh($0 / cap) * cap }
-            }
-            // Keys outside [low, high] are masked; the mask adds its own terms.
-            // Without past keys, query i sits at position i.
-            let position = i
-            var low = 0, high = n - 1
-            if s.causal { high = min(high, position) }
-            if s.left >= 0 { low = max(low, position - s.left) }
-            if s.right >= 0 { high = min(high, position + s.right) }
-            if let layout = g.mask, let mask {
-                let offset = b * layout.strides[0] + h * layout.strides[1] + i * layout.strides[2]
-                if layout.isBool {
-                    let keep = mask.assumingMemoryBound(to: Bool.self) + offset
-                    for j in 0..<layout.keys where !keep[j] { row[j] = -.infinity }
-                } else {
-                    VectorLoops.map(row, mask.assumingMemoryBound(to: Float.self) + offset, row, layout.keys) { $0 + $1 }
-                }
-                // Keys past a shorter mask are masked.
-                high = min(high, layout.keys - 1)
-            }
-            for j in 0..<min(low, n) { row[j] = -.infinity }
-            if high + 1 < n { for j in max(high + 1, 0)..<n { row[j] = -.infinity } }
-            // A row whose every key is masked gives zeros (the reference's rule, and what its
-            // softmax of -infinity with the maximum taken as 0 gives too).
-            let top = RowMath.max(row, n)
-            if top == -.infinity {
-                row.update(repeating: 0, count: n)
-                return
-            }
-            let sum = RowMath.expAndSum(row, row, n, shift: top)
-            RowMath.scale(row, row, n, sum == 0 ? 1 : 1 / sum, 0)
-        }
     }
 }

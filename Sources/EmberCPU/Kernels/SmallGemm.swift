@@ -1,55 +1,111 @@
-/// A small f32 matrix product for the attention kernel: `C = alpha * A B` for up to four rows of
-/// `A` at a time against 16 columns of `B`, with broadcast multiply-adds into four vector
-/// accumulators. Matrices are row-major with their own row strides.
+/// The register tile of the attention kernel's matrix products: six rows by sixteen columns,
+///
+///     C[r, 0..<16] = Σ_k A(k, r) B[k, 0..<16]       for r < 6,
+///
+/// where the six values `A(k, r)` lie at `a + k * aStep + r * aRow` (six rows of a matrix with
+/// `aStep = 1`, or one row of a transposed one with `aRow = 1`) and B's sixteen at `b + k * ldb`.
+/// Each step loads one vector of B, broadcasts six values of A and does six vector multiply-adds;
+/// the six accumulators are twelve AVX2 registers, enough independent sums to keep both
+/// multiply-add units busy, and with the B vector and a broadcast they fit the sixteen registers.
 enum SmallGemm {
-    /// `C[r, 0..<n] = alpha * Σ_k A[r, k] B[k, 0..<n]` for `r < m`.
-    static func multiply(
-        m: Int, n: Int, k: Int, alpha: Float,
-        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        c: UnsafeMutablePointer<Float>, ldc: Int
-    ) {
-        var r = 0
-        while r < m {
-            let rows = min(4, m - r)
-            // Rows past the last repeat it, so the loop below never branches on the row count.
-            let a0 = a + r * lda
-            let a1 = a + min(r + 1, m - 1) * lda
-            let a2 = a + min(r + 2, m - 1) * lda
-            let a3 = a + min(r + 3, m - 1) * lda
-            var j = 0
-            while j < n {
-                let width = min(16, n - j)
-                var (c0, c1, c2, c3) = (FloatVector(), FloatVector(), FloatVector(), FloatVector())
-                // Running pointers keep the loop free of index arithmetic and overflow checks.
-                var (b0, q0, q1, q2, q3) = (b + j, a0, a1, a2, a3)
-                if width == 16 {
-                    for _ in 0..<k {
-                        let bv = VectorLoops.load(b0)
-                        c0 = c0.addingProduct(FloatVector(repeating: q0.pointee), bv)
-                        c1 = c1.addingProduct(FloatVector(repeating: q1.pointee), bv)
-                        c2 = c2.addingProduct(FloatVector(repeating: q2.pointee), bv)
-                        c3 = c3.addingProduct(FloatVector(repeating: q3.pointee), bv)
-                        (b0, q0, q1, q2, q3) = (b0 + ldb, q0 + 1, q1 + 1, q2 + 1, q3 + 1)
-                    }
-                } else {
-                    for _ in 0..<k {
-                        let bv = VectorLoops.loadPartial(b0, width)
-                        c0 = c0.addingProduct(FloatVector(repeating: q0.pointee), bv)
-                        c1 = c1.addingProduct(FloatVector(repeating: q1.pointee), bv)
-                        c2 = c2.addingProduct(FloatVector(repeating: q2.pointee), bv)
-                        c3 = c3.addingProduct(FloatVector(repeating: q3.pointee), bv)
-                        (b0, q0, q1, q2, q3) = (b0 + ldb, q0 + 1, q1 + 1, q2 + 1, q3 + 1)
-                    }
-                }
-                let out = c + r * ldc + j
-                store(c0 * alpha, out, width)
-                if rows > 1 { store(c1 * alpha, out + ldc, width) }
-                if rows > 2 { store(c2 * alpha, out + 2 * ldc, width) }
-                if rows > 3 { store(c3 * alpha, out + 3 * ldc, width) }
-                j += 16
-            }
-            r += 4
+    /// The rows of one tile.
+    static let rows = 6
+
+    /// One tile's accumulators, a row each.
+    struct Tile {
+        var c0 = FloatVector(), c1 = FloatVector(), c2 = FloatVector()
+        var c3 = FloatVector(), c4 = FloatVector(), c5 = FloatVector()
+
+        /// Adds `values[r * step]` to row `r`: a bias per row.
+        @inline(__always) mutating func add(_ values: UnsafePointer<Float>, step: Int) {
+            c0 += values[0]
+            c1 += values[step]
+            c2 += values[2 * step]
+            c3 += values[3 * step]
+            c4 += values[4 * step]
+            c5 += values[5 * step]
         }
+
+        /// Adds the vector at `rows + r * stride` to row `r`: a bias per row and column.
+        @inline(__always) mutating func add(rows p: UnsafePointer<Float>, stride: Int) {
+            c0 += VectorLoops.load(p)
+            c1 += VectorLoops.load(p + stride)
+            c2 += VectorLoops.load(p + 2 * stride)
+            c3 += VectorLoops.load(p + 3 * stride)
+            c4 += VectorLoops.load(p + 4 * stride)
+            c5 += VectorLoops.load(p + 5 * stride)
+        }
+
+        /// The largest of the six rows, lane by lane.
+        @inline(__always) func maximum() -> FloatVector {
+            VectorMath.maximum(
+                VectorMath.maximum(VectorMath.maximum(c0, c1), VectorMath.maximum(c2, c3)), VectorMath.maximum(c4, c5))
+        }
+
+        /// Row `r`.
+        @inline(__always) func row(_ r: Int) -> FloatVector {
+            switch r {
+            case 0: c0
+            case 1: c1
+            case 2: c2
+            case 3: c3
+            case 4: c4
+            default: c5
+            }
+        }
+    }
+
+    /// The tile over `k` steps. With `width` below 16, only B's first `width` columns are read
+    /// and the other lanes are zero.
+    @inline(__always) static func tile(
+        k: Int, a: UnsafePointer<Float>, aStep: Int, aRow: Int, b: UnsafePointer<Float>, ldb: Int, width: Int = 16
+    ) -> Tile {
+        var t = Tile()
+        // Running pointers keep the loop free of index arithmetic and overflow checks.
+        var (a0, a1, a2) = (a, a + aRow, a + 2 * aRow)
+        var (a3, a4, a5) = (a + 3 * aRow, a + 4 * aRow, a + 5 * aRow)
+        var bk = b
+        if width == 16 {
+            for _ in 0..<k {
+                let bv = VectorLoops.load(bk)
+                t.c0 = t.c0.addingProduct(FloatVector(repeating: a0.pointee), bv)
+                t.c1 = t.c1.addingProduct(FloatVector(repeating: a1.pointee), bv)
+                t.c2 = t.c2.addingProduct(FloatVector(repeating: a2.pointee), bv)
+                t.c3 = t.c3.addingProduct(FloatVector(repeating: a3.pointee), bv)
+                t.c4 = t.c4.addingProduct(FloatVector(repeating: a4.pointee), bv)
+                t.c5 = t.c5.addingProduct(FloatVector(repeating: a5.pointee), bv)
+                (a0, a1, a2, a3, a4, a5) = (a0 + aStep, a1 + aStep, a2 + aStep, a3 + aStep, a4 + aStep, a5 + aStep)
+                bk += ldb
+            }
+        } else {
+            for _ in 0..<k {
+                let bv = VectorLoops.loadPartial(bk, width)
+                t.c0 = t.c0.addingProduct(FloatVector(repeating: a0.pointee), bv)
+                t.c1 = t.c1.addingProduct(FloatVector(repeating: a1.pointee), bv)
+                t.c2 = t.c2.addingProduct(FloatVector(repeating: a2.pointee), bv)
+                t.c3 = t.c3.addingProduct(FloatVector(repeating: a3.pointee), bv)
+                t.c4 = t.c4.addingProduct(FloatVector(repeating: a4.pointee), bv)
+                t.c5 = t.c5.addingProduct(FloatVector(repeating: a5.pointee), bv)
+                (a0, a1, a2, a3, a4, a5) = (a0 + aStep, a1 + aStep, a2 + aStep, a3 + aStep, a4 + aStep, a5 + aStep)
+                bk += ldb
+            }
+        }
+        return t
+    }
+
+    /// Stores the first `rows` rows of `tile` at `c + r * ldc`, the first `width` columns.
+    @inline(__always) static func store(
+        _ tile: Tile, rows: Int, _ c: UnsafeMutablePointer<Float>, ldc: Int, width: Int = 16
+    ) {
+        for r in 0..<min(rows, Self.rows) { store(tile.row(r), c + r * ldc, width) }
+    }
+
+    /// Stores the first `rows` rows of `tile` at `c + r * ldc`, row `r` multiplied by `scale[r]`.
+    @inline(__always) static func store(
+        _ tile: Tile, rows: Int, _ c: UnsafeMutablePointer<Float>, ldc: Int, width: Int = 16,
+        scale: UnsafePointer<Float>
+    ) {
+        for r in 0..<min(rows, Self.rows) { store(tile.row(r) * scale[r], c + r * ldc, width) }
     }
 
     @inline(__always) private static func store(_ v: FloatVector, _ p: UnsafeMutablePointer<Float>, _ width: Int) {

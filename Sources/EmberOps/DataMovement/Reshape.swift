@@ -40,7 +40,7 @@ public struct Reshape: Operator {
 
     /// The output dims for `target`, resolving `0` and `-1` against the input dims (symbolically where
     /// the input has symbols: `[batch,128,768]` to `[0,-1]` gives `[batch,98304]`).
-    func outputDims(_ input: [Dim]?, _ target: [Int]) throws -> [Dim] {
+    package func outputDims(_ input: [Dim]?, _ target: [Int]) throws -> [Dim] {
         let op = Self.name
         guard target.filter({ $0 == -1 }).count <= 1 else {
             throw EmberError(.invalidArgument, "[\(op)] shape \(target) has more than one -1")

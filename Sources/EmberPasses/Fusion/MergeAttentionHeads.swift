@@ -10,6 +10,11 @@ import EmberOps
 ///
 /// when nothing else reads the split, transposed or unmerged tensors. The mask keeps its
 /// meaning: in both forms it broadcasts to `[batch, heads, queries, keys]`.
+///
+/// The batch and sequence dims must be proven to pass through the reshapes unchanged: equal in
+/// the value types, or copied by the reshape itself (a `0` in its shape constant, or the `-1`
+/// when the other dims account for everything else), as exporters write them when the
+/// sequence length is not known: `reshape(f32[batch,?,768], [0, 0, -1, 64])`.
 public struct MergeAttentionHeads: PatternPass {
     public static let name = "merge-attention-heads"
     public init() {}
@@ -19,15 +24,16 @@ public struct MergeAttentionHeads: PatternPass {
 
     func rewrite(at index: Int, in view: MatchView, graph: inout Graph, rewriter: inout Rewriter) throws -> Bool {
         let root = view.graph.nodes[index]
-        guard root.op is Reshape, root.outputs.count == 1, let merged = root.inputs[0],
+        guard let reshape = root.op as? Reshape, root.outputs.count == 1, let merged = root.inputs[0],
               let back = view.match(merged, Transpose.self), back.op.perm == Self.swap, let o = back.node.inputs[0],
               let attention = view.match(o, Attention.self), attention.node.outputs.count == 1,
               attention.op.qNumHeads == nil, attention.op.kvNumHeads == nil,
               attention.node.inputs.count >= 3, attention.node.inputs.dropFirst(4).allSatisfy({ $0 == nil })
         else { return false }
-        // y: [b, s, h * dv] from o: [b, h, s, dv].
-        guard let y = view.type(root.outputs[0]).shape, let heads = view.type(o).shape, y.count == 3, heads.count == 4,
-              Self.same(y[0], heads[0]), Self.same(y[1], heads[2]), Self.product(heads[1], heads[3]) == y[2].value
+        // y: [b, s, h * dv] from o: [b, h, s, dv], through the transposed [b, s, h, dv].
+        guard let heads = view.type(o).shape, heads.count == 4, let dims = ReshapeDims((index, root, reshape), view: view),
+              dims.output.count == 3, dims.keeps(0, from: 0), dims.keeps(1, from: 1),
+              let width = dims.size(2), Self.product(heads[1], heads[3]) == width
         else { return false }
         var pattern = [index, back.index, attention.index]
         var sources: [ValueID?] = []
@@ -55,18 +61,60 @@ public struct MergeAttentionHeads: PatternPass {
     private func splitHeads(_ value: ValueID?, view: MatchView) -> (ValueID, Int, [Int])? {
         guard let split = view.match(value, Transpose.self), split.op.perm == Self.swap, let x4 = split.node.inputs[0],
               let reshape = view.match(x4, Reshape.self), let x = reshape.node.inputs[0],
-              let shape = view.type(x).shape, let split4 = view.type(x4).shape, shape.count == 3, split4.count == 4,
-              Self.same(shape[0], split4[0]), Self.same(shape[1], split4[1]),
-              let heads = split4[2].value, Self.product(split4[2], split4[3]) == shape[2].value
+              let dims = ReshapeDims(reshape, view: view), dims.input.count == 3, dims.output.count == 4,
+              dims.keeps(0, from: 0), dims.keeps(1, from: 1),
+              let heads = dims.size(2), let size = dims.size(3), heads * size == dims.input[2].value
         else { return nil }
         return (x, heads, [split.index, reshape.index])
     }
-
-    /// Whether two dims are the same size: equal and not unknown.
-    private static func same(_ a: Dim, _ b: Dim) -> Bool { a == b && a != .unknown }
 
     private static func product(_ a: Dim, _ b: Dim) -> Int? {
         guard let a = a.value, let b = b.value else { return nil }
         return a * b
     }
+}
+
+/// What a reshape's types and shape constant prove about its dims.
+///
+/// Unknown input dims get placeholder symbols, and the output dims are resolved from the shape
+/// constant against them by `Reshape`'s own rule, so a dim the reshape copies (a `0`, without
+/// `allowzero`) or forces (the `-1`, when the other dims cancel) comes out as the same symbol:
+///
+///     reshape(f32[batch,?,768], [0, 0, -1, 64])  ->  resolved [batch, ?1, 12, 64]
+///     reshape(f32[?,?,768], [3, -1, 12, 64])     ->  resolved [3, ?, 12, 64]: dim 1 is not ?1
+private struct ReshapeDims {
+    /// The dims in the value types.
+    let input: [Dim], output: [Dim]
+    /// Input dims with placeholders for unknowns, and the output dims resolved against them;
+    /// nil when the shape is not a constant.
+    let named: [Dim]?, resolved: [Dim]?
+
+    init?(_ reshape: (index: Int, node: Node, op: Reshape), view: MatchView) {
+        guard let x = reshape.node.inputs[0], let input = view.type(x).shape,
+              let output = view.type(reshape.node.outputs[0]).shape
+        else { return nil }
+        (self.input, self.output) = (input, output)
+        let taken = Set(input.compactMap { if case .symbol(let s) = $0 { s } else { nil } })
+        var prefix = "?"
+        while taken.contains(where: { $0.hasPrefix(prefix) }) { prefix += "?" }
+        let named = input.enumerated().map { i, d in d == .unknown ? Dim.symbol("\(prefix)\(i)") : d }
+        guard reshape.node.inputs.count > 1, let target = view.constant(reshape.node.inputs[1])?.ints(),
+              let resolved = try? reshape.op.outputDims(named, target), resolved.count == output.count
+        else {
+            (self.named, self.resolved) = (nil, nil)
+            return
+        }
+        (self.named, self.resolved) = (named, resolved)
+    }
+
+    /// Whether output dim `o` is input dim `i`, for every input the reshape accepts.
+    func keeps(_ o: Int, from i: Int) -> Bool {
+        guard o < output.count, i < input.count else { return false }
+        if output[o] == input[i], input[i] != .unknown { return true }
+        guard let named, let resolved else { return false }
+        return resolved[o] == named[i] && named[i] != .unknown
+    }
+
+    /// The size of output dim `o`, where known.
+    func size(_ o: Int) -> Int? { output[o].value ?? resolved?[o].value }
 }
