@@ -36,6 +36,19 @@ enum SmallGemm {
             c5 += VectorLoops.load(p + 5 * stride)
         }
 
+        /// One step of the product: row `r` gains `b` times the value at `a[r]`.
+        @inline(__always) mutating func addProducts(
+            _ b: FloatVector, _ a: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+                                    UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>)
+        ) {
+            c0 = c0.addingProduct(FloatVector(repeating: a.0.pointee), b)
+            c1 = c1.addingProduct(FloatVector(repeating: a.1.pointee), b)
+            c2 = c2.addingProduct(FloatVector(repeating: a.2.pointee), b)
+            c3 = c3.addingProduct(FloatVector(repeating: a.3.pointee), b)
+            c4 = c4.addingProduct(FloatVector(repeating: a.4.pointee), b)
+            c5 = c5.addingProduct(FloatVector(repeating: a.5.pointee), b)
+        }
+
         /// The largest of the six rows, lane by lane.
         @inline(__always) func maximum() -> FloatVector {
             VectorMath.maximum(
@@ -67,25 +80,13 @@ enum SmallGemm {
         var bk = b
         if width == 16 {
             for _ in 0..<k {
-                let bv = VectorLoops.load(bk)
-                t.c0 = t.c0.addingProduct(FloatVector(repeating: a0.pointee), bv)
-                t.c1 = t.c1.addingProduct(FloatVector(repeating: a1.pointee), bv)
-                t.c2 = t.c2.addingProduct(FloatVector(repeating: a2.pointee), bv)
-                t.c3 = t.c3.addingProduct(FloatVector(repeating: a3.pointee), bv)
-                t.c4 = t.c4.addingProduct(FloatVector(repeating: a4.pointee), bv)
-                t.c5 = t.c5.addingProduct(FloatVector(repeating: a5.pointee), bv)
+                t.addProducts(VectorLoops.load(bk), (a0, a1, a2, a3, a4, a5))
                 (a0, a1, a2, a3, a4, a5) = (a0 + aStep, a1 + aStep, a2 + aStep, a3 + aStep, a4 + aStep, a5 + aStep)
                 bk += ldb
             }
         } else {
             for _ in 0..<k {
-                let bv = VectorLoops.loadPartial(bk, width)
-                t.c0 = t.c0.addingProduct(FloatVector(repeating: a0.pointee), bv)
-                t.c1 = t.c1.addingProduct(FloatVector(repeating: a1.pointee), bv)
-                t.c2 = t.c2.addingProduct(FloatVector(repeating: a2.pointee), bv)
-                t.c3 = t.c3.addingProduct(FloatVector(repeating: a3.pointee), bv)
-                t.c4 = t.c4.addingProduct(FloatVector(repeating: a4.pointee), bv)
-                t.c5 = t.c5.addingProduct(FloatVector(repeating: a5.pointee), bv)
+                t.addProducts(VectorLoops.loadPartial(bk, width), (a0, a1, a2, a3, a4, a5))
                 (a0, a1, a2, a3, a4, a5) = (a0 + aStep, a1 + aStep, a2 + aStep, a3 + aStep, a4 + aStep, a5 + aStep)
                 bk += ldb
             }
