@@ -227,7 +227,7 @@ struct Bench: ParsableCommand {
         return out + "\n"
     }
 
-    static func profileTable(_ steps: [(location: String, provider: String, time: Duration)], runs: Int, batch: Int) -> String {
+    static func profileTable(_ steps: [(location: String, provider: String, op: String, time: Duration)], runs: Int, batch: Int) -> String {
         let ms = { (d: Duration) in milliseconds(d) / Double(runs) }
         var byProvider: [String: Double] = [:]
         for step in steps { byProvider[step.provider, default: 0] += ms(step.time) }
@@ -236,7 +236,7 @@ struct Bench: ParsableCommand {
         out += "\nby op:\n"
         var byOp: [String: (ms: Double, count: Int)] = [:]
         for step in steps {
-            let key = "\(step.provider) \(opName(step.location))"
+            let key = "\(step.provider) \(step.op)"
             let sum = byOp[key, default: (0, 0)]
             byOp[key] = (sum.ms + ms(step.time), sum.count + 1)
         }
@@ -248,12 +248,6 @@ struct Bench: ParsableCommand {
             out += "  \(String(format: "%8.3f", ms(step.time))) ms  \(step.provider.padding(toLength: 10, withPad: " ", startingAt: 0))  \(step.location)\n"
         }
         return out
-    }
-
-    /// The op of a step's location, `node 'NAME' (OP)`; the location itself for other steps.
-    private static func opName(_ location: String) -> String {
-        guard location.hasSuffix(")"), let open = location.lastIndex(of: "(") else { return location }
-        return String(location[location.index(after: open)..<location.index(before: location.endIndex)])
     }
 
     /// Device time by kind of step, then the slowest steps.

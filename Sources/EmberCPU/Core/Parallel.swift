@@ -24,6 +24,27 @@ public enum Parallel {
         }
     }
 
+    /// Items `0..<count` handed out `grain` at a time to whichever thread asks next, for loops whose
+    /// threads may be slowed unevenly (by other work on their cores): each takes runs as it
+    /// finishes the last, so one slow thread does not hold up the whole loop.
+    final class ItemQueue: @unchecked Sendable {
+        private let lock = NSLock()
+        private var start = 0
+        let count: Int, grain: Int
+
+        init(count: Int, grain: Int) { (self.count, self.grain) = (count, grain) }
+
+        /// The next run of items, or nil when every item is taken.
+        func next() -> Range<Int>? {
+            lock.lock()
+            defer { lock.unlock() }
+            guard start < count else { return nil }
+            let run = start..<min(count, start + grain)
+            start = run.upperBound
+            return run
+        }
+    }
+
     /// A loop body handed to the worker threads; each call writes only what its range owns.
     private struct SharedBody: @unchecked Sendable {
         let body: (Range<Int>) -> Void

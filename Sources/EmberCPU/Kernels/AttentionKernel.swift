@@ -95,7 +95,7 @@ struct AttentionKernel: CPUKernel {
             left: op.leftWindowSize, right: op.rightWindowSize)
         // Threads take runs of blocks as they finish the last (about eight per thread), so that a
         // thread slowed by anything else on its core does not hold up the whole step.
-        let queue = ItemQueue(count: items, grain: max(1, items / (chunks * 8)))
+        let queue = Parallel.ItemQueue(count: items, grain: max(1, items / (chunks * 8)))
         Parallel.forEach(chunks) { range in
             let (q, k, v, y, mask, scratch) = shared.value
             for chunk in range {
@@ -110,25 +110,6 @@ struct AttentionKernel: CPUKernel {
                     }
                 }
             }
-        }
-    }
-
-    /// Items `0..<count` handed out `grain` at a time to whichever thread asks next.
-    final class ItemQueue: @unchecked Sendable {
-        private let lock = NSLock()
-        private var start = 0
-        let count: Int, grain: Int
-
-        init(count: Int, grain: Int) { (self.count, self.grain) = (count, grain) }
-
-        /// The next run of items, or nil when every item is taken.
-        func next() -> Range<Int>? {
-            lock.lock()
-            defer { lock.unlock() }
-            guard start < count else { return nil }
-            let run = start..<min(count, start + grain)
-            start = run.upperBound
-            return run
         }
     }
 

@@ -12,9 +12,7 @@ final class AlignedBuffer: @unchecked Sendable {
 
     init(byteCount: Int) {
         self.byteCount = byteCount
-        let large = byteCount >= LargeMemory.threshold
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 64), alignment: large ? LargeMemory.hugePage : 64)
-        if large { LargeMemory.prepare(UnsafeMutableRawBufferPointer(start: pointer, count: byteCount)) }
+        pointer = Self.allocate(byteCount)
         owner = nil
     }
 
@@ -27,11 +25,18 @@ final class AlignedBuffer: @unchecked Sendable {
             pointer = UnsafeMutableRawPointer(mutating: base)
             self.owner = owner
         } else {
-            let large = byteCount >= LargeMemory.threshold
-            pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 64), alignment: large ? LargeMemory.hugePage : 64)
+            pointer = Self.allocate(byteCount)
             if let base = bytes.baseAddress { pointer.copyMemory(from: base, byteCount: byteCount) }
             self.owner = nil
         }
+    }
+
+    /// 64-byte aligned memory; large buffers huge-page aligned, their pages mapped at once.
+    private static func allocate(_ byteCount: Int) -> UnsafeMutableRawPointer {
+        let large = byteCount >= LargeMemory.threshold
+        let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 64), alignment: large ? LargeMemory.hugePage : 64)
+        if large { LargeMemory.prepare(UnsafeMutableRawBufferPointer(start: pointer, count: byteCount)) }
+        return pointer
     }
 
     /// A copy of an f32 tensor's elements.

@@ -7,9 +7,12 @@ public final class StepProfile: @unchecked Sendable {
 
     func add(step: Int, _ duration: Duration) { times.withLock { $0[step, default: .zero] += duration } }
 
-    /// Every step with its total time, slowest first.
-    public func report(_ program: CPUProgram) -> [(location: String, provider: String, time: Duration)] {
-        let steps = program.steps
-        return times.withLock { $0 }.map { (steps[$0.key].location, steps[$0.key].provider, $0.value) }.sorted { $0.time > $1.time }
+    /// Every step with its op ("layout conversion" for the planner's copies) and total time,
+    /// slowest first.
+    public func report(_ program: CPUProgram) -> [(location: String, provider: String, op: String, time: Duration)] {
+        let steps = program.layout.steps
+        return times.withLock { $0 }.map { step, time in
+            (steps[step].location, steps[step].provider, steps[step].op?.name ?? "layout conversion", time)
+        }.sorted { $0.time > $1.time }
     }
 }
