@@ -40,9 +40,9 @@ def expected_outputs(model, inputs):
     return [o.numpy() for o in outs]
 
 
-def check(name, factory, exporter, batches, tmp_path_factory):
+def check(name, factory, exporter, batches, directory):
     case = factory()
-    path = export(case, exporter, tmp_path_factory.mktemp(f"{name}-{exporter}"))
+    path = export(case, exporter, directory)
     model = case.build()
     for batch in batches:
         inputs = case.inputs(batch)
@@ -56,11 +56,11 @@ def check(name, factory, exporter, batches, tmp_path_factory):
 
 @pytest.mark.parametrize("exporter", EXPORTERS)
 @pytest.mark.parametrize("name", list(REQUIRED))
-def test_model_matches_pytorch(name, exporter, tmp_path_factory):
-    check(name, REQUIRED[name], exporter, (1, 3), tmp_path_factory)
+def test_model_matches_pytorch(name, exporter, tmp_path):
+    check(name, REQUIRED[name], exporter, (1, 3), tmp_path)
 
 
 @pytest.mark.parametrize("exporter", EXPORTERS)
 @pytest.mark.parametrize("name", list(COVERAGE))
-def test_more_architectures_match_pytorch(name, exporter, tmp_path_factory):
-    check(name, COVERAGE[name], exporter, (2,), tmp_path_factory)
+def test_more_architectures_match_pytorch(name, exporter, tmp_path):
+    check(name, COVERAGE[name], exporter, (2,), tmp_path)

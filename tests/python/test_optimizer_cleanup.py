@@ -93,9 +93,9 @@ def assert_static_targets(text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def bert_dynamic(tmp_path_factory):
+def bert_dynamic(module_tmp_path):
     case = bert(layers=2, seq=16)
-    return case, export(case, "torchscript", tmp_path_factory.mktemp("bert-dynamic"))
+    return case, export(case, "torchscript", module_tmp_path / "bert-dynamic")
 
 
 def test_bert_dynamic_shapes_fold_to_constant_targets(bert_dynamic):

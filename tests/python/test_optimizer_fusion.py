@@ -36,14 +36,14 @@ EXPORTERS = ["torchscript", "dynamo"]
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def exported(module_tmp_path):
     """Exports each (model, exporter) once for the whole module."""
     cache: dict[tuple[str, str], tuple[Path, dict[str, np.ndarray]]] = {}
 
     def get(name: str, exporter: str):
         if (name, exporter) not in cache:
             case = MODELS[name][0]()
-            path = export(case, exporter, tmp_path_factory.mktemp(f"{name}-{exporter}"))
+            path = export(case, exporter, module_tmp_path / f"{name}-{exporter}")
             feeds = {n: t.numpy() for n, t in zip(case.input_names, case.inputs(2))}
             cache[(name, exporter)] = (path, feeds)
         return cache[(name, exporter)]

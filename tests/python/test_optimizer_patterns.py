@@ -80,7 +80,7 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def exported(module_tmp_path):
     """Exports each case once per test module run."""
     paths: dict[str, tuple[ModelCase, Path]] = {}
 
@@ -88,7 +88,7 @@ def exported(tmp_path_factory):
         factory, exporter, batch = CASES[name]
         if name not in paths:
             case = factory()
-            directory = tmp_path_factory.mktemp(name)
+            directory = module_tmp_path / name
             if exporter == "torchscript-bn":
                 path = export(case, "torchscript", directory, keep_batch_norm=True)
             else:
