@@ -6,7 +6,7 @@
 #   swift build -c release --static-swift-stdlib --product ember-gpu-check
 #   swift build -c release --static-swift-stdlib --product ember       # for the model benchmark
 #   mkdir -p DIR && cp .build/release/ember-gpu-check .build/release/ember scripts/gpu-check.sh \
-#       bench/cuda_torch_peer.py bench/cuda.py DIR/   (cuda.py reads tests/python/models.py from the repo)
+#       bench/cuda_torch_peer.py bench/gpu.py DIR/   (gpu.py reads tests/python/models.py from the repo)
 #   strip DIR/ember-gpu-check DIR/ember && xz DIR/ember-gpu-check DIR/ember   # optional: smaller to carry
 # then on the GPU machine:  bash DIR/gpu-check.sh
 # EMBER_GPU_CHECKS=ops,mlp,conv,resnet,bottleneck,engine (the default: all) picks the sections of both
@@ -41,15 +41,15 @@ if [ -f "$here/cuda_torch_peer.py" ] && python3 -c "import torch" 2>/dev/null; t
     PYTHONUNBUFFERED=1 timeout "${TORCH_PEER_TIMEOUT:-300}" python3 "$here/cuda_torch_peer.py" \
         --sections "${TORCH_PEER_SECTIONS:-${EMBER_GPU_CHECKS:-ops,mlp,resnet,bottleneck}}" 2>&1 | tee "$out/torch.txt"
 fi
-# Whole models against PyTorch (bench/cuda.py), when the `ember` binary is there too:
+# Whole models against PyTorch (bench/gpu.py), when the `ember` binary is there too:
 # EMBER_GPU_BENCH names the models (resnet50,bert,vit), EMBER_GPU_BATCHES the batch sizes.
 ember="$here/ember"
 if [ ! -x "$ember" ] && [ -f "$ember.xz" ]; then
     { xz -dc "$ember.xz" 2>/dev/null || python3 -c "import lzma, sys; sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())" "$ember.xz"; } \
         > /tmp/ember && chmod +x /tmp/ember && ember=/tmp/ember
 fi
-if [ -n "${EMBER_GPU_BENCH:-}" ] && [ -x "$ember" ] && [ -f "$here/cuda.py" ]; then
-    PYTHONUNBUFFERED=1 timeout "${EMBER_BENCH_TIMEOUT:-540}" python3 "$here/cuda.py" --ember "$ember" \
+if [ -n "${EMBER_GPU_BENCH:-}" ] && [ -x "$ember" ] && [ -f "$here/gpu.py" ]; then
+    PYTHONUNBUFFERED=1 timeout "${EMBER_BENCH_TIMEOUT:-540}" python3 "$here/gpu.py" --ember "$ember" \
         --models "$EMBER_GPU_BENCH" --batches "${EMBER_GPU_BATCHES:-1,32}" \
         --peers "${EMBER_GPU_PEERS:-eager,compile,reduce-overhead}" --out "$out" \
         ${EMBER_GPU_PROFILE:+--profile} 2>&1 | tee "$out/bench.txt"

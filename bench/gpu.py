@@ -10,7 +10,7 @@ For each model and batch size, in one run on one GPU:
   PyTorch's in fp32 on the same inputs.
 It prints one markdown table and writes it, with the raw numbers, under --out.
 
-    python3 bench/cuda.py --ember PATH/TO/ember [--models resnet50,bert,vit] [--batches 1,32]
+    python3 bench/gpu.py --ember PATH/TO/ember [--models resnet50,bert,vit] [--batches 1,32]
         [--peers eager,compile,reduce-overhead] [--out DIR]
 """
 
