@@ -24,6 +24,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "python"))
 import models  # noqa: E402
 
+# A round during which the hypervisor took more than this share of the CPU is run again.
+STEAL_LIMIT = 0.01
+RETRIES = 3
+
 CASES = {
     "resnet50": lambda: models.vision("resnet50"),
     "mobilenet_v2": lambda: models.vision("mobilenet_v2"),
@@ -65,8 +69,24 @@ def run_bench(ember: Path, engine: Path, model: Path, peer: str, batches: list[i
             rows[int(cells[0])] = {"ember": float(cells[1]), "peer": float(cells[2]), "diff": float(cells[5])}
     peak = re.search(r"peak memory: ember (\d+) MB, \S+ (\d+) MB", result.stdout)
     load = re.search(r"built a \w+ engine in ([0-9.]+) ms", result.stdout + result.stderr)
+    # `ember bench` names the share of CPU time the hypervisor stole while each side ran, when any.
+    stolen = [float(p) / 100 for p in re.findall(r"([0-9.]+)%", next(
+        (line for line in result.stdout.splitlines() if line.startswith("cpu stolen")), ""))]
     return {"rows": rows, "ember_mb": int(peak.group(1)) if peak else None, "peer_mb": int(peak.group(2)) if peak else None,
-            "load_ms": float(load.group(1)) if load else None}
+            "load_ms": float(load.group(1)) if load else None, "steal": max(stolen, default=0.0)}
+
+
+def steady_round(ember: Path, engine: Path, model: Path, peer: str, batches: list[int], threads: int) -> dict:
+    """One `run_bench`, repeated (at most `RETRIES` more times) while the hypervisor stole more
+    than `STEAL_LIMIT` of the CPU during it: such a round times the host's other guests. The
+    round with the least stolen time is kept."""
+    attempts = []
+    for _ in range(1 + RETRIES):
+        attempts.append(run_bench(ember, engine, model, peer, batches, threads))
+        if attempts[-1]["steal"] <= STEAL_LIMIT:
+            break
+        print(f"  {attempts[-1]['steal']:.1%} of the CPU was stolen during that round; repeating it", flush=True)
+    return min(attempts, key=lambda r: r["steal"])
 
 
 def median(values: list[float]) -> float:
@@ -75,15 +95,15 @@ def median(values: list[float]) -> float:
 
 
 def compare(ember: Path, engine: Path, model: Path, peer: str, batches: list[int], threads: int, rounds: int) -> dict:
-    """Medians over `rounds` runs of `run_bench`; the largest difference and peaks over all of them.
+    """Medians over `rounds` steady rounds of `run_bench`; the largest difference and peaks over all of them.
     The speedup is the median of each round's own ratio: within a round the two sides ran one right
     after the other, so a machine that slows down for a while slows both."""
-    runs = [run_bench(ember, engine, model, peer, batches, threads) for _ in range(rounds)]
+    runs = [steady_round(ember, engine, model, peer, batches, threads) for _ in range(rounds)]
     rows = {b: {"ember": median([r["rows"][b]["ember"] for r in runs]), "peer": median([r["rows"][b]["peer"] for r in runs]),
                 "speedup": median([r["rows"][b]["peer"] / r["rows"][b]["ember"] for r in runs]),
                 "diff": max(r["rows"][b]["diff"] for r in runs)} for b in batches}
     return {"rows": rows, "ember_mb": max(r["ember_mb"] for r in runs), "peer_mb": max(r["peer_mb"] for r in runs),
-            "load_ms": median([r["load_ms"] for r in runs])}
+            "load_ms": median([r["load_ms"] for r in runs]), "steal": max(r["steal"] for r in runs)}
 
 
 def compile_engine(ember: Path, model: Path) -> Path:
@@ -109,10 +129,12 @@ def main():
              "ratio (the two sides ran one right after the other); f32; random weights and inputs. Peak memory is",
              "each process's peak resident set over the rounds (Ember: engine load and runs; ONNX Runtime: Python,",
              "session and runs). Load is Ember's engine load: file mapped and checked, kernels set up (weights are",
-             "stored packed, so none are copied).", "",
+             "stored packed, so none are copied). Stolen is the largest share of the machine's CPU time that the",
+             "hypervisor gave to other guests during a kept round (`steal` in /proc/stat); a round with more than",
+             f"{STEAL_LIMIT:.0%} stolen was run again, up to {RETRIES} times, keeping the attempt with the least.", "",
              "| model | batch | Ember ms | ONNX Runtime ms | vs ORT | Ember (.pt2) ms | PyTorch ms | vs PyTorch "
-             "| max rel diff (ORT) | peak MB Ember / ORT | load ms |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| max rel diff (ORT) | peak MB Ember / ORT | load ms | stolen |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
             case = CASES[name]()
@@ -128,7 +150,7 @@ def main():
                 lines.append(
                     f"| {name} | {b} | {o['ember']:.2f} | {o['peer']:.2f} | {o['speedup']:.2f}x | "
                     f"{t['ember']:.2f} | {t['peer']:.2f} | {t['speedup']:.2f}x | {o['diff']:.2e} | "
-                    f"{ort['ember_mb']} / {ort['peer_mb']} | {ort['load_ms']:.0f} |")
+                    f"{ort['ember_mb']} / {ort['peer_mb']} | {ort['load_ms']:.0f} | {max(ort['steal'], torch['steal']):.1%} |")
                 print(lines[-1], flush=True)
     table = "\n".join(lines) + "\n"
     print(table)

@@ -85,6 +85,8 @@ struct Bench: ParsableCommand {
         var maxDifference: Double?
         var maxRelative: Double?
         var peerPeakMB: Double?
+        /// The share of CPU time the hypervisor stole while each side was timed.
+        var emberSteal: Double?, peerSteal: Double?
     }
 
     private func peerModelPath(_ file: ModelFile) throws -> String? {
@@ -104,6 +106,7 @@ struct Bench: ParsableCommand {
     private func measure(_ engine: Engine, batch: Int, peerModel: String?) throws -> Row {
         let inputs = try randomInputs(engine.graph, batch: batch)
         progress("batch \(batch): timing ember (\(engine.backend.rawValue))")
+        let emberStart = StolenCPU.now()
         let (emberMs, emberOutputs): (Double, [(name: String, tensor: Tensor)])
         if let cuda = engine.cudaProgram {
             // GPU callers keep their tensors on the device: time runs on inputs already there.
@@ -111,7 +114,7 @@ struct Bench: ParsableCommand {
         } else {
             (emberMs, emberOutputs) = try Self.time(warmup: warmup, iterations: iterations) { try engine.run(inputs) }
         }
-        var row = Row(batch: batch, emberMs: emberMs)
+        var row = Row(batch: batch, emberMs: emberMs, emberSteal: StolenCPU.share(since: emberStart))
         if profile, let cuda = engine.cudaProgram {
             let steps = try cuda.profile(inputs, iterations: min(iterations, 20))
             print(Self.cudaProfileTable(steps, batch: batch))
@@ -133,11 +136,13 @@ struct Bench: ParsableCommand {
             peerOutputs = Dictionary(uniqueKeysWithValues: outputs.map { ($0.name, $0.tensor) })
         case .onnxruntime, .torch:
             progress("batch \(batch): timing \(against.rawValue)")
+            let peerStart = StolenCPU.now()
             let result = try PeerProcess.run(
                 peer: against.rawValue, model: peerModel!, graph: engine.graph, inputs: inputs,
                 warmup: warmup, iterations: iterations, python: python)
             row.peerMs = result.ms
             row.peerPeakMB = result.peakMB
+            row.peerSteal = StolenCPU.share(since: peerStart)
             peerOutputs = result.outputs
         }
         var worst = 0.0, worstRelative = 0.0
@@ -224,7 +229,17 @@ struct Bench: ParsableCommand {
         }
         out += "peak memory: ember \(String(format: "%.0f", emberPeak)) MB"
         if let peak = rows.compactMap(\.peerPeakMB).max() { out += ", \(peerName) \(String(format: "%.0f", peak)) MB" }
-        return out + "\n"
+        return out + "\n" + stealNote(rows, peer: peerName)
+    }
+
+    /// A line on CPU time the hypervisor took while timing, when it took any worth noting: above
+    /// a percent or so, the times say more about the host's other guests than about the engines.
+    static func stealNote(_ rows: [Row], peer: String) -> String {
+        let shares = rows.flatMap { [$0.emberSteal, $0.peerSteal] }.compactMap { $0 }
+        guard let worst = shares.max(), worst >= 0.005 else { return "" }
+        let percent = { (share: Double?) in share.map { String(format: "%.1f%%", $0 * 100) } ?? "?" }
+        let parts = rows.map { "batch \($0.batch): ember \(percent($0.emberSteal)), \(peer) \(percent($0.peerSteal))" }
+        return "cpu stolen by the hypervisor while timing: \(parts.joined(separator: "; "))\n"
     }
 
     static func profileTable(_ steps: [(location: String, provider: String, op: String, time: Duration)], runs: Int, batch: Int) -> String {
@@ -284,5 +299,29 @@ enum PeakMemory {
             let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
         else { return 0 }
         return kilobytes * 1024
+    }
+}
+
+/// CPU time the hypervisor gave to other guests while this machine's threads were ready to run:
+/// `steal` in the first line of /proc/stat. On a shared virtual machine it is what makes one
+/// timing differ from the next, so `ember bench` reports it beside the times.
+struct StolenCPU {
+    let steal: Int, total: Int
+
+    /// The machine's counters now (in clock ticks, over all CPUs); nil where /proc/stat is missing.
+    static func now() -> StolenCPU? {
+        guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+            let line = stat.split(separator: "\n").first, line.hasPrefix("cpu ")
+        else { return nil }
+        // user nice system idle iowait irq softirq steal (guest time is already in user).
+        let fields = line.split(separator: " ").dropFirst().prefix(8).compactMap { Int($0) }
+        guard fields.count == 8 else { return nil }
+        return StolenCPU(steal: fields[7], total: fields.reduce(0, +))
+    }
+
+    /// The share of the machine's CPU time stolen from `start` until now.
+    static func share(since start: StolenCPU?) -> Double? {
+        guard let start, let end = now(), end.total > start.total else { return nil }
+        return Double(end.steal - start.steal) / Double(end.total - start.total)
     }
 }
