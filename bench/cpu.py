@@ -95,9 +95,9 @@ def median(values: list[float]) -> float:
 
 
 def compare(ember: Path, engine: Path, model: Path, peer: str, batches: list[int], threads: int, rounds: int) -> dict:
-    """Medians over `rounds` steady rounds of `run_bench`; the largest difference and peaks over all of them.
-    The speedup is the median of each round's own ratio: within a round the two sides ran one right
-    after the other, so a machine that slows down for a while slows both."""
+    """Medians over `rounds` steady rounds of `run_bench`; the largest difference, peaks and stolen
+    share over all of them. The speedup is the median of each round's own ratio: within a round the
+    two sides ran one right after the other, so a machine that slows down for a while slows both."""
     runs = [steady_round(ember, engine, model, peer, batches, threads) for _ in range(rounds)]
     rows = {b: {"ember": median([r["rows"][b]["ember"] for r in runs]), "peer": median([r["rows"][b]["peer"] for r in runs]),
                 "speedup": median([r["rows"][b]["peer"] / r["rows"][b]["ember"] for r in runs]),
