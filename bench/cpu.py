@@ -97,7 +97,7 @@ def median(values: list[float]) -> float:
 def compare(ember: Path, engine: Path, model: Path, peer: str, batches: list[int], threads: int, rounds: int) -> dict:
     """Medians over `rounds` steady rounds of `run_bench`; the largest difference, peaks and stolen
     share over all of them. The speedup is the median of each round's own ratio: within a round the
-    two sides ran one right after the other, so a machine that slows down for a while slows both."""
+    two sides took turns, so a machine that slows down for a while slows both."""
     runs = [steady_round(ember, engine, model, peer, batches, threads) for _ in range(rounds)]
     rows = {b: {"ember": median([r["rows"][b]["ember"] for r in runs]), "peer": median([r["rows"][b]["peer"] for r in runs]),
                 "speedup": median([r["rows"][b]["peer"] / r["rows"][b]["ember"] for r in runs]),
@@ -125,8 +125,8 @@ def main():
 
     lines = [f"# CPU benchmark, {datetime.date.today()}, {cpu_name()}, {args.threads} threads", "",
              f"Engine files compiled from each export, then `ember bench` against the peer: median ms of 30 runs",
-             f"after 10 warm-up runs, the median over {args.rounds} rounds; the speedups are the median of each round's",
-             "ratio (the two sides ran one right after the other); f32; random weights and inputs. Peak memory is",
+             f"after 10 warm-up runs, taken by turns with the peer; the median over {args.rounds} rounds; the speedups are",
+             "the median of each round's ratio; f32; random weights and inputs. Peak memory is",
              "each process's peak resident set over the rounds (Ember: engine load and runs; ONNX Runtime: Python,",
              "session and runs). Load is Ember's engine load: file mapped and checked, kernels set up (weights are",
              "stored packed, so none are copied). Stolen is the largest share of the machine's CPU time that the",

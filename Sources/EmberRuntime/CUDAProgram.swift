@@ -150,12 +150,13 @@ public final class CUDAProgram: @unchecked Sendable {  // Mutable state is guard
         try stream.synchronize()
     }
 
-    /// The median wall-clock milliseconds of one run with its inputs already on the device
-    /// (uploaded once, before timing): launching the replay (or queuing every step) and waiting
-    /// for it, as a caller whose tensors live on the GPU sees it. Also returns the outputs.
+    /// The wall-clock milliseconds of each of `iterations` runs, after `warmup` (at least one)
+    /// untimed ones, with the inputs already on the device (uploaded once, before timing):
+    /// launching the replay (or queuing every step) and waiting for it, as a caller whose tensors
+    /// live on the GPU sees it. Also returns the outputs.
     public func deviceMilliseconds(
         _ inputs: [String: Tensor], warmup: Int, iterations: Int
-    ) throws -> (ms: Double, outputs: [(name: String, tensor: Tensor)]) {
+    ) throws -> (ms: [Double], outputs: [(name: String, tensor: Tensor)]) {
         let shapes = graph.inputs.map { inputs[graph.name(of: $0)]?.shape ?? [] }
         let build = try build(shapes)
         build.lock.lock()
@@ -164,14 +165,13 @@ public final class CUDAProgram: @unchecked Sendable {  // Mutable state is guard
         for _ in 0..<max(warmup, 1) { try launch(build) }
         let clock = ContinuousClock()
         var samples: [Double] = []
-        for _ in 0..<max(iterations, 1) {
+        for _ in 0..<iterations {
             let start = clock.now
             try launch(build)
             let d = clock.now - start
             samples.append(Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15)
         }
-        samples.sort()
-        return (samples[samples.count / 2], try build.executor.outputs())
+        return (samples, try build.executor.outputs())
     }
 
     /// Each step's device time for these inputs' shapes (see `CUDAGraphExecutor.profile`).

@@ -59,6 +59,8 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        // A peer that dies must not take ember with it: writing to its pipe then fails instead.
+        signal(SIGPIPE, SIG_IGN)
         try Ember.reportingErrors {
             progress("compiling \(model)")
             let clock = ContinuousClock()
@@ -105,16 +107,39 @@ struct Bench: ParsableCommand {
 
     private func measure(_ engine: Engine, batch: Int, peerModel: String?) throws -> Row {
         let inputs = try randomInputs(engine.graph, batch: batch)
-        progress("batch \(batch): timing ember (\(engine.backend.rawValue))")
-        let emberStart = StolenCPU.now()
-        let (emberMs, emberOutputs): (Double, [(name: String, tensor: Tensor)])
-        if let cuda = engine.cudaProgram {
-            // GPU callers keep their tensors on the device: time runs on inputs already there.
-            (emberMs, emberOutputs) = try cuda.deviceMilliseconds(inputs, warmup: warmup, iterations: iterations)
-        } else {
-            (emberMs, emberOutputs) = try Self.time(warmup: warmup, iterations: iterations) { try engine.run(inputs) }
+        // Ember's timed runs: one untimed run first, then `count`; every run's ms and the outputs.
+        let timeEmber = { (count: Int) throws -> ([Double], [(name: String, tensor: Tensor)]) in
+            if let cuda = engine.cudaProgram {
+                // GPU callers keep their tensors on the device: time runs on inputs already there.
+                return try cuda.deviceMilliseconds(inputs, warmup: 1, iterations: count)
+            }
+            return try Self.time(iterations: count) { try engine.run(inputs) }
         }
-        var row = Row(batch: batch, emberMs: emberMs, emberSteal: StolenCPU.share(since: emberStart))
+        var peer: PeerProcess?
+        if against == .onnxruntime || against == .torch {
+            progress("batch \(batch): loading the model into \(against.rawValue)")
+            peer = try PeerProcess(
+                peer: against.rawValue, model: peerModel!, graph: engine.graph, inputs: inputs, warmup: warmup, python: python)
+        }
+        progress("batch \(batch): warming up ember (\(engine.backend.rawValue))")
+        var (_, emberOutputs) = try timeEmber(max(warmup - 1, 0))
+
+        // With a peer process, the two take turns, each starting every other turn, so that a
+        // machine whose speed drifts (other guests on its host, say) slows both sides alike.
+        let turns = peer == nil ? [iterations] : Self.turns(iterations)
+        var emberTimes: [Double] = [], peerTimes: [Double] = []
+        var emberStolen = StolenCPU.Tally(), peerStolen = StolenCPU.Tally()
+        for (index, count) in turns.enumerated() {
+            progress("batch \(batch): turn \(index + 1) of \(turns.count), \(count) runs each")
+            var sides: [() throws -> Void] = [{ emberTimes += try emberStolen.during { let (ms, outputs) = try timeEmber(count); emberOutputs = outputs; return ms } }]
+            if let peer { sides.append({ peerTimes += try peerStolen.during { try peer.time(count) } }) }
+            for side in index % 2 == 0 ? sides : sides.reversed() {
+                try side()
+                // Both sides' worker threads spin a while after a run: let them settle first.
+                if peer != nil { Thread.sleep(forTimeInterval: 0.05) }
+            }
+        }
+        var row = Row(batch: batch, emberMs: Self.median(emberTimes), emberSteal: emberStolen.share)
         if profile, let cuda = engine.cudaProgram {
             let steps = try cuda.profile(inputs, iterations: min(iterations, 20))
             print(Self.cudaProfileTable(steps, batch: batch))
@@ -131,19 +156,16 @@ struct Bench: ParsableCommand {
         case .reference:
             progress("batch \(batch): timing the reference backend")
             let reference = try Engine(graph: try engine.completeGraph(), backend: .reference)
-            let (ms, outputs) = try Self.time(warmup: min(warmup, 1), iterations: max(1, iterations / 4)) { try reference.run(inputs) }
-            row.peerMs = ms
+            _ = try reference.run(inputs)
+            let (times, outputs) = try Self.time(iterations: max(1, iterations / 4)) { try reference.run(inputs) }
+            row.peerMs = Self.median(times)
             peerOutputs = Dictionary(uniqueKeysWithValues: outputs.map { ($0.name, $0.tensor) })
         case .onnxruntime, .torch:
-            progress("batch \(batch): timing \(against.rawValue)")
-            let peerStart = StolenCPU.now()
-            let result = try PeerProcess.run(
-                peer: against.rawValue, model: peerModel!, graph: engine.graph, inputs: inputs,
-                warmup: warmup, iterations: iterations, python: python)
-            row.peerMs = result.ms
-            row.peerPeakMB = result.peakMB
-            row.peerSteal = StolenCPU.share(since: peerStart)
-            peerOutputs = result.outputs
+            let (outputs, peakMB) = try peer!.finish()
+            row.peerMs = Self.median(peerTimes)
+            row.peerPeakMB = peakMB
+            row.peerSteal = peerStolen.share
+            peerOutputs = outputs
         }
         var worst = 0.0, worstRelative = 0.0
         for (name, tensor) in emberOutputs {
@@ -189,9 +211,9 @@ struct Bench: ParsableCommand {
         return inputs
     }
 
-    static func time<T>(warmup: Int, iterations: Int, _ body: () throws -> T) throws -> (Double, T) {
+    /// One untimed run, then `iterations` timed ones: every timed run's milliseconds and the last result.
+    static func time<T>(iterations: Int, _ body: () throws -> T) throws -> ([Double], T) {
         var last = try body()
-        for _ in 0..<warmup { last = try body() }
         let clock = ContinuousClock()
         var samples: [Double] = []
         for _ in 0..<iterations {
@@ -199,7 +221,17 @@ struct Bench: ParsableCommand {
             last = try body()
             samples.append(milliseconds(clock.now - start))
         }
-        return (samples.sorted()[samples.count / 2], last)
+        return (samples, last)
+    }
+
+    /// `iterations` split into the turns Ember and a peer take: six at most, none empty.
+    static func turns(_ iterations: Int) -> [Int] {
+        let count = min(iterations, 6)
+        return (0..<count).map { iterations / count + ($0 < iterations % count ? 1 : 0) }
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        values.isEmpty ? .nan : values.sorted()[values.count / 2]
     }
 
     static func milliseconds(_ d: Duration) -> Double {
@@ -319,9 +351,26 @@ struct StolenCPU {
         return StolenCPU(steal: fields[7], total: fields.reduce(0, +))
     }
 
-    /// The share of the machine's CPU time stolen from `start` until now.
-    static func share(since start: StolenCPU?) -> Double? {
-        guard let start, let end = now(), end.total > start.total else { return nil }
-        return Double(end.steal - start.steal) / Double(end.total - start.total)
+    /// Stolen and total time summed over the spans one side was timed in.
+    struct Tally {
+        var steal = 0, total = 0
+
+        init() {}
+
+        init(since start: StolenCPU?) {
+            guard let start, let end = now() else { return }
+            (steal, total) = (end.steal - start.steal, end.total - start.total)
+        }
+
+        mutating func during<T>(_ body: () throws -> T) rethrows -> T {
+            let start = now()
+            defer {
+                let span = Tally(since: start)
+                (steal, total) = (steal + span.steal, total + span.total)
+            }
+            return try body()
+        }
+
+        var share: Double? { total > 0 ? Double(steal) / Double(total) : nil }
     }
 }

@@ -197,6 +197,14 @@ def test_bench_refuses_what_it_cannot_do(model_path, tmp_path):
     assert ember("bench", model_path, "--against", "warp-drive").returncode != 0
 
 
+@pytest.mark.parametrize("python", ["false", "no-such-python"])
+def test_bench_reports_a_peer_that_stops(model_path, python):
+    """A peer process that exits before it answers is an error naming the peer, not a hang or a crash."""
+    proc = ember("bench", model_path, "--against", "onnxruntime", "--python", python, "--iterations", "2")
+    assert proc.returncode == 1, proc.stderr
+    assert "onnxruntime stopped" in proc.stderr or "cannot start" in proc.stderr, proc.stderr
+
+
 def test_cpu_engine_stores_packed_weights_and_needs_onednn_to_run(tmp_path):
     """A CPU engine holds its convolution's weights as oneDNN packed them: it runs like the model
     where oneDNN is, and where it is missing loading says so (the model file itself still runs)."""
