@@ -16,11 +16,14 @@ public enum Parallel {
         guard count > 0 else { return }
         let chunks = min(threadCount, max(1, count / max(grain, 1)))
         if chunks == 1 { return body(0..<count) }
-        withoutActuallyEscaping(body) { body in
-            let shared = SharedBody(body: body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                shared.body(count * chunk / chunks..<count * (chunk + 1) / chunks)
-            }
+        let part = { (chunk: Int) in body(count * chunk / chunks..<count * (chunk + 1) / chunks) }
+        // oneDNN's kernels run on OpenMP's threads, which spin a while after each kernel before
+        // they sleep. Ember's kernels run on the same threads where it can, so the two never
+        // compete for the cores, and a loop right after a oneDNN kernel finds its threads awake.
+        if OneDNN.onOpenMPThreads(chunks, part) { return }
+        withoutActuallyEscaping(part) { part in
+            let shared = SharedBody(body: part)
+            DispatchQueue.concurrentPerform(iterations: chunks) { shared.body($0) }
         }
     }
 
@@ -45,8 +48,8 @@ public enum Parallel {
         }
     }
 
-    /// A loop body handed to the worker threads; each call writes only what its range owns.
+    /// A loop body handed to the worker threads; each call writes only what its part owns.
     private struct SharedBody: @unchecked Sendable {
-        let body: (Range<Int>) -> Void
+        let body: (Int) -> Void
     }
 }

@@ -61,6 +61,19 @@ public enum OneDNN {
         return .available(version: "\(v.major).\(v.minor).\(v.patch)")
     }
 
+    /// Calls `body` for every index in `0..<count`, at once on `count` threads of the OpenMP team
+    /// that oneDNN's kernels run on. False, calling nothing, before oneDNN is loaded or where it
+    /// was not built on OpenMP.
+    static func onOpenMPThreads(_ count: Int, _ body: (Int) -> Void) -> Bool {
+        withoutActuallyEscaping(body) { body in
+            withUnsafePointer(to: body) { body in
+                ember_dnnl_parallel(Int32(count), { body, index in
+                    body!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(index))
+                }, UnsafeMutableRawPointer(mutating: body)) == 0
+            }
+        }
+    }
+
     /// The channel block that oneDNN's fastest convolutions use on this CPU: 16 with AVX-512,
     /// 8 otherwise; nil when oneDNN is unavailable.
     public static let channelBlock: Int? = {
