@@ -131,8 +131,11 @@ struct Bench: ParsableCommand {
         var emberStolen = StolenCPU.Tally(), peerStolen = StolenCPU.Tally()
         for (index, count) in turns.enumerated() {
             progress("batch \(batch): turn \(index + 1) of \(turns.count), \(count) runs each")
-            var sides: [() throws -> Void] = [{ emberTimes += try emberStolen.during { let (ms, outputs) = try timeEmber(count); emberOutputs = outputs; return ms } }]
-            if let peer { sides.append({ peerTimes += try peerStolen.during { try peer.time(count) } }) }
+            var sides: [() throws -> Void] = [{
+                let (ms, outputs) = try emberStolen.during { try timeEmber(count) }
+                (emberTimes, emberOutputs) = (emberTimes + ms, outputs)
+            }]
+            if let peer { sides.append { peerTimes += try peerStolen.during { try peer.time(count) } } }
             for side in index % 2 == 0 ? sides : sides.reversed() {
                 try side()
                 // Both sides' worker threads spin a while after a run: let them settle first.
