@@ -12,12 +12,10 @@
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 static void *library;
 
-/* OpenMP's entry points, where oneDNN was built on OpenMP (Debian's is): the ABI that compilers
- * emit for `#pragma omp parallel`, found among the library's dependencies. */
+/* OpenMP's entry point for a parallel region, where oneDNN was built on OpenMP (Debian's is): the
+ * ABI that compilers emit for `#pragma omp parallel`, found among the library's dependencies. */
 typedef void (*omp_outlined)(void *data);
 static void (*p_GOMP_parallel)(omp_outlined fn, void *data, unsigned num_threads, unsigned flags);
-static int (*p_omp_get_thread_num)(void);
-static int (*p_omp_get_num_threads)(void);
 
 int ember_dnnl_load(const char *path, char *message, size_t message_size) {
     pthread_mutex_lock(&load_lock);
@@ -44,11 +42,7 @@ int ember_dnnl_load(const char *path, char *message, size_t message_size) {
     }
 #include "ember_dnnl_functions.def"
 #undef EMBER_DNNL_FUNCTION
-    p_omp_get_thread_num = (int (*)(void))dlsym(handle, "omp_get_thread_num");
-    p_omp_get_num_threads = (int (*)(void))dlsym(handle, "omp_get_num_threads");
-    if (p_omp_get_thread_num && p_omp_get_num_threads) {
-        __atomic_store_n(&p_GOMP_parallel, dlsym(handle, "GOMP_parallel"), __ATOMIC_RELEASE);
-    }
+    __atomic_store_n(&p_GOMP_parallel, dlsym(handle, "GOMP_parallel"), __ATOMIC_RELEASE);
     library = handle;
     pthread_mutex_unlock(&load_lock);
     return 0;
@@ -63,14 +57,15 @@ struct parallel_call {
     void (*body)(void *context, int index);
     void *context;
     int count;
+    int next;
 };
 
-/* Each thread of the team takes every team-size-th index from its own number on: all of them
- * when OpenMP gives the team fewer threads than asked (inside another parallel region, say). */
+/* Each thread of the team takes the next index not yet taken until none is left, rather than a
+ * share fixed by its thread number: a thread the host holds up (or a team smaller than asked,
+ * inside another parallel region) leaves its indices to the others instead of delaying them. */
 static void parallel_part(void *data) {
-    const struct parallel_call *call = data;
-    int threads = p_omp_get_num_threads();
-    for (int index = p_omp_get_thread_num(); index < call->count; index += threads) {
+    struct parallel_call *call = data;
+    for (int index; (index = __atomic_fetch_add(&call->next, 1, __ATOMIC_RELAXED)) < call->count;) {
         call->body(call->context, index);
     }
 }
@@ -78,7 +73,7 @@ static void parallel_part(void *data) {
 int ember_dnnl_parallel(int count, void (*body)(void *context, int index), void *context) {
     void (*parallel)(omp_outlined, void *, unsigned, unsigned) = __atomic_load_n(&p_GOMP_parallel, __ATOMIC_ACQUIRE);
     if (!parallel) return 1;
-    struct parallel_call call = {body, context, count};
+    struct parallel_call call = {body, context, count, 0};
     parallel(parallel_part, &call, (unsigned)count, 0);
     return 0;
 }

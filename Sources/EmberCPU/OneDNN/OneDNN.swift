@@ -61,9 +61,9 @@ public enum OneDNN {
         return .available(version: "\(v.major).\(v.minor).\(v.patch)")
     }
 
-    /// Calls `body` for every index in `0..<count`, at once on `count` threads of the OpenMP team
-    /// that oneDNN's kernels run on. False, calling nothing, before oneDNN is loaded or where it
-    /// was not built on OpenMP.
+    /// Calls `body` once for every index in `0..<count`, on up to `count` of the OpenMP threads
+    /// that oneDNN's kernels run on, each index on whichever thread takes it first. False, calling
+    /// nothing, before oneDNN is loaded or where it was not built on OpenMP.
     static func onOpenMPThreads(_ count: Int, _ body: (Int) -> Void) -> Bool {
         withoutActuallyEscaping(body) { body in
             withUnsafePointer(to: body) { body in

@@ -17,9 +17,10 @@
  * later calls only check that `path` opens; the functions stay the first library's. Thread-safe. */
 int ember_dnnl_load(const char *path, char *message, size_t message_size);
 
-/* Calls `body(context, index)` for every index in 0..<count, at once on `count` threads of the
- * OpenMP team that oneDNN's own kernels run on, and returns 0. Returns non-zero, calling nothing,
- * before a successful load or where oneDNN was not built on OpenMP. Thread-safe. */
+/* Calls `body(context, index)` once for every index in 0..<count, on a team of up to `count` of
+ * the OpenMP threads that oneDNN's own kernels run on, each index on whichever thread takes it
+ * first, and returns 0. Returns non-zero, calling nothing, before a successful load or where
+ * oneDNN was not built on OpenMP. Thread-safe. */
 int ember_dnnl_parallel(int count, void (*body)(void *context, int index), void *context);
 
 #define EMBER_DNNL_FUNCTION(ret, name, params, args) ret ember_##name params;
