@@ -64,7 +64,7 @@ public struct PassManager: Sendable {
                 }
             }
             if printAfter.includes(pass.name) {
-                printer("// -----// IR after \(pass.name)\(changed ? "" : " (unchanged)") //----- //\n\(graph.text)")
+                printer("// -----// IR after \(pass.name)\(changed ? "" : " (unchanged)") //----- //\n\(graph.outline)")
             }
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             statistics.append(Statistic(

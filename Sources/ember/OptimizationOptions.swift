@@ -9,7 +9,7 @@ struct OptimizationOptions: ParsableArguments {
         help: "Optimization level: 0 runs no passes, 1 cleans up, 2 (the default) runs every pass.")
     var level: Int = 2
 
-    @Option(name: .long, help: "Print the IR after the named pass, or after every pass with 'all'. Repeatable.")
+    @Option(name: .long, help: "Print the IR after the named pass, or after every pass with 'all', large constants by type alone. Repeatable.")
     var printIRAfter: [String] = []
 
     @Option(name: .long, help: "Skip the named pass. Repeatable.")

@@ -232,3 +232,20 @@ def test_cpu_engine_stores_packed_weights_and_needs_onednn_to_run(tmp_path):
                               capture_output=True, text=True, env=missing)
     assert fallback.returncode == 0, fallback.stderr
     assert_close(np.load(tmp_path / "out" / "out0.npy"), expected["out0"], 1e-4)
+
+
+def test_print_ir_after_shows_large_constants_by_type_alone(tmp_path):
+    """`--print-ir-after` is for reading a large model's graph between passes: weights appear by
+    type alone, small constants stay inline."""
+    r = rng(12)
+    model = single_op_model("Conv", {"x": r.standard_normal((1, 8, 6, 6)).astype(np.float32),
+                                     "w": r.standard_normal((16, 8, 3, 3)).astype(np.float32),
+                                     "b": np.arange(16, dtype=np.float32)}, initializers={"w", "b"})
+    path = tmp_path / "conv.onnx"
+    onnx.save(model, str(path))
+    proc = ember("inspect", path, "--print-ir-after", "all")
+    assert proc.returncode == 0, proc.stderr
+    assert "// -----// IR after" in proc.stdout
+    assert "f32[16,8,3,3] @elided" in proc.stdout
+    assert "f32[16] [0.0, 1.0, 2.0" in proc.stdout
+    assert " 0x" not in proc.stdout

@@ -9,11 +9,19 @@
 extension Graph {
     public var text: String { text(storingConstant: nil) }
 
+    /// The text form for reading, as `--print-ir-after` shows it: constants with more than
+    /// `TensorLiteral.listLimit` elements appear by type alone (`constant f32[768,768] @elided`),
+    /// so that a large model's dump is its structure, not megabytes of hex. It does not parse back.
+    public var outline: String { text(storingConstant: nil, eliding: true) }
+
     /// The text form, with constants written elsewhere: `store` saves a constant's bytes and
     /// returns its offset, and the text says `constant f32[64,3,7,7] @blob(4096)` instead of the data.
     /// Small constants (at most `TensorLiteral.listLimit` elements) stay inline. A held constant
     /// (`heldConstants`) is `@blob(offset)` with the offset `storeHeld` gives, or `@held` without it.
-    public func text(storingConstant store: ((Tensor) -> Int)?, storingHeld storeHeld: ((ValueID) -> Int)? = nil) -> String {
+    /// With `eliding`, large constants are `@elided` instead (see `outline`).
+    public func text(
+        storingConstant store: ((Tensor) -> Int)?, storingHeld storeHeld: ((ValueID) -> Int)? = nil, eliding: Bool = false
+    ) -> String {
         var out = "graph \(TextName.format(name, sigil: "@"))("
         out += inputs.map { "\(TextName.format(self.name(of: $0))): \(type(of: $0))" }.joined(separator: ", ")
         out += ") {\n"
@@ -24,8 +32,8 @@ extension Graph {
                 continue
             }
             let literal: String
-            if let store, t.count > TensorLiteral.listLimit {
-                literal = "\(t.dtype)[\(t.shape.map(String.init).joined(separator: ","))] @blob(\(store(t)))"
+            if t.count > TensorLiteral.listLimit, let place = eliding ? "@elided" : store.map({ "@blob(\($0(t)))" }) {
+                literal = "\(t.dtype)[\(t.shape.map(String.init).joined(separator: ","))] \(place)"
             } else {
                 literal = TensorLiteral.format(t)
             }
