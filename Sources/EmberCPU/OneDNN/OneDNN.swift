@@ -35,9 +35,9 @@ public enum OneDNN {
     }()
 
     /// oneDNN's OpenMP threads spin at each barrier, by default for about 300,000 turns. That pays
-    /// off only while every thread has a core to itself: where other work shares the cores (Ember's
-    /// own kernels between oneDNN calls, another run, another process) a spinning thread takes the
-    /// core its partner needs, and a run gets tens of times slower. Sleeping at once instead
+    /// off only while every thread has a core to itself: where other work shares the cores
+    /// (another run, another process) a spinning thread takes the core its partner needs, and a
+    /// run gets tens of times slower. (Ember's own kernels run on these threads: `onOpenMPThreads`.) Sleeping at once instead
     /// doubles MobileNetV2's time on an idle machine (wake-ups cost more than its small layers).
     /// So unless the user chose a policy, threads spin briefly (10,000 turns), then sleep. OpenMP
     /// reads this when it loads, so it has no effect where the process loaded OpenMP before.
