@@ -107,13 +107,14 @@ struct Bench: ParsableCommand {
 
     private func measure(_ engine: Engine, batch: Int, peerModel: String?) throws -> Row {
         let inputs = try randomInputs(engine.graph, batch: batch)
-        // Ember's timed runs: one untimed run first, then `count`; every run's ms and the outputs.
-        let timeEmber = { (count: Int) throws -> ([Double], [(name: String, tensor: Tensor)]) in
+        // Ember's runs: `warmup` untimed ones (at least one), then `count` timed; every timed run's
+        // ms and the outputs.
+        let timeEmber = { (warmup: Int, count: Int) throws -> ([Double], [(name: String, tensor: Tensor)]) in
             if let cuda = engine.cudaProgram {
                 // GPU callers keep their tensors on the device: time runs on inputs already there.
-                return try cuda.deviceMilliseconds(inputs, warmup: 1, iterations: count)
+                return try cuda.deviceMilliseconds(inputs, warmup: warmup, iterations: count)
             }
-            return try Self.time(iterations: count) { try engine.run(inputs) }
+            return try Self.time(warmup: warmup, iterations: count) { try engine.run(inputs) }
         }
         var peer: PeerProcess?
         if against == .onnxruntime || against == .torch {
@@ -122,7 +123,7 @@ struct Bench: ParsableCommand {
                 peer: against.rawValue, model: peerModel!, graph: engine.graph, inputs: inputs, warmup: warmup, python: python)
         }
         progress("batch \(batch): warming up ember (\(engine.backend.rawValue))")
-        var (_, emberOutputs) = try timeEmber(max(warmup - 1, 0))
+        var (_, emberOutputs) = try timeEmber(warmup, 0)
 
         // With a peer process, the two take turns, each starting every other turn, so that a
         // machine whose speed drifts (other guests on its host, say) slows both sides alike.
@@ -132,7 +133,7 @@ struct Bench: ParsableCommand {
         for (index, count) in turns.enumerated() {
             progress("batch \(batch): turn \(index + 1) of \(turns.count), \(count) runs each")
             var sides: [() throws -> Void] = [{
-                let (ms, outputs) = try emberStolen.during { try timeEmber(count) }
+                let (ms, outputs) = try emberStolen.during { try timeEmber(1, count) }
                 (emberTimes, emberOutputs) = (emberTimes + ms, outputs)
             }]
             if let peer { sides.append { peerTimes += try peerStolen.during { try peer.time(count) } } }
@@ -159,8 +160,7 @@ struct Bench: ParsableCommand {
         case .reference:
             progress("batch \(batch): timing the reference backend")
             let reference = try Engine(graph: try engine.completeGraph(), backend: .reference)
-            _ = try reference.run(inputs)
-            let (times, outputs) = try Self.time(iterations: max(1, iterations / 4)) { try reference.run(inputs) }
+            let (times, outputs) = try Self.time(warmup: 1, iterations: max(1, iterations / 4)) { try reference.run(inputs) }
             row.peerMs = Self.median(times)
             peerOutputs = Dictionary(uniqueKeysWithValues: outputs.map { ($0.name, $0.tensor) })
         case .onnxruntime, .torch:
@@ -214,9 +214,11 @@ struct Bench: ParsableCommand {
         return inputs
     }
 
-    /// One untimed run, then `iterations` timed ones: every timed run's milliseconds and the last result.
-    static func time<T>(iterations: Int, _ body: () throws -> T) throws -> ([Double], T) {
+    /// `warmup` untimed runs (at least one), then `iterations` timed ones: every timed run's
+    /// milliseconds and the last result.
+    static func time<T>(warmup: Int, iterations: Int, _ body: () throws -> T) throws -> ([Double], T) {
         var last = try body()
+        for _ in 1..<max(warmup, 1) { last = try body() }
         let clock = ContinuousClock()
         var samples: [Double] = []
         for _ in 0..<iterations {
@@ -358,18 +360,13 @@ struct StolenCPU {
     struct Tally {
         var steal = 0, total = 0
 
-        init() {}
-
-        init(since start: StolenCPU?) {
-            guard let start, let end = now() else { return }
-            (steal, total) = (end.steal - start.steal, end.total - start.total)
-        }
-
+        /// Runs `body`, adding the machine's stolen and total time while it ran.
         mutating func during<T>(_ body: () throws -> T) rethrows -> T {
             let start = now()
             defer {
-                let span = Tally(since: start)
-                (steal, total) = (steal + span.steal, total + span.total)
+                if let start, let end = now() {
+                    (steal, total) = (steal + end.steal - start.steal, total + end.total - start.total)
+                }
             }
             return try body()
         }
