@@ -151,9 +151,10 @@ public final class CUDAProgram: @unchecked Sendable {  // Mutable state is guard
     }
 
     /// The wall-clock milliseconds of each of `iterations` runs, after `warmup` (at least one)
-    /// untimed ones, with the inputs already on the device (uploaded once, before timing):
-    /// launching the replay (or queuing every step) and waiting for it, as a caller whose tensors
-    /// live on the GPU sees it. Also returns the outputs.
+    /// untimed ones, with the inputs already on the device: launching the replay (or queuing every
+    /// step) and waiting for it, as a caller whose tensors live on the GPU sees it. Also returns
+    /// the outputs. The inputs are uploaded again before each run, outside its time: a run's later
+    /// values reuse the inputs' memory once nothing reads them.
     public func deviceMilliseconds(
         _ inputs: [String: Tensor], warmup: Int, iterations: Int
     ) throws -> (ms: [Double], outputs: [(name: String, tensor: Tensor)]) {
@@ -161,11 +162,14 @@ public final class CUDAProgram: @unchecked Sendable {  // Mutable state is guard
         let build = try build(shapes)
         build.lock.lock()
         defer { build.lock.unlock() }
-        try build.executor.upload(inputs)
-        for _ in 0..<max(warmup, 1) { try launch(build) }
+        for _ in 0..<max(warmup, 1) {
+            try build.executor.upload(inputs)
+            try launch(build)
+        }
         let clock = ContinuousClock()
         var samples: [Double] = []
         for _ in 0..<iterations {
+            try build.executor.upload(inputs)
             let start = clock.now
             try launch(build)
             let d = clock.now - start

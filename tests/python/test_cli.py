@@ -249,3 +249,29 @@ def test_print_ir_after_shows_large_constants_by_type_alone(tmp_path):
     assert "f32[16,8,3,3] @elided" in proc.stdout
     assert "f32[16] [0.0, 1.0, 2.0" in proc.stdout
     assert " 0x" not in proc.stdout
+
+
+def test_bench_on_the_gpu_compares_outputs_of_runs_on_the_inputs(tmp_path):
+    """`ember bench` runs a CUDA engine many times per upload of its inputs; each run must still see
+    them, though later values reuse their memory once read. A chain of products gives the input's
+    memory to a later value."""
+    doctor = ember("doctor").stdout
+    cuda = next((line for line in doctor.splitlines() if line.startswith("cuda:")), "cuda: not reported")
+    if not cuda.startswith("cuda: available"):
+        pytest.skip(f"no CUDA device here ({cuda})")
+    r = rng(13)
+    nodes, inits = [], []
+    for i in range(4):
+        w = r.standard_normal((64, 64)).astype(np.float32) / 8
+        inits.append(onnx.numpy_helper.from_array(w, f"w{i}"))
+        nodes.append(helper.make_node("MatMul", [f"h{i}" if i else "x", f"w{i}"], [f"m{i}"]))
+        nodes.append(helper.make_node("Relu", [f"m{i}"], ["y" if i == 3 else f"h{i + 1}"]))
+    graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 64])], inits)
+    path = tmp_path / "chain.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10), str(path))
+    proc = ember("bench", path, "--backend", "cuda", "--against", "reference", "--batch", "8",
+                 "--iterations", "5", "--warmup", "3")
+    assert proc.returncode == 0, proc.stderr
+    rows = bench_rows(proc.stdout)
+    assert len(rows) == 1 and float(rows[0][5]) <= 1e-5, proc.stdout
