@@ -1,0 +1,97 @@
+"""The model zoo Ember is measured on: over forty models from torchvision, timm and transformers,
+each built with random weights (nothing is downloaded) at two sizes.
+
+- `full`: the published architecture (ResNet-50 at 224 px, BERT-base at 128 tokens, ...); decoders
+  are 12 layers of width 768 (GPT-2 small's size) in each family's own layout, so the CPU can run them.
+- `small`: tiny widths, depths and resolutions of the same code, for CI: each runs in well under a
+  second on two cores.
+
+    from bench.zoo import ZOO
+    entry = ZOO["resnet50"]
+    model, inputs = entry.build("small"), entry.inputs("small", batch=2)
+
+Each model's forward returns a tensor or a tuple of tensors (transformers' and torchvision's dict
+outputs are unwrapped). `bench/zoo/run.py` times the zoo; `tests/python/test_zoo.py` checks it.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # random weights only: never reach for a hub
+
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO / "tests" / "python") not in sys.path:
+    sys.path.insert(0, str(REPO / "tests" / "python"))
+import models as _test_models  # noqa: E402  (the test suite's ModelCase and exporters)
+
+SIZES = ("small", "full")
+
+#: Relative error against PyTorch eager fp32 (max|a-b| / max|b| over the whole output), per precision.
+DEFAULT_TOLERANCE = {"fp32": 1e-3, "fp16": 3e-2, "bf16": 8e-2}
+
+
+@dataclass
+class Entry:
+    """One zoo model: how to build it at each size and how to feed it.
+
+    `build(size)` returns the model in eval mode with seeded random weights; `inputs(size, batch)`
+    returns its positional inputs (seeded by the batch size). `known_fallbacks` says why the model
+    may keep more than 5% of its ops in PyTorch; `known_failure` names the Ember bug it hits today."""
+    name: str
+    family: str
+    builder: Callable[[str], torch.nn.Module]
+    make_inputs: Callable[[str, int], tuple[torch.Tensor, ...]]
+    input_names: list[str]
+    output_names: list[str]
+    tolerance: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TOLERANCE))
+    known_fallbacks: str | None = None
+    known_failure: str | None = None
+
+    def build(self, size: str) -> torch.nn.Module:
+        if size not in SIZES:
+            raise ValueError(f"size must be one of {SIZES}, not {size!r}")
+        torch.manual_seed(0)
+        return self.builder(size).eval()
+
+    def inputs(self, size: str, batch: int) -> tuple[torch.Tensor, ...]:
+        return self.make_inputs(size, batch)
+
+    def case(self, size: str) -> "_test_models.ModelCase":
+        """The test suite's ModelCase for this entry, for `models.export` (symbolic batch only)."""
+        return _test_models.ModelCase(lambda: self.build(size), lambda b: self.inputs(size, b),
+                                      list(self.input_names), list(self.output_names))
+
+
+def relative_error(got, want) -> float:
+    """max|a-b| / max|b| over all outputs together (the zoo's accuracy measure)."""
+    got = got if isinstance(got, (tuple, list)) else (got,)
+    want = want if isinstance(want, (tuple, list)) else (want,)
+    if len(got) != len(want):
+        raise ValueError(f"{len(got)} outputs, expected {len(want)}")
+    diff, scale = 0.0, 0.0
+    for a, b in zip(got, want):
+        a, b = torch.as_tensor(a).double(), torch.as_tensor(b).double()
+        if a.shape != b.shape:
+            raise ValueError(f"output shape {tuple(a.shape)}, expected {tuple(b.shape)}")
+        diff = max(diff, float((a - b).abs().max()) if a.numel() else 0.0)
+        scale = max(scale, float(b.abs().max()) if b.numel() else 0.0)
+    return diff / max(scale, 1e-30)
+
+
+def ember_share(plan) -> tuple[int, int]:
+    """(ops in Ember, ops in all) of an `ember.Plan`, counting compute ops only (not getitem or
+    shape bookkeeping)."""
+    from ember import _plan
+    ops = [d for d in plan.decisions if not d.op.startswith(_plan._BOOKKEEPING)]
+    return sum(d.runs_on == _plan.EMBER for d in ops), len(ops)
+
+
+from .catalog import ZOO  # noqa: E402
+
+__all__ = ["ZOO", "Entry", "SIZES", "DEFAULT_TOLERANCE", "relative_error", "ember_share"]
