@@ -23,6 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "python"))
 import models  # noqa: E402
+from timing import cpu_name  # noqa: E402  (beside this script)
 
 # A round during which the hypervisor took more than this share of the CPU is run again: heavy
 # stealing slows oneDNN's kernels more than ONNX Runtime's (the README says why).
@@ -34,13 +35,6 @@ CASES = {
     "mobilenet_v2": lambda: models.vision("mobilenet_v2"),
     "bert": lambda: models.bert(layers=12, seq=128),
 }
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def sequence_dims(ember: Path, model: Path) -> list[str]:

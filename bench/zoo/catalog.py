@@ -163,14 +163,23 @@ def tokens(vocab_full: int, vocab_small: int = SMALL_VOCAB, mask: bool = True, f
 
 
 class HFOutputs(nn.Module):
-    """A transformers model called with keyword inputs, returning plain tensors (`keys` of its output)."""
+    """A transformers model called with one keyword input, returning plain tensors (`keys` of its
+    output). The forward names its parameters (no `*args`) so torch.export sees one input per tensor."""
 
     def __init__(self, model: nn.Module, arg_names, keys=("last_hidden_state",)):
         super().__init__()
         self.model, self.arg_names, self.keys = model, list(arg_names), list(keys)
 
-    def forward(self, *args):
-        out = self.model(**dict(zip(self.arg_names, args)))
+    def forward(self, x):
+        out = self.model(**{self.arg_names[0]: x})
+        return tuple(out[k] for k in self.keys)
+
+
+class HFOutputs2(HFOutputs):
+    """`HFOutputs` for a model called with two keyword inputs (token ids and an attention mask)."""
+
+    def forward(self, x, y):
+        out = self.model(**dict(zip(self.arg_names, (x, y))))
         return tuple(out[k] for k in self.keys)
 
 
@@ -184,7 +193,7 @@ def hf(name, family, model_class, full_config, small_config, vocab_full, inputs=
         config_class, kwargs = full_config if size == "full" else small_config
         config = getattr(transformers, config_class)(**kwargs)
         config._attn_implementation = "eager"
-        return HFOutputs(cls(config), input_names, keys)
+        return (HFOutputs2 if len(input_names) == 2 else HFOutputs)(cls(config), input_names, keys)
     add(Entry(name, family, build, inputs or tokens(vocab_full), list(input_names), list(keys), **extra))
 
 
