@@ -5,7 +5,7 @@ SWIFT ?= swift
 EMBER := .build/debug/ember
 PYTEST_FLAGS ?= -q
 
-.PHONY: demo test build system-deps python-deps python-package swift-test python-test clean
+.PHONY: demo test zoo build system-deps python-deps python-package swift-test python-test clean
 
 demo: build python-deps
 	$(PYTHON) scripts/demo.py
@@ -41,6 +41,10 @@ python-package: python-deps
 
 python-test: build python-deps python-package
 	EMBER_BIN=$(CURDIR)/$(EMBER) $(PYTHON) -m pytest tests/python $(PYTEST_FLAGS)
+
+# The model zoo benchmark (bench/zoo) at full size on the CPU; writes its table to bench/results/.
+zoo: build python-deps
+	EMBER_BIN=$(CURDIR)/$(EMBER) $(PYTHON) bench/zoo/run.py --backend cpu --size full --batch 1 --batch 8
 
 clean:
 	rm -rf .build

@@ -10,8 +10,8 @@ by the same timer (bench/timing.py); `cli`, the ONNX export compiled by `ember c
 by `ember bench ENGINE --against none`. Peers: PyTorch eager, torch.compile (default mode),
 torch.compile mode="reduce-overhead" (GPU only) and ONNX Runtime (on the ONNX export, with
 Ember's thread count on the CPU). Each model runs in its own subprocess, with a timeout, so
-one that crashes or hangs is recorded and the run goes on. Each Ember timing stops after
---time-cap seconds (at least one timed run), since some kernels are slow enough to take minutes.
+one that crashes or hangs is recorded and the run goes on. Each timing, Ember's and the peers',
+stops after --time-cap seconds (at least one timed run), since some kernels take seconds a run.
 """
 from __future__ import annotations
 
@@ -176,7 +176,7 @@ def worker(args) -> int:
                 xs = peer_inputs(b)
                 with torch.inference_mode():
                     fn(*xs)
-                    record.time(f"torch {mode}", b, timer(lambda: fn(*xs)))
+                    record.time(f"torch {mode}", b, timer(lambda: fn(*xs), cap=args.time_cap))
         except Exception as error:  # noqa: BLE001
             record.fail(f"torch {mode}", error)
 
@@ -192,7 +192,7 @@ def worker(args) -> int:
             for b in batches:
                 feed = {n: t.numpy() for n, t in zip(names, inputs[b])}
                 session.run(None, feed)
-                record.time("onnxruntime", b, timer(lambda: session.run(None, feed)))
+                record.time("onnxruntime", b, timer(lambda: session.run(None, feed), cap=args.time_cap))
         except Exception as error:  # noqa: BLE001
             record.fail("onnxruntime", error)
 
@@ -315,7 +315,7 @@ def table(results: list[dict], args, device: str) -> str:
              f"`python3 bench/zoo/run.py --backend {args.backend} --precision {args.precision} --size {args.size} "
              + " ".join(f"--batch {b}" for b in args.batch) + f" --paths {','.join(args.paths)} --peers {','.join(args.peers)}`"
              + f", {args.threads} threads, random weights and inputs. Median ms of up to {args.iterations} runs "
-             f"after {args.warmup} warm-up runs; each Ember timing stops after {args.time_cap:.0f} s (at least one run). "
+             f"after {args.warmup} warm-up runs; each timing stops after {args.time_cap:.0f} s (at least one run). "
              "Ember (python) is `ember.compile`, timed in the PyTorch peers' process by the same timer; Ember (CLI) is "
              f"`ember compile` of the ONNX export timed by `ember bench` (CLI: {ember_bin()}). Speedups are peer ms / "
              "Ember ms. Max rel err is max|a-b|/max|b| against PyTorch eager fp32 over all outputs, the larger of the "
