@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import operator
+import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -52,13 +53,47 @@ def compile(model, example_inputs, *, backend: str = "auto", precision: str = "f
 def assemble(program: torch.export.ExportedProgram, options: dict, engine_for, flat_inputs: list | None = None):
     """The program's graph with each region replaced by the engine `engine_for(region, call, example)`
     returns (None: the region stays in PyTorch). Example inputs are recorded only when
-    `flat_inputs` is given. Returns the graph and its plan."""
-    graph = flat_module(program)
-    plan, partitions = partition(graph, options["fallback_ops"], options["min_block_size"])
-    if partitions:
+    `flat_inputs` is given. Returns the graph and its plan.
+
+    When a region fails to build and the error names the node that failed, that node alone moves to
+    PyTorch and the graph is partitioned again, so the rest of the region still runs in Ember; the
+    regions that built are not built again."""
+    # Kept in the options, so that ember.load partitions the graph the same way.
+    forced: dict[str, str] = options.setdefault("pytorch_nodes", {})
+    built: dict[tuple, object] = {}
+
+    def cached_engine_for(region, call, example):
+        key = (tuple(n.name for n in region.graph.nodes), region.code)
+        if key not in built:
+            built[key] = engine_for(region, call, example)
+        return built[key]
+
+    while True:
+        graph = flat_module(program)
+        plan, partitions = partition(graph, options["fallback_ops"], options["min_block_size"], forced)
+        if not partitions:
+            return graph, plan
         graph = fuse_by_partitions(graph, [p.nodes for p in partitions], prefix="ember_engine_", always_return_tuple=True)
-        place_engines(graph, plan, engine_for, flat_inputs)
-    return graph, plan
+        failures = place_engines(graph, plan, cached_engine_for, flat_inputs)
+        culprits = {}
+        for region, error in failures:
+            node = failing_node(region, error)
+            if node is not None and node not in forced:
+                culprits[node] = f"Ember could not build it: {error}"
+        if not culprits:
+            for region, error in failures:
+                warnings.warn(f"Ember leaves region {region} in PyTorch: {error}", stacklevel=3)
+            return graph, plan
+        for node, reason in culprits.items():
+            warnings.warn(f"Ember runs node '{node}' in PyTorch: {reason}", stacklevel=3)
+        forced.update(culprits)
+
+
+def failing_node(region: str, error: EmberError) -> str | None:
+    """The name of the node an engine build failed on, when the core's message names it
+    (`node 'roll' (aten.roll.default): ...`)."""
+    match = re.search(r"node '([^']+)'", str(error))
+    return match.group(1) if match else None
 
 
 def explain(model, example_inputs, *, dynamic_batch=None, fallback_ops=(), min_block_size: int = 1) -> Plan:
@@ -106,13 +141,15 @@ def flat_module(program: torch.export.ExportedProgram) -> GraphModule:
     return graph
 
 
-def place_engines(graph: GraphModule, plan: Plan, engine_for, flat_inputs: list | None) -> None:
-    """Replaces each fused region by its engine; a region Ember cannot build stays in PyTorch with a warning."""
+def place_engines(graph: GraphModule, plan: Plan, engine_for, flat_inputs: list | None) -> list[tuple[str, EmberError]]:
+    """Replaces each fused region by its engine. A region Ember cannot build stays in PyTorch;
+    returns those regions with their errors."""
     calls = [n for n in graph.graph.nodes if n.op == "call_module" and n.target.startswith("ember_engine_")]
     for call in calls:
         inline_constants(graph, call)
     graph.recompile()
     examples = region_inputs(graph, calls, flat_inputs) if flat_inputs is not None else {}
+    failures = []
     for call in calls:
         region = graph.get_submodule(call.target)
         try:
@@ -120,13 +157,14 @@ def place_engines(graph: GraphModule, plan: Plan, engine_for, flat_inputs: list 
             if engine is None:
                 continue
         except EmberError as error:
-            warnings.warn(f"Ember leaves region {call.target} in PyTorch: {error}", stacklevel=3)
+            failures.append((call.target, error))
             for decision in plan.decisions:
                 if decision.region == call.target:
                     decision.runs_on, decision.region = PYTORCH, None
                     decision.reason = f"Ember could not build its region: {error}"
             continue
         setattr(graph, call.target, EngineModule(engine))
+    return failures
 
 
 def inline_constants(graph: GraphModule, call: Node) -> None:

@@ -1,6 +1,6 @@
 """From what the user hands `ember.compile` to a `torch.export` program.
 
-- an `nn.Module` is exported with `torch.export.export` in eval mode;
+- an `nn.Module` is exported with `torch.export.export` in eval mode, then functionalized;
 - an `ExportedProgram` is used as it is;
 - a TorchScript module (`torch.jit.script` or `torch.jit.trace`) is converted with torch's
   TorchScript-to-ExportedProgram converter (`torch._export.converter.TS2EPConverter`), then its
@@ -49,7 +49,7 @@ def export(model, args: tuple, kwargs: dict, dynamic_batch: tuple[int, int] | No
         if dynamic_batch is not None:
             raise EmberError("an ExportedProgram keeps the dynamic shapes it was exported with; "
                              "export it with a symbolic batch instead of passing dynamic_batch")
-        return model, args, kwargs
+        return functional(model), args, kwargs
     if isinstance(model, torch.jit.ScriptModule):
         model = from_torchscript(model, args, kwargs)
     if not isinstance(model, torch.nn.Module):
@@ -61,11 +61,27 @@ def export(model, args: tuple, kwargs: dict, dynamic_batch: tuple[int, int] | No
         shapes = batch_shapes(model, args, kwargs, dynamic_batch)
     try:
         with eval_mode(model), torch.no_grad():
-            return torch.export.export(model, args, kwargs, dynamic_shapes=shapes), args, kwargs
+            program = torch.export.export(model, args, kwargs, dynamic_shapes=shapes)
+        return functional(program), args, kwargs
     except EmberError:
         raise
     except Exception as error:
         raise EmberError(f"torch.export could not capture the model: {type(error).__name__}: {error}") from error
+
+
+def functional(program: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
+    """The program without in-place ops. torch.export keeps the ops a model writes in place with
+    (`relu_`, `add_` through a view, `dropout_` in torchvision's and timm's blocks); running its
+    decompositions with an empty table functionalizes them and decomposes nothing else."""
+    if not any(n.op == "call_function" and isinstance(n.target, torch._ops.OpOverload)
+               and (n.target._schema.is_mutable or n.target._schema.name.endswith("_"))
+               for n in program.graph.nodes):
+        return program
+    try:
+        with torch.no_grad():
+            return program.run_decompositions({})
+    except Exception as error:
+        raise EmberError(f"torch could not functionalize the model's in-place ops: {type(error).__name__}: {error}") from error
 
 
 def from_torchscript(model: torch.jit.ScriptModule, args: tuple, kwargs: dict) -> torch.nn.Module:

@@ -56,7 +56,8 @@ class CompiledModule(torch.nn.Module):
         self.batch = batch
         self.plan = plan
         self.missing_original = None if original is not None else "the original module is not available"
-        self.eval()
+        # Eval mode for this module only: the user's own module keeps the mode it was in.
+        self.training = False
 
     def train(self, mode: bool = True):
         """Switches between the original module (train) and the engines (eval). The compiled graph
@@ -75,9 +76,10 @@ class CompiledModule(torch.nn.Module):
                 raise EmberError(f"train() mode runs the original PyTorch module, but {self.missing_original}; "
                                  "call eval() to run the engines")
             return self.original(*args, **kwargs)
+        refuse_capture(args, kwargs)
         flat, spec = pytree.tree_flatten((args, kwargs))
         if spec != self.in_spec:
-            raise EmberError(f"the inputs are structured as {spec}, but the model was compiled for {self.in_spec}")
+            raise EmberError(f"the inputs do not match the compiled model: {describe_mismatch(spec, self.in_spec)}")
         for index, (value, expected) in enumerate(zip(flat, self.input_specs)):
             if expected is not None:
                 self._check(index, value, expected)
@@ -102,6 +104,25 @@ class CompiledModule(torch.nn.Module):
             where = f" with batch in {self.batch[0]}..{self.batch[1]}" if self.batch and None in expected.shape else ""
             raise EmberError(f"input {index} has shape {show(tuple(value.shape))}, expected {show(expected.shape)}{where}")
 
+    def __prepare_scriptable__(self):
+        # torch.jit.script calls this on every submodule before compiling it.
+        raise EmberError(UNCAPTURABLE.format(what="torch.jit.script"))
+
+    def __reduce_ex__(self, protocol):
+        raise EmberError("a compiled module cannot be pickled (torch.save pickles): use ember.save(compiled, path) "
+                         "and ember.load(path)")
+
+    def __getstate__(self):
+        self.__reduce_ex__(2)
+
+    def __deepcopy__(self, memo):
+        # copy.deepcopy goes through __reduce_ex__, which refuses pickling: copy the state directly.
+        import copy
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        clone.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return clone
+
     @property
     def engines(self) -> list[Engine]:
         """The engines, one per region, in graph order."""
@@ -109,6 +130,71 @@ class CompiledModule(torch.nn.Module):
 
     def engines_by_region(self) -> dict[str, Engine]:
         return {name: m.engine for name, m in self.graph_module.named_children() if isinstance(m, EngineModule)}
+
+
+#: Why a compiled module cannot be captured by torch's tracers.
+UNCAPTURABLE = ("{what} cannot capture a module compiled by Ember: its engines run outside PyTorch, so a trace "
+                "would record the outputs' allocation and not the work, and compute garbage. Trace, script or "
+                "export the original model, or save the compiled one with ember.save")
+
+
+def refuse_capture(args, kwargs) -> None:
+    """Raises when a torch tracer (jit.trace, torch.export, dynamo) is capturing this call."""
+    what = None
+    if torch.jit.is_tracing() or torch._C._get_tracing_state() is not None:
+        what = "torch.jit.trace"
+    elif torch.compiler.is_compiling() or getattr(torch.compiler, "is_exporting", lambda: False)():
+        what = "torch.export or torch.compile"
+    elif torch.jit.is_scripting():
+        what = "torch.jit.script"
+    else:
+        from torch._subclasses.fake_tensor import FakeTensor
+        from torch._subclasses.functional_tensor import FunctionalTensor
+        if any(isinstance(x, (FakeTensor, FunctionalTensor)) or torch._C._functorch.is_functorch_wrapped_tensor(x)
+               for x in pytree.tree_leaves((args, kwargs)) if isinstance(x, torch.Tensor)):
+            what = "torch.export or torch.compile"
+    if what is not None:
+        raise EmberError(UNCAPTURABLE.format(what=what))
+
+
+def describe_mismatch(received: pytree.TreeSpec, expected: pytree.TreeSpec) -> str:
+    """In words, how the structure of the inputs differs from what the model was compiled for."""
+    def parts(spec):
+        if spec.type is tuple and spec.num_children == 2:
+            positional, keywords = spec.children()
+            if positional.type is tuple and keywords.type is dict:
+                return positional, keywords
+        return None
+
+    got, want = parts(received), parts(expected)
+    if got is None or want is None:
+        return f"received inputs structured as {received}, expected {expected}"
+    (got_args, got_kwargs), (want_args, want_kwargs) = got, want
+    problems = []
+    if got_args.num_children != want_args.num_children:
+        problems.append(f"expected {want_args.num_children} positional inputs, received {got_args.num_children}")
+    if sorted(got_kwargs.context) != sorted(want_kwargs.context):
+        show = lambda names: ", ".join(sorted(names)) or "none"  # noqa: E731
+        problems.append(f"expected keyword inputs ({show(want_kwargs.context)}), received ({show(got_kwargs.context)})")
+    if not problems:
+        for index, (g, w) in enumerate(zip(got_args.children(), want_args.children())):
+            if g != w:
+                problems.append(f"positional input {index} is structured as {_shape_of(g)}, expected {_shape_of(w)}")
+        for name in want_kwargs.context:
+            g = got_kwargs.children()[got_kwargs.context.index(name)]
+            w = want_kwargs.children()[want_kwargs.context.index(name)]
+            if g != w:
+                problems.append(f"keyword input '{name}' is structured as {_shape_of(g)}, expected {_shape_of(w)}")
+    return "; ".join(problems) or f"received inputs structured as {received}, expected {expected}"
+
+
+def _shape_of(spec: pytree.TreeSpec) -> str:
+    """A nested input's structure in words: `a tensor`, `a tuple of 2`, `a dict with keys a, b`."""
+    if spec.is_leaf():
+        return "a single value"
+    if spec.type is dict:
+        return f"a dict with keys {', '.join(map(str, spec.context))}"
+    return f"a {spec.type.__name__} of {spec.num_children}"
 
 
 def input_specs(program: torch.export.ExportedProgram) -> list[InputSpec | None]:

@@ -122,12 +122,13 @@ def _first_reason(node: Node, supported: dict[Node, str | None], fallback: set[s
     return _dtype_problem(node)
 
 
-def _unsupported(gm: GraphModule, fallback: set[str]) -> dict[Node, str | None]:
-    """For each call, the reason it stays in PyTorch (None: it can run in Ember)."""
+def _unsupported(gm: GraphModule, fallback: set[str], forced: dict[str, str]) -> dict[Node, str | None]:
+    """For each call, the reason it stays in PyTorch (None: it can run in Ember). `forced` names
+    nodes that stay in PyTorch whatever the importer says, with the reason."""
     reasons: dict[Node, str | None] = {}
     for node in gm.graph.nodes:
         if node.op == "call_function":
-            reasons[node] = _first_reason(node, reasons, fallback)
+            reasons[node] = forced.get(node.name) or _first_reason(node, reasons, fallback)
     # Sizes (Python ints) cannot cross between an engine and PyTorch: an op making or using one
     # stays on the side of the op it shares the size with.
     changed = True
@@ -151,11 +152,13 @@ class _Support(OperatorSupportBase):
         return node in self.reasons and self.reasons[node] is None
 
 
-def partition(gm: GraphModule, fallback_ops, min_block_size: int) -> tuple[Plan, list[Partition]]:
-    """The plan for `gm` and the partitions to build into engines."""
+def partition(gm: GraphModule, fallback_ops, min_block_size: int,
+              forced: dict[str, str] | None = None) -> tuple[Plan, list[Partition]]:
+    """The plan for `gm` and the partitions to build into engines; the nodes `forced` names (with
+    the reason) stay in PyTorch."""
     if not isinstance(min_block_size, int) or isinstance(min_block_size, bool) or min_block_size < 1:
         raise EmberError(f"min_block_size must be a positive int, received {min_block_size!r}")
-    reasons = _unsupported(gm, fallback_names(fallback_ops))
+    reasons = _unsupported(gm, fallback_names(fallback_ops), forced or {})
     partitioner = CapabilityBasedPartitioner(gm, _Support(reasons), allows_single_node_partition=True)
     kept, region_of = [], {}
     order = {node: i for i, node in enumerate(gm.graph.nodes)}

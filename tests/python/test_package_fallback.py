@@ -75,11 +75,46 @@ class RollBatch(torch.nn.Module):
         return torch.roll(torch.tanh(x), 1, 0) + 1
 
 
-def test_a_region_ember_cannot_build_stays_in_pytorch_with_a_warning():
+def test_a_node_ember_cannot_build_moves_alone_to_pytorch_with_a_warning():
     model, x = RollBatch(), torch.randn(3, 4)
-    with pytest.warns(UserWarning, match=r"Ember leaves region ember_engine_0 in PyTorch: .*aten.roll"):
+    with pytest.warns(UserWarning, match=r"Ember runs node 'roll' in PyTorch: .*aten.roll"):
         compiled = ember.compile(model, (x,), dynamic_batch=(1, 8))
-    assert not compiled.engines
-    assert all(d.runs_on == "pytorch" and "could not build its region" in d.reason for d in compiled.plan.decisions)
+    roll = next(d for d in compiled.plan.decisions if d.node == "roll")
+    assert roll.runs_on == "pytorch" and "could not build" in roll.reason
+    assert {d.node for d in compiled.plan.ops("ember")} == {"tanh", "add"}, compiled.plan
     y = torch.randn(5, 4)
     assert_tree_close(compiled(y), eager(model, y))
+
+
+class DeepWithRoll(torch.nn.Module):
+    """Twenty Linear-GELU layers with one roll along the (symbolic) batch in the middle: the
+    partitioner thinks the roll is supported, the core refuses it when it builds the region."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.layers = torch.nn.ModuleList(torch.nn.Linear(8, 8) for _ in range(20))
+
+    def forward(self, x):
+        for index, layer in enumerate(self.layers):
+            x = torch.nn.functional.gelu(layer(x))
+            if index == 10:
+                x = torch.roll(x, 1, 0)
+        return x
+
+
+def test_one_failing_node_in_a_big_region_keeps_the_rest_in_ember(tmp_path):
+    model, x = DeepWithRoll().eval(), torch.randn(3, 8)
+    with pytest.warns(UserWarning, match="Ember runs node 'roll' in PyTorch"):
+        compiled = ember.compile(model, (x,), dynamic_batch=(1, 8))
+    plan = compiled.plan
+    assert [d.node for d in plan.ops("pytorch")] == ["roll"], plan
+    assert len(plan.ops("ember")) > 0.9 * len(plan.decisions) and len(compiled.engines) == 2, plan
+    for batch in (1, 5):
+        y = torch.randn(batch, 8)
+        assert_tree_close(compiled(y), eager(model, y), f"batch {batch}")
+    ember.save(compiled, tmp_path / "model.ember")
+    loaded = ember.load(tmp_path / "model.ember")
+    assert [d.node for d in loaded.plan.ops("pytorch")] == ["roll"] and len(loaded.engines) == 2
+    y = torch.randn(4, 8)
+    assert_tree_close(loaded(y), eager(model, y))
