@@ -151,9 +151,7 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
     }
 
     /// Ops that only reinterpret their input's row-major bytes.
-    static func isView(_ op: any Operator) -> Bool {
-        op is Reshape || op is Flatten || op is Squeeze || op is Unsqueeze || op is Identity
-    }
+    static func isView(_ op: any Operator) -> Bool { op.traits.contains(.view) }
 
     /// What the provider sees of `node`: its types, channels-last where the op prefers it.
     static func cudaNode(_ node: Node, _ graph: Graph) throws -> CUDANode {
