@@ -101,7 +101,7 @@ let package = Package(
             dependencies: [
                 "EmberTorch", "EmberReference", "EmberTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]),
-        .testTarget(name: "EmberCLITests", dependencies: ["EmberTestSupport"]),
+        .testTarget(name: "EmberCLITests", dependencies: ["EmberOps", "EmberTestSupport"]),
         .testTarget(name: "EmberCUDATests", dependencies: ["EmberCUDA", "EmberCUDAChecks", "EmberRuntime", "EmberTestSupport"]),
     ]
 )

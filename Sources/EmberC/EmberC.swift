@@ -3,8 +3,9 @@ import EmberIR
 import EmberRuntime
 import Foundation
 
-// The C API of include/ember.h. Everything unsafe about it lives in this file: C strings and
-// caller buffers are turned into Swift values at the door, and errors become `ember_last_error()`.
+// The C API of include/ember.h. Everything unsafe about it lives in this file and
+// EmberC+Compile.swift: C strings and caller buffers are turned into Swift values at the door,
+// and errors become `ember_last_error()`.
 
 /// What a C caller holds: the engine and the C strings its descriptions point to.
 final class EngineHandle {

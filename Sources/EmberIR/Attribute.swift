@@ -1,7 +1,8 @@
 /// A node attribute value, as stored in the graph and printed in the text IR.
 ///
-/// Ops read these into typed fields in their `init(attributes:)`; nothing downstream
-/// looks attributes up by string.
+/// Ops read these into typed fields in their `init(attributes:)`, and passes and backends
+/// should read those fields; some still look attributes up by name (`attributes.ints("pads")`),
+/// which repeats the op's parsing and its defaults.
 public enum Attribute: Equatable, Sendable, CustomStringConvertible {
     case int(Int)
     case float(Double)

@@ -13,6 +13,10 @@ public struct OpTraits: OptionSet, Sendable {
     public static let reduction = OpTraits(rawValue: 1 << 3)
     /// Output shape depends on input values, not only on input shapes.
     public static let dataDependentShape = OpTraits(rawValue: 1 << 4)
+    /// The output holds the input's elements in the same row-major order; only the shape differs
+    /// (`reshape`, `squeeze`). A backend may alias the input's buffer or copy its bytes as they
+    /// are; a pass may merge a chain of such ops.
+    public static let view = OpTraits(rawValue: 1 << 5)
 }
 
 /// What type inference knows about an op's inputs: their types, and their values where they are constants.

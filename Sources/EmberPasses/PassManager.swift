@@ -38,9 +38,6 @@ public struct PassManager: Sendable {
 
     public init(_ passes: [any Pass]) { self.passes = passes }
 
-    /// Every pass name the manager knows, to validate `--disable-pass` and `--print-ir-after`.
-    public var passNames: [String] { passes.map(\.name) }
-
     /// Runs the pipeline; returns the statistics of each pass that ran.
     @discardableResult
     public func run(_ graph: inout Graph) throws -> [Statistic] {

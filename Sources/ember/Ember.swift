@@ -10,7 +10,7 @@ struct Ember: ParsableCommand {
         commandName: "ember",
         abstract: "Ember: an inference compiler for PyTorch and ONNX models.",
         version: EmberVersion.string,
-        subcommands: [Compile.self, Run.self, Bench.self, Inspect.self, Doctor.self])
+        subcommands: [Compile.self, Run.self, Bench.self, Inspect.self, Doctor.self, Ops.self])
 
     /// Runs a command body, turning Ember errors into a message on stderr and exit code 1.
     static func reportingErrors(_ body: () throws -> Void) throws {

@@ -7,9 +7,7 @@ import EmberOps
 struct CopyKernel: CPUKernel {
     let node: KernelNode
 
-    static func handles(_ op: any Operator) -> Bool {
-        op is Reshape || op is Flatten || op is Squeeze || op is Unsqueeze || op is Identity
-    }
+    static func handles(_ op: any Operator) -> Bool { op.traits.contains(.view) }
 
     init(_ node: KernelNode) throws {
         guard node.outputTypes.count == 1, let input = node.inputTypes.first ?? nil else {

@@ -117,9 +117,22 @@ public struct OneDNNKernels: CPUKernelProvider {
         return try OneDNNKernel(ReorderBuilder(from: from, to: to), node: node)
     }
 
+    /// Whether oneDNN would run `node` where the library is loaded: the decision alone, the same
+    /// on every machine (for listings such as `ember ops`).
+    public static func wouldSupport(_ node: KernelNode) -> KernelSupport {
+        do {
+            _ = try kind(node, whereAvailable: true)
+            return .supported
+        } catch let error as Unsupported {
+            return .unsupported(error.reason)
+        } catch {
+            return .unsupported("\(error)")
+        }
+    }
+
     /// What oneDNN does with `node`, or why it does not run it.
-    static func kind(_ node: KernelNode) throws -> Kind {
-        guard OneDNN.status.isAvailable else { throw Unsupported("\(OneDNN.status)") }
+    static func kind(_ node: KernelNode, whereAvailable: Bool = false) throws -> Kind {
+        guard whereAvailable || OneDNN.status.isAvailable else { throw Unsupported("\(OneDNN.status)") }
         let op = node.op
         let families: [any Operator.Type] = [
             FusedEpilogue.self, Conv.self, ConvTranspose.self, Gemm.self, MatMul.self, Linear.self, MaxPool.self, AveragePool.self, GlobalMaxPool.self,

@@ -135,10 +135,23 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
         }
     }
 
-    /// Ops that only reinterpret their input's row-major bytes.
-    static func isView(_ op: any Operator) -> Bool {
-        op is Reshape || op is Flatten || op is Squeeze || op is Unsqueeze || op is Identity
+    /// For each node of `graph` that `placements` puts on the device, the library that runs it:
+    /// "generated" (CUDA C++ that Ember writes), "cublaslt" or "cudnn"; nil for the others.
+    public static func libraries(_ graph: Graph, hostOps: Set<String> = []) -> [String?] {
+        zip(graph.nodes, placements(graph, hostOps: hostOps)).map { node, placed in
+            guard placed.placement == "cuda", let cuda = try? cudaNode(node, graph),
+                case .success(let plan) = CUDAKernelPlan.plan(cuda, multiprocessors: 132)
+            else { return nil }
+            switch plan {
+            case .generated: return "generated"
+            case .matmul, .matmulThen: return "cublaslt"
+            case .conv: return "cudnn"
+            }
+        }
     }
+
+    /// Ops that only reinterpret their input's row-major bytes.
+    static func isView(_ op: any Operator) -> Bool { op.traits.contains(.view) }
 
     /// What the provider sees of `node`: its types, channels-last where the op prefers it.
     static func cudaNode(_ node: Node, _ graph: Graph) throws -> CUDANode {

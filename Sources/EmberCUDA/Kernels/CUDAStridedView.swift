@@ -80,7 +80,7 @@ struct CUDAStridedView: Equatable {
             }
             v.dims.remove(at: axis)
             view = v
-        case is Reshape, is Flatten, is Squeeze, is Unsqueeze, is Identity:
+        case let op where op.traits.contains(.view):
             view = reshaped(output)
         default:
             return nil

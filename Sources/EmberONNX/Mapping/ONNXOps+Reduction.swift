@@ -2,22 +2,21 @@ import EmberIR
 import EmberOps
 
 extension ONNXOps {
-    static let reduction: [String: ONNXConverter] = [
-        // ReduceSum took `axes` as an input from opset 13, the other reductions from opset 18.
-        "ReduceSum": reduce(ReduceSum.self, axesInputSince: 13),
-        "ReduceMean": reduce(ReduceMean.self, axesInputSince: 18),
-        "ReduceMax": reduce(ReduceMax.self, axesInputSince: 18),
-        "ReduceMin": reduce(ReduceMin.self, axesInputSince: 18),
-        "ReduceProd": reduce(ReduceProd.self, axesInputSince: 18),
-        "ReduceL1": reduce(ReduceL1.self, axesInputSince: 18),
-        "ReduceL2": reduce(ReduceL2.self, axesInputSince: 18),
-        "ReduceLogSumExp": reduce(ReduceLogSumExp.self, axesInputSince: 18),
-        "ReduceLogSum": reduce(ReduceLogSum.self, axesInputSince: 18),
-        "ReduceSumSquare": reduce(ReduceSumSquare.self, axesInputSince: 18),
+    static let reduction: [String: ONNXConverter] = Dictionary(
+        uniqueKeysWithValues: reductions.map { ($0.opType, reduce($0.op, axesInputSince: $0.axesInputSince)) }
+    ).merging([
         "ArgMax": .direct(ArgMax.self), "ArgMin": .direct(ArgMin.self),
         "Softmax": .direct(Softmax.self), "LogSoftmax": .direct(LogSoftmax.self), "Hardmax": .direct(Hardmax.self),
         "CumSum": .direct(CumSum.self),
         "TopK": .direct(TopK.self),
+    ]) { first, _ in first }
+
+    /// ReduceSum took `axes` as an input from opset 13, the other reductions from opset 18.
+    static let reductions: [(opType: String, op: any Operator.Type, axesInputSince: Int)] = [
+        ("ReduceSum", ReduceSum.self, 13), ("ReduceMean", ReduceMean.self, 18), ("ReduceMax", ReduceMax.self, 18),
+        ("ReduceMin", ReduceMin.self, 18), ("ReduceProd", ReduceProd.self, 18), ("ReduceL1", ReduceL1.self, 18),
+        ("ReduceL2", ReduceL2.self, 18), ("ReduceLogSumExp", ReduceLogSumExp.self, 18),
+        ("ReduceLogSum", ReduceLogSum.self, 18), ("ReduceSumSquare", ReduceSumSquare.self, 18),
     ]
 
     /// A reduction whose older forms take `axes` as an attribute: moved to input 1.

@@ -6,7 +6,7 @@ import EmberIR
 public struct Flatten: Operator {
     public static let name = "flatten"
     public static let inputArity: ClosedRange<Int> = 1...1
-    public static var traits: OpTraits { .dataMovement }
+    public static var traits: OpTraits { [.dataMovement, .view] }
 
     public var axis: Int
 

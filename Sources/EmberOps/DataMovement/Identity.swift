@@ -4,7 +4,7 @@ import EmberIR
 public struct Identity: Operator, AttributeFree {
     public static let name = "identity"
     public static let inputArity: ClosedRange<Int> = 1...1
-    public static var traits: OpTraits { .dataMovement }
+    public static var traits: OpTraits { [.dataMovement, .view] }
 
     public init() {}
 

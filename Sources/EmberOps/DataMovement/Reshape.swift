@@ -7,7 +7,7 @@ import EmberIR
 public struct Reshape: Operator {
     public static let name = "reshape"
     public static let inputArity: ClosedRange<Int> = 2...2
-    public static var traits: OpTraits { .dataMovement }
+    public static var traits: OpTraits { [.dataMovement, .view] }
 
     public var allowZero: Bool
 

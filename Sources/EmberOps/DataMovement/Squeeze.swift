@@ -7,7 +7,7 @@ import EmberIR
 public struct Squeeze: Operator, AttributeFree {
     public static let name = "squeeze"
     public static let inputArity: ClosedRange<Int> = 1...2
-    public static var traits: OpTraits { .dataMovement }
+    public static var traits: OpTraits { [.dataMovement, .view] }
 
     public init() {}
 

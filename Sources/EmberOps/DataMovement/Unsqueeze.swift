@@ -6,7 +6,7 @@ import EmberIR
 public struct Unsqueeze: Operator, AttributeFree {
     public static let name = "unsqueeze"
     public static let inputArity: ClosedRange<Int> = 2...2
-    public static var traits: OpTraits { .dataMovement }
+    public static var traits: OpTraits { [.dataMovement, .view] }
 
     public init() {}
 

@@ -103,26 +103,4 @@ public enum Elementwise {
         let out = (0..<ia.count).map { int(x[ia[$0]], y[ib[$0]]) }
         return Tensor(a.dtype, shape: shape, int64s: out)
     }
-
-    /// A predicate of two broadcast inputs, giving a bool tensor.
-    public static func compare(
-        _ a: Tensor, _ b: Tensor, _ op: String, float: (Double, Double) -> Bool, int: (Int64, Int64) -> Bool
-    ) throws -> Tensor {
-        let shape = try Broadcast.shape(a.shape, b.shape, op: op)
-        let ia = Broadcast.indices(from: a.shape, to: shape)
-        let ib = Broadcast.indices(from: b.shape, to: shape)
-        if a.dtype.isFloatingPoint {
-            let (x, y) = (a.doubles(), b.doubles())
-            return Tensor(shape: shape, bools: (0..<ia.count).map { float(x[ia[$0]], y[ib[$0]]) })
-        }
-        if a.dtype == .u64 {
-            let (x, y) = (a.int64s(), b.int64s())
-            // Compare unsigned 64-bit values by flipping the sign bit.
-            return Tensor(
-                shape: shape,
-                bools: (0..<ia.count).map { int(x[ia[$0]] ^ Int64.min, y[ib[$0]] ^ Int64.min) })
-        }
-        let (x, y) = (a.int64s(), b.int64s())
-        return Tensor(shape: shape, bools: (0..<ia.count).map { int(x[ia[$0]], y[ib[$0]]) })
-    }
 }

@@ -12,7 +12,8 @@ public struct MergeReshapes: Pass {
     public static let name = "merge-reshapes"
     public init() {}
 
-    static func reshapes(_ op: any Operator) -> Bool { op is Reshape || op is Squeeze || op is Unsqueeze || op is Flatten }
+    /// View ops but `identity`, which remove-no-ops takes out on its own.
+    static func reshapes(_ op: any Operator) -> Bool { op.traits.contains(.view) && !(op is Identity) }
 
     public func run(_ graph: inout Graph) throws -> Bool {
         let producers = graph.producers()
