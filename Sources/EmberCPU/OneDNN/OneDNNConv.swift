@@ -118,9 +118,21 @@ struct ConvBuilder: PlanBuilder {
         // destination for a concat, it falls back to a reference loop thousands of times slower.
         // Then the formats are left to oneDNN, and the arguments reordered in and out of scratch.
         let (nodeSrc, nodeOut) = (src, out)
+        // The planned channel-blocked layout for both is tried first (one reorder, of the plain side).
         if chosen.isReference {
-            (src, out, weights) = (try MemoryDesc.any(xs), try MemoryDesc.any(dst), try MemoryDesc.any(weightDims))
-            if let candidate = try? make(direct), !candidate.isReference { chosen = candidate }
+            weights = try MemoryDesc.any(weightDims)
+            var formats: [(dnnl_memory_desc_t, dnnl_memory_desc_t)] = []
+            if let blocked = [node.inputLayouts[x], node.outputLayouts[0]].first(where: { $0 != .plain }) {
+                formats.append((try MemoryDesc.make(xs, blocked), try MemoryDesc.make(dst, blocked)))
+            }
+            formats.append((try MemoryDesc.any(xs), try MemoryDesc.any(dst)))
+            for (source, destination) in formats {
+                (src, out) = (source, destination)
+                if let candidate = try? make(direct), !candidate.isReference {
+                    chosen = candidate
+                    break
+                }
+            }
         }
         let chosenSrc = chosen.desc(dnnl_query_src_md) ?? nodeSrc, chosenOut = chosen.desc(dnnl_query_dst_md) ?? nodeOut
         var staged: [StagedInput] = []

@@ -181,7 +181,14 @@ final class OneDNNKernel: CPUKernel, @unchecked Sendable {
     /// The implementation oneDNN chose for `shapes`, for reports and tests.
     func implementation(for shapes: [[Int]?]) throws -> String { try plan(for: shapes).primitive.implementation }
 
-    func implementations(for shapes: [[Int]?]) throws -> [String] { try plan(for: shapes).implementations }
+    func implementation(for shapes: [[Int]?]) -> KernelImplementation {
+        do {
+            let plan = try plan(for: shapes)
+            return KernelImplementation(plan.implementations.joined(separator: " + "), isReference: plan.primitive.isReference)
+        } catch {
+            return KernelImplementation("onednn (no plan for these shapes: \(error))")
+        }
+    }
 
     func run(_ inputs: [TensorView?], _ outputs: [TensorView], _ context: KernelContext) throws {
         guard outputs.allSatisfy({ $0.count > 0 }) else { return }
