@@ -10,6 +10,10 @@ struct PartitionReport: Encodable {
         var node: String
         var op: String
         var kernels: String
+        /// The implementation that runs the node (CPU backend; symbolic dims taken as 1), and
+        /// whether it is a reference loop.
+        var implementation: String? = nil
+        var reference: Bool? = nil
         /// Each faster provider that declined the node, with its reason.
         var declined: [Declined]
     }
@@ -23,8 +27,10 @@ struct PartitionReport: Encodable {
     var summary: [String: Int]
     var nodes: [Placement]
     private var order: [(provider: String, nodes: Int)]
+    /// Nodes that run a reference loop, when the kernels were built.
+    var referenceCount: Int?
 
-    enum CodingKeys: String, CodingKey { case backend, summary, nodes }
+    enum CodingKeys: String, CodingKey { case backend, summary, referenceCount = "reference_kernels", nodes }
 
     /// The plan for `graph` on `backend`, made without building any kernel.
     init(_ graph: Graph, backend: Engine.Backend, fallbackOps: Set<String>) throws {
@@ -40,6 +46,18 @@ struct PartitionReport: Encodable {
                 Placement(
                     node: node.name, op: node.op.name, kernels: a.providerName,
                     declined: a.declined.map { Declined(provider: $0.provider, reason: $0.reason) })
+            }
+            // The kernels themselves, built for the input shapes (symbolic dims taken as 1).
+            let shapes = graph.inputs.map { (graph.type(of: $0).shape ?? []).map { $0.value ?? 1 } }
+            if let program = try? CPUProgram(graph, providers: CPUBackend.providers, fallbackOps: fallbackOps),
+               let implementations = try? program.implementations(for: shapes), implementations.count == nodes.count {
+                for (i, placed) in implementations.enumerated() {
+                    nodes[i].implementation = ([placed.node] + placed.conversions.map { KernelImplementation("then \($0.name)") })
+                        .map(\.name).joined(separator: ", ")
+                    nodes[i].reference = placed.node.isReference
+                }
+                let references = implementations.filter(\.node.isReference).count
+                referenceCount = references
             }
         case .cuda:
             // Kernels are made for exact shapes: symbolic dims are taken as 1 here.
@@ -62,13 +80,18 @@ struct PartitionReport: Encodable {
 
     var text: String {
         var out = "partition (\(backend) backend): "
-        out += order.map { "\($0.nodes) on \($0.provider)" }.joined(separator: ", ") + "\n"
+        out += order.map { "\($0.nodes) on \($0.provider)" }.joined(separator: ", ")
+        if let referenceCount { out += "; \(referenceCount) on reference kernels" }
+        out += "\n"
         let nameWidth = min(40, nodes.map { $0.node.count }.max() ?? 0)
         let opWidth = nodes.map(\.op.count).max() ?? 0
         for placement in nodes {
             var line = "  " + placement.node.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
             line += "  " + placement.op.padding(toLength: opWidth, withPad: " ", startingAt: 0)
             line += "  " + placement.kernels
+            if let implementation = placement.implementation {
+                line += " [\(implementation)]" + (placement.reference == true ? " REFERENCE KERNEL" : "")
+            }
             if !placement.declined.isEmpty {
                 line += "  (" + placement.declined.map { "\($0.provider): \($0.reason)" }.joined(separator: "; ") + ")"
             }

@@ -64,9 +64,33 @@ public protocol CPUKernel: Sendable {
     /// The kernel's packed copy of the constant at input `position`, for an engine file to store
     /// in its place; nil when it keeps none that can be stored.
     func packedConstant(at position: Int) -> PackedConstant?
+
+    /// The implementation that runs for inputs of `shapes`, for reports: oneDNN's own name for its
+    /// kernels ("brg:avx512_core", "ref:any"...), the kernel's name for Ember's.
+    func implementation(for shapes: [[Int]?]) -> KernelImplementation
+}
+
+/// The implementation a CPU kernel runs, as a report names it.
+public struct KernelImplementation: Sendable, Hashable, CustomStringConvertible {
+    /// oneDNN's implementation string, or the name of Ember's kernel.
+    public var name: String
+    /// Whether it is a reference loop (oneDNN's `ref:` kernels, Ember's reference evaluation):
+    /// correct, but tens to thousands of times slower than an optimized kernel.
+    public var isReference: Bool
+
+    public init(_ name: String, isReference: Bool = false) {
+        self.name = name
+        self.isReference = isReference
+    }
+
+    public var description: String { name }
 }
 
 extension CPUKernel {
+    public func implementation(for shapes: [[Int]?]) -> KernelImplementation {
+        KernelImplementation("ember:" + String(describing: type(of: self)).replacingOccurrences(of: "Kernel", with: "").lowercased())
+    }
+
     public var ownedConstants: [Int] { [] }
 
     public func packedConstant(at position: Int) -> PackedConstant? { nil }

@@ -21,6 +21,8 @@ struct ReferenceKernel: CPUKernel {
     let op: any Operator
     let location: String
 
+    func implementation(for shapes: [[Int]?]) -> KernelImplementation { KernelImplementation("reference", isReference: true) }
+
     func run(_ inputs: [TensorView?], _ outputs: [TensorView], _ context: KernelContext) throws {
         let arguments = try inputs.map { try $0.map(Self.tensor) }
         let results = try op.evaluate(arguments, outputCount: outputs.count)

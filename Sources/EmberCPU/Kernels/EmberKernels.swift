@@ -3,7 +3,8 @@ import EmberOps
 
 /// Ember's own vectorized kernels for everything but convolutions and matrix products: fused
 /// elementwise chains, normalizations, softmax, attention, reductions and data movement. Every
-/// input and output is `.plain`.
+/// input and output is `.plain`, but for concats along the channels, which also join
+/// channel-blocked tensors.
 ///
 ///     let provider = EmberKernels()
 ///     if provider.support(node).isSupported { let kernel = try provider.makeKernel(node) }
@@ -21,6 +22,20 @@ public struct EmberKernels: CPUKernelProvider {
         } catch {
             return .unsupported("\(error)")
         }
+    }
+
+    /// A concat along the channels of channel-blocked inputs writes a blocked result, so that the
+    /// convolutions and pools around it (Inception, Fire, dense blocks) pass blocked tensors
+    /// through it, with no conversion.
+    public func preferredLayout(_ node: KernelNode, output index: Int) -> CPULayout {
+        guard let block = OneDNN.channelBlock, ConcatKernel.joinsChannels(node),
+              node.inputLayouts.allSatisfy({ $0 == .channelBlocked(block) })
+        else { return .plain }
+        return .channelBlocked(block)
+    }
+
+    public func accepts(_ node: KernelNode, input index: Int, layout: CPULayout) -> Bool {
+        layout == .plain || (layout == OneDNN.channelBlock.map { .channelBlocked($0) } && ConcatKernel.joinsChannels(node))
     }
 
     public func inPlaceInput(_ node: KernelNode, output index: Int) -> Int? {
@@ -54,6 +69,7 @@ public struct EmberKernels: CPUKernelProvider {
 
     /// The kernel for `node`, or an error whose message says why there is none.
     private func build(_ node: KernelNode) throws -> any CPUKernel {
+        if node.op is Concat, ConcatKernel.joinsChannels(node) { return try ConcatKernel(node) }
         for (i, layout) in node.inputLayouts.enumerated() where layout != .plain {
             throw EmberError.op(node.op.name, "input \(i) is \(layout), expected plain", code: .unsupported)
         }

@@ -111,23 +111,63 @@ struct ConvBuilder: PlanBuilder {
            packedWeights.holds(format) || packedWeights.winogradCount < 2 {
             primitive = candidate
         }
-        let chosen = try primitive ?? make(outputPadding == nil ? dnnl_convolution_direct : dnnl_deconvolution_direct)
-
+        let direct = outputPadding == nil ? dnnl_convolution_direct : dnnl_deconvolution_direct
+        var chosen = try primitive ?? make(direct)
+        // oneDNN's optimized convolutions want source and destination in matching formats (both
+        // channel-blocked, both plain...); for other pairs, such as a blocked source with a plain
+        // destination for a concat, it falls back to a reference loop thousands of times slower.
+        // Then the formats are left to oneDNN, and the arguments reordered in and out of scratch.
+        let (nodeSrc, nodeOut) = (src, out)
+        // The planned channel-blocked layout for both is tried first (one reorder, of the plain side).
+        if chosen.isReference {
+            weights = try MemoryDesc.any(weightDims)
+            var formats: [(dnnl_memory_desc_t, dnnl_memory_desc_t)] = []
+            if let blocked = [node.inputLayouts[x], node.outputLayouts[0]].first(where: { $0 != .plain }) {
+                formats.append((try MemoryDesc.make(xs, blocked), try MemoryDesc.make(dst, blocked)))
+            }
+            formats.append((try MemoryDesc.any(xs), try MemoryDesc.any(dst)))
+            for (source, destination) in formats {
+                (src, out) = (source, destination)
+                if let candidate = try? make(direct), !candidate.isReference {
+                    chosen = candidate
+                    break
+                }
+            }
+        }
+        let chosenSrc = chosen.desc(dnnl_query_src_md) ?? nodeSrc, chosenOut = chosen.desc(dnnl_query_dst_md) ?? nodeOut
+        var staged: [StagedInput] = []
+        func stage(_ source: Source, from: dnnl_memory_desc_t, to: dnnl_memory_desc_t) throws -> Source {
+            staged.append(StagedInput(source: source, reorder: try Reorder.make(from: from, to: to), from: from, to: to))
+            return .staged(staged.count - 1)
+        }
+        let srcSource = MemoryDesc.equal(chosenSrc, nodeSrc) ? Source.input(x) : try stage(.input(x), from: nodeSrc, to: chosenSrc)
+        let outReordered = !MemoryDesc.equal(chosenOut, nodeOut)
         var bindings = [
-            Binding(arg: DNNL_ARG_SRC, desc: src, source: .input(x)),
-            Binding(arg: DNNL_ARG_DST, desc: out, source: .output(0)),
+            Binding(arg: DNNL_ARG_SRC, desc: chosenSrc, source: srcSource),
+            Binding(arg: DNNL_ARG_DST, desc: chosenOut, source: outReordered ? .intermediate : .output(0)),
         ]
         if let packedWeights {
             let format = chosen.desc(dnnl_query_weights_md) ?? plainWeights
             let packed = try packedWeights.buffer(format, from: plainWeights)
             bindings.append(Binding(arg: DNNL_ARG_WEIGHTS, desc: format, source: .buffer(packed)))
         } else {
-            bindings.append(Binding(arg: DNNL_ARG_WEIGHTS, desc: plainWeights, source: .input(w)))
+            let format = chosen.desc(dnnl_query_weights_md) ?? plainWeights
+            let source = MemoryDesc.equal(format, plainWeights) ? Source.input(w) : try stage(.input(w), from: plainWeights, to: format)
+            bindings.append(Binding(arg: DNNL_ARG_WEIGHTS, desc: format, source: source))
         }
         if let b {
             bindings.append(Binding(arg: DNNL_ARG_BIAS, desc: bias, source: constants[b].map { .buffer($0) } ?? .input(b)))
         }
-        return Plan(chosen, bindings + post.bindings, prefill: post.prefill)
+        guard outReordered else { return Plan(chosen, bindings + post.bindings, prefill: post.prefill, staged: staged) }
+        // The result goes to scratch first; a sum post-op's residual is reordered into it.
+        if let residual = post.prefill {
+            let residualDesc = try MemoryDesc.make(dst, node.inputLayouts[residual])
+            staged.append(StagedInput(
+                source: .input(residual), reorder: try Reorder.make(from: residualDesc, to: chosenOut), from: residualDesc, to: chosenOut,
+                intoIntermediate: true))
+        }
+        return Plan(
+            chosen, bindings + post.bindings, reorder: (try Reorder.make(from: chosenOut, to: nodeOut), chosenOut, nodeOut), staged: staged)
     }
 
     /// A transposed convolution's output sizes and pads: `out = stride * (in - 1) +

@@ -10,6 +10,20 @@ enum Source {
     case buffer(AlignedBuffer)
     /// Scratch memory holding the primitive's result until the plan's reorder converts it.
     case intermediate
+    /// Scratch memory holding the plan's staged input at this index, reordered into the format
+    /// the primitive chose before it runs.
+    case staged(Int)
+}
+
+/// An argument the primitive reads in another format than the node's memory holds it: reordered
+/// from `source` into scratch memory before each run.
+struct StagedInput {
+    var source: Source
+    var reorder: Primitive
+    var from: dnnl_memory_desc_t
+    var to: dnnl_memory_desc_t
+    /// Whether it fills the `.intermediate` result (a sum post-op's residual) rather than memory of its own.
+    var intoIntermediate = false
 }
 
 /// One primitive argument: its kind (`DNNL_ARG_SRC`...), its descriptor and its memory.
@@ -29,25 +43,55 @@ final class Plan: @unchecked Sendable {
     /// A reorder from the `.intermediate` result into output 0, for primitives that are fast
     /// only when their result has their input's layout.
     let reorder: (primitive: Primitive, from: dnnl_memory_desc_t, to: dnnl_memory_desc_t)?
+    /// Arguments reordered into scratch memory before the primitive runs, in order (the last may
+    /// fill the `.intermediate` result, for a sum post-op's residual).
+    let staged: [StagedInput]
+    /// Where each part of a run's scratch memory starts.
+    let scratchLayout: ScratchLayout
 
     init(
         _ primitive: Primitive, _ bindings: [Binding], prefill: Int? = nil,
-        reorder: (primitive: Primitive, from: dnnl_memory_desc_t, to: dnnl_memory_desc_t)? = nil
+        reorder: (primitive: Primitive, from: dnnl_memory_desc_t, to: dnnl_memory_desc_t)? = nil,
+        staged: [StagedInput] = []
     ) {
         self.primitive = primitive
         self.bindings = bindings
         self.prefill = prefill
         self.reorder = reorder
+        self.staged = staged
+        scratchLayout = ScratchLayout(primitive: primitive, reorder: reorder, staged: staged)
     }
 
-    /// Scratch bytes a run needs: the primitive's scratchpad, then the intermediate result and
-    /// the reorder's scratchpad, each 64-byte aligned.
-    var scratchLayout: (total: Int, intermediate: Int, reorderScratch: Int) {
-        func aligned(_ n: Int) -> Int { (n + 63) / 64 * 64 }
-        let intermediate = aligned(primitive.scratchpadBytes)
-        guard let reorder else { return (primitive.scratchpadBytes, 0, 0) }
-        let reorderScratch = intermediate + aligned(MemoryDesc.size(reorder.from))
-        return (reorderScratch + reorder.primitive.scratchpadBytes, intermediate, reorderScratch)
+    /// The oneDNN implementations a run of this plan executes: the primitive's, then each reorder's.
+    var implementations: [String] {
+        [primitive.implementation] + staged.map { "reorder " + $0.reorder.implementation } + (reorder.map { ["reorder " + $0.primitive.implementation] } ?? [])
+    }
+
+    /// Scratch bytes a run needs: the primitive's scratchpad, then the intermediate result, each
+    /// staged input, and the reorders' scratchpad (they run one at a time), each 64-byte aligned.
+    struct ScratchLayout {
+        var total: Int
+        var intermediate = 0
+        var staged: [Int] = []
+        var reorderScratch = 0
+
+        init(primitive: Primitive, reorder: (primitive: Primitive, from: dnnl_memory_desc_t, to: dnnl_memory_desc_t)?, staged: [StagedInput]) {
+            func aligned(_ n: Int) -> Int { (n + 63) / 64 * 64 }
+            guard reorder != nil || !staged.isEmpty else {
+                total = primitive.scratchpadBytes
+                return
+            }
+            var offset = aligned(primitive.scratchpadBytes)
+            intermediate = offset
+            if let reorder { offset += aligned(MemoryDesc.size(reorder.from)) }
+            for input in staged {
+                self.staged.append(input.intoIntermediate ? intermediate : offset)
+                if !input.intoIntermediate { offset += aligned(MemoryDesc.size(input.to)) }
+            }
+            reorderScratch = offset
+            let reorders = staged.map(\.reorder) + (reorder.map { [$0.primitive] } ?? [])
+            total = offset + (reorders.map(\.scratchpadBytes).max() ?? 0)
+        }
     }
 }
 
@@ -137,6 +181,15 @@ final class OneDNNKernel: CPUKernel, @unchecked Sendable {
     /// The implementation oneDNN chose for `shapes`, for reports and tests.
     func implementation(for shapes: [[Int]?]) throws -> String { try plan(for: shapes).primitive.implementation }
 
+    func implementation(for shapes: [[Int]?]) -> KernelImplementation {
+        do {
+            let plan = try plan(for: shapes)
+            return KernelImplementation(plan.implementations.joined(separator: " + "), isReference: plan.primitive.isReference)
+        } catch {
+            return KernelImplementation("onednn (no plan for these shapes: \(error))")
+        }
+    }
+
     func run(_ inputs: [TensorView?], _ outputs: [TensorView], _ context: KernelContext) throws {
         guard outputs.allSatisfy({ $0.count > 0 }) else { return }
         let plan = try plan(for: inputs.map { $0?.shape })
@@ -147,21 +200,28 @@ final class OneDNNKernel: CPUKernel, @unchecked Sendable {
         }
         let layout = plan.scratchLayout
         let scratch = layout.total > 0 ? context.scratch(bytes: layout.total) : nil
-        var pointers: [UnsafeMutableRawPointer] = []
-        pointers.reserveCapacity(plan.bindings.count)
-        for binding in plan.bindings {
-            switch binding.source {
+        func pointer(_ source: Source) throws -> UnsafeMutableRawPointer {
+            switch source {
             case .input(let i):
                 guard let view = inputs[i] else { throw EmberError(.invalidArgument, "[onednn] input \(i) is missing", at: location) }
-                pointers.append(view.data)
-            case .output(let i): pointers.append(outputs[i].data)
-            case .buffer(let buffer): pointers.append(buffer.pointer)
-            case .intermediate:
+                return view.data
+            case .output(let i): return outputs[i].data
+            case .buffer(let buffer): return buffer.pointer
+            case .intermediate, .staged:
                 guard let scratch else { throw EmberError(.internalError, "[onednn] no scratch for an intermediate result", at: location) }
-                pointers.append(scratch + layout.intermediate)
+                if case .staged(let k) = source { return scratch + layout.staged[k] }
+                return scratch + layout.intermediate
             }
         }
+        var pointers: [UnsafeMutableRawPointer] = []
+        pointers.reserveCapacity(plan.bindings.count)
+        for binding in plan.bindings { pointers.append(try pointer(binding.source)) }
         do {
+            for (k, input) in plan.staged.enumerated() {
+                guard let scratch else { break }
+                try bound.staged[k].execute(
+                    input.reorder, [try pointer(input.source), scratch + layout.staged[k]], scratch: scratch + layout.reorderScratch, stream: stream)
+            }
             try bound.main.execute(plan.primitive, pointers, scratch: scratch, stream: stream)
             if let reorder = plan.reorder, let conversion = bound.reorder, let scratch {
                 try conversion.execute(
@@ -176,15 +236,16 @@ final class OneDNNKernel: CPUKernel, @unchecked Sendable {
 /// One execution context's bound arguments for each plan it has run. Each entry keeps its plan
 /// alive, so no other plan can take its identity.
 final class BoundPlans {
-    private var arguments: [ObjectIdentifier: (plan: Plan, main: BoundArguments, reorder: BoundArguments?)] = [:]
+    private var arguments: [ObjectIdentifier: (plan: Plan, main: BoundArguments, reorder: BoundArguments?, staged: [BoundArguments])] = [:]
 
-    func arguments(for plan: Plan) throws -> (main: BoundArguments, reorder: BoundArguments?) {
-        if let bound = arguments[ObjectIdentifier(plan)] { return (bound.main, bound.reorder) }
+    func arguments(for plan: Plan) throws -> (main: BoundArguments, reorder: BoundArguments?, staged: [BoundArguments]) {
+        if let bound = arguments[ObjectIdentifier(plan)] { return (bound.main, bound.reorder, bound.staged) }
         let main = try BoundArguments(plan.primitive, kinds: plan.bindings.map(\.arg), descs: plan.bindings.map(\.desc))
         let reorder = try plan.reorder.map {
             try BoundArguments($0.primitive, kinds: [DNNL_ARG_SRC, DNNL_ARG_DST], descs: [$0.from, $0.to])
         }
-        arguments[ObjectIdentifier(plan)] = (plan, main, reorder)
-        return (main, reorder)
+        let staged = try plan.staged.map { try BoundArguments($0.reorder, kinds: [DNNL_ARG_SRC, DNNL_ARG_DST], descs: [$0.from, $0.to]) }
+        arguments[ObjectIdentifier(plan)] = (plan, main, reorder, staged)
+        return (main, reorder, staged)
     }
 }

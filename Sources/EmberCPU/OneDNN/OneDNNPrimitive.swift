@@ -102,6 +102,10 @@ final class Primitive: @unchecked Sendable {
         }
         return String(cString: name)
     }
+
+    /// Whether oneDNN fell back to its reference implementation (`ref:any`): a naive loop, tens
+    /// to thousands of times slower than its optimized kernels.
+    var isReference: Bool { implementation.hasPrefix("ref") }
 }
 
 /// A primitive's arguments as oneDNN memory objects, made once per execution context and plan (or

@@ -66,11 +66,17 @@ struct ProgramLayout {
             for case let (position, id?) in node.inputs.enumerated() { consumers[id.index].append((n, position)) }
         }
 
-        // Each value's layout: the producer's preference when some consumer reads it.
+        // Each value's layout: the producer's preference when some consumer reads it. The producer
+        // is asked knowing the layouts it will read its inputs in.
         var layouts = [CPULayout](repeating: .plain, count: graph.values.count)
         for (n, node) in graph.nodes.enumerated() {
+            var reading = plainNodes[n]
+            for case let (position, id?) in node.inputs.enumerated()
+            where provider(n).accepts(plainNodes[n], input: position, layout: layouts[id.index]) {
+                reading.inputLayouts[position] = layouts[id.index]
+            }
             for (k, id) in node.outputs.enumerated() {
-                let preferred = provider(n).preferredLayout(plainNodes[n], output: k)
+                let preferred = provider(n).preferredLayout(reading, output: k)
                 guard preferred != .plain, let rank = graph.type(of: id).rank, preferred.allows(rank: rank) else { continue }
                 let readers = consumers[id.index].filter { provider($0.node).accepts(plainNodes[$0.node], input: $0.input, layout: preferred) }
                 if !readers.isEmpty { layouts[id.index] = preferred }

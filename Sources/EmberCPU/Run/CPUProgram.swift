@@ -105,6 +105,22 @@ public final class CPUProgram: @unchecked Sendable {
     /// The provider that runs each step, in run order, with conversions: for reports.
     public var steps: [(location: String, provider: String)] { layout.steps.map { ($0.location, $0.provider) } }
 
+    /// The implementation each graph node runs for inputs of `inputShapes` (graph input order), in
+    /// node order, with those of the layout conversions after it; nil when shapes depend on data.
+    public func implementations(for inputShapes: [[Int]]) throws -> [(node: KernelImplementation, conversions: [KernelImplementation])]? {
+        guard let shapes = try ShapeSweep.shapes(layout, constants: constants, inputShapes: inputShapes) else { return nil }
+        var result: [(node: KernelImplementation, conversions: [KernelImplementation])] = []
+        for step in layout.steps {
+            let implementation = step.kernel.implementation(for: step.inputs.map { $0.map { shapes[$0] } })
+            if step.op == nil, !result.isEmpty {
+                result[result.count - 1].conversions.append(implementation)
+            } else {
+                result.append((implementation, []))
+            }
+        }
+        return result
+    }
+
     /// The number of layout conversions the planner inserted.
     public var conversionCount: Int { layout.steps.filter { $0.op == nil }.count }
 
