@@ -77,7 +77,10 @@ let package = Package(
         // Engines: compiled models, their file format, and running them.
         .target(
             name: "EmberRuntime",
-            dependencies: ["EmberIR", "EmberOps", "EmberPasses", "EmberReference", "EmberCPU", "EmberCUDA", "EmberChecksum"]),
+            dependencies: [
+                "EmberIR", "EmberOps", "EmberPasses", "EmberReference", "EmberCPU", "EmberCUDA", "EmberChecksum", "EmberONNX",
+                "EmberTorch",
+            ]),
         // The C API: include/ember.h declares it, EmberC defines it (libEmberC.so).
         .target(name: "CEmberAPI"),
         .target(name: "EmberC", dependencies: ["CEmberAPI", "EmberIR", "EmberCPU", "EmberONNX", "EmberTorch", "EmberPasses", "EmberRuntime"]),

@@ -31,24 +31,13 @@ func precisionNamed(_ name: String?, for backend: Engine.Backend) throws -> Prec
     return precision
 }
 
-/// Imports a model file, recognized by its contents: a `.pt2` archive (a zip), Ember text IR, or ONNX.
+/// Imports a model file, recognized by its contents (`ModelFile`, as the command line does).
 func importModel(_ path: String) throws -> Graph {
-    let url = URL(fileURLWithPath: path)
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
-        throw EmberError(.io, "model file '\(path)' does not exist or is a directory")
-    }
-    let prefix = ((try? FileHandle(forReadingFrom: url).read(upToCount: 16)) ?? nil) ?? Data()
-    if EngineFile.looksLikeEngine(prefix) {
+    let file = try ModelFile.open(path)
+    if case .engine = file {
         throw EmberError(.invalidArgument, "'\(path)' is already an engine; load it with ember_engine_load")
     }
-    if prefix.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
-        return try TorchProgram(contentsOf: url).importGraph()
-    }
-    if let text = try? String(contentsOf: url, encoding: .utf8), text.drop(while: { $0.isWhitespace }).hasPrefix("graph @") {
-        return try Graph(parsing: text, registry: .standard)
-    }
-    return try ONNXModel(contentsOf: url).importGraph()
+    return try file.graph()
 }
 
 @_cdecl("ember_engine_compile")

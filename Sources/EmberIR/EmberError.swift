@@ -1,3 +1,5 @@
+import Foundation
+
 /// The one error type of Ember: a code, a message, where it came from, and the cause.
 ///
 /// Messages read `[op] expected X, received Y`; the location names the model node
@@ -43,6 +45,12 @@ public struct EmberError: Error, CustomStringConvertible, Sendable {
         copy.location = location.map { "\(outer): \($0)" } ?? outer
         return copy
     }
+}
+
+/// Foundation's `localizedDescription` (what `"\(error.localizedDescription)"` and bridged
+/// `NSError`s print) is the message itself, never the type's name and code.
+extension EmberError: LocalizedError {
+    public var errorDescription: String? { description }
 }
 
 extension EmberError {

@@ -18,22 +18,33 @@ public struct ONNXModel {
     public let opset: Int
 
     public init(contentsOf url: URL) throws {
-        let data: Data
+        let file: SafeFile
         do {
-            data = try Data(contentsOf: url, options: .mappedIfSafe)
-        } catch {
-            throw EmberError(.io, "cannot read model file '\(url.path)': \(Self.reason(error))")
+            file = try SafeFile.open(url.path)
+        } catch let error as EmberError {
+            throw EmberError(.io, "cannot read model file: \(error.message)")
         }
-        try self.init(bytes: data, directory: url.deletingLastPathComponent(), origin: url.lastPathComponent)
+        try self.init(file: file, url: url)
     }
+
+    /// The model in `file`, opened at `url`; external data is read from `url`'s folder.
+    public init(file: SafeFile, url: URL) throws {
+        try self.init(bytes: try file.mapped(), directory: url.deletingLastPathComponent(), origin: url.lastPathComponent)
+    }
+
+    /// How deeply messages may nest (graphs inside `If` and `Loop` bodies inside graphs...):
+    /// far deeper than any exporter writes, shallow enough that decoding cannot exhaust the stack.
+    public static let maximumNesting = 1000
 
     /// A model from its serialized bytes; external data is resolved in `directory`.
     public init(bytes: Data, directory: URL?, origin: String = "model") throws {
         guard !bytes.isEmpty else { throw EmberError(.invalidModel, "'\(origin)' is empty, not an ONNX model") }
         do {
             var options = BinaryDecodingOptions()
-            options.messageDepthLimit = 64
+            options.messageDepthLimit = Self.maximumNesting
             proto = try Onnx_ModelProto(serializedBytes: bytes, options: options)
+        } catch BinaryDecodingError.messageDepthLimit {
+            throw EmberError(.invalidModel, "'\(origin)' nests messages (subgraphs) deeper than \(Self.maximumNesting) levels")
         } catch {
             throw EmberError(.invalidModel, "'\(origin)' is not a valid ONNX model: the protobuf is truncated or corrupted (\(error))")
         }
@@ -51,13 +62,6 @@ public struct ONNXModel {
                 "'\(origin)' uses ONNX opset \(version); Ember imports opsets \(Self.supportedOpsets.lowerBound) through \(Self.supportedOpsets.upperBound), and opset 13 or newer for ops that changed since (re-export with opset_version=17 or newer)")
         }
         opset = version
-    }
-
-    private static func reason(_ error: Error) -> String {
-        let ns = error as NSError
-        if ns.domain == NSCocoaErrorDomain, ns.code == NSFileReadNoSuchFileError { return "no such file" }
-        if ns.domain == NSCocoaErrorDomain, ns.code == NSFileReadNoPermissionError { return "permission denied" }
-        return ns.localizedDescription
     }
 
     var graphProto: Onnx_GraphProto { proto.graph }

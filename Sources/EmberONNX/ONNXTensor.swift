@@ -85,14 +85,15 @@ struct ONNXTensorReader {
         guard let directory else {
             throw EmberError(.invalidModel, "external data '\(location)' cannot be resolved: the model was not read from a file")
         }
-        let file = try Self.resolve(location, in: directory)
-        let size: Int
+        // Opened once, beneath the model's folder, without following links; the size is the open
+        // file's, and the bytes are read from that same descriptor.
+        let file: SafeFile
         do {
-            let attributes = try FileManager.default.attributesOfItem(atPath: file.path)
-            size = (attributes[.size] as? NSNumber)?.intValue ?? 0
-        } catch {
-            throw EmberError(.io, "external data file '\(location)' cannot be read (looked in \(directory.path))")
+            file = try SafeFile.open(location, beneath: directory.path)
+        } catch let e as EmberError {
+            throw EmberError(e.code, "external data location '\(location)': \(e.message)")
         }
+        let size = file.size
         let bytes = length ?? expected
         guard bytes == expected else {
             throw EmberError(.invalidModel, "external data length \(bytes) does not match the \(expected) bytes the tensor needs")
@@ -100,37 +101,7 @@ struct ONNXTensorReader {
         guard offset <= size, bytes <= size - offset else {
             throw EmberError(.invalidModel, "external data '\(location)' has \(size) bytes, but the tensor needs \(bytes) from offset \(offset)")
         }
-        guard let handle = FileHandle(forReadingAtPath: file.path) else {
-            throw EmberError(.io, "external data file '\(location)' cannot be opened")
-        }
-        defer { try? handle.close() }
-        do {
-            try handle.seek(toOffset: UInt64(offset))
-            let data = try handle.read(upToCount: bytes) ?? Data()
-            guard data.count == bytes else { throw EmberError(.io, "external data '\(location)' ended early") }
-            return data
-        } catch let e as EmberError {
-            throw e
-        } catch {
-            throw EmberError(.io, "external data '\(location)' could not be read: \(error)")
-        }
-    }
-
-    /// `location` inside `directory`; absolute paths and paths that climb out (`..`, symlinks) are refused.
-    static func resolve(_ location: String, in directory: URL) throws -> URL {
-        guard !location.hasPrefix("/"), !location.contains("\0") else {
-            throw EmberError(.invalidModel, "external data location '\(location)' must be a relative path inside the model's folder")
-        }
-        let components = location.split(whereSeparator: { $0 == "/" || $0 == "\\" })
-        guard !components.contains("..") else {
-            throw EmberError(.invalidModel, "external data location '\(location)' leaves the model's folder")
-        }
-        let root = directory.resolvingSymlinksInPath().standardizedFileURL
-        let file = directory.appendingPathComponent(location).resolvingSymlinksInPath().standardizedFileURL
-        guard file.path.hasPrefix(root.path.hasSuffix("/") ? root.path : root.path + "/") else {
-            throw EmberError(.invalidModel, "external data location '\(location)' leaves the model's folder")
-        }
-        return file
+        return try file.read(at: offset, count: bytes)
     }
 
     static func onnxTypeName(_ code: Int) -> String {

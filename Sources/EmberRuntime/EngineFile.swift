@@ -77,21 +77,23 @@ public enum EngineFile {
     // MARK: Writing
 
     /// Writes `engine` to `url` through a temporary file renamed into place, so a failure never
-    /// leaves a half-written engine or clobbers the file that was there.
-    public static func write(_ engine: Engine, to url: URL) throws {
+    /// leaves a half-written engine or clobbers the file that was there. `url` may name a new file
+    /// or a regular file, never the model being compiled (`sparing`), a directory, a device or a
+    /// FIFO; a file replaced keeps its permission bits. The temporary file is removed on every
+    /// failure and when SIGINT, SIGTERM or SIGHUP arrive while it is written.
+    ///
+    /// Returns notes for the user: stale temporary files of interrupted writes found beside `url`.
+    @discardableResult
+    public static func write(_ engine: Engine, to url: URL, sparing input: String? = nil) throws -> [String] {
+        let existingMode = try checkTarget(url, sparing: input)
         let data = try serialize(engine)
-        let directory = url.deletingLastPathComponent()
-        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-        do {
-            try data.write(to: temporary)
-            // rename(2) replaces the destination atomically.
-            guard rename(temporary.path, url.path) == 0 else {
-                throw EmberError(.io, String(cString: strerror(errno)))
-            }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw EmberError(.io, "cannot write engine '\(url.path)': \(error.localizedDescription)")
-        }
+        return try EngineFileWriter.replace(url, with: data, mode: existingMode)
+    }
+
+    /// Checks that an engine may be written to `url` (see `write`) before any work is done for it;
+    /// returns the permission bits of the file there, nil when there is none.
+    public static func checkTarget(_ url: URL, sparing input: String? = nil) throws -> mode_t? {
+        try EngineFileWriter.checkTarget(url.path, sparing: input)
     }
 
     /// The engine's bytes.
@@ -164,16 +166,27 @@ public enum EngineFile {
     /// Loads and checks an engine file. The file is mapped, and each part's pages are let go once
     /// read, so loading holds the weights once, not twice.
     public static func read(from url: URL) throws -> Engine {
-        let file: MappedFile
+        let file: SafeFile
         do {
-            file = try MappedFile(path: url.path)
-        } catch {
-            throw EmberError(.io, "cannot read engine '\(url.path)'")
+            file = try SafeFile.open(url.path)
+        } catch let error as EmberError {
+            throw EmberError(.io, "cannot read engine: \(error.message)")
+        }
+        return try read(file, path: url.path)
+    }
+
+    /// Loads and checks the engine in `file`, opened at `path`.
+    public static func read(_ file: SafeFile, path: String) throws -> Engine {
+        let mapped: MappedFile
+        do {
+            mapped = try MappedFile(file)
+        } catch let error as EmberError {
+            throw EmberError(.io, "cannot read engine: \(error.message)")
         }
         do {
-            return try load(file.bytes, owner: file, release: file.release)
+            return try load(mapped.bytes, owner: mapped, release: mapped.release)
         } catch let error as EmberError {
-            throw error.located("engine '\(url.path)'")
+            throw error.located("engine '\(path)'")
         }
     }
 
@@ -186,8 +199,11 @@ public enum EngineFile {
     /// copied without one.
     private static func load(_ bytes: UnsafeRawBufferPointer, owner: AnyObject?, release: @escaping (Range<Int>) -> Void) throws -> Engine {
         let end = bytes.count
-        guard end >= 16 + 12, Array(bytes[0..<8]) == magic else {
+        guard end >= magic.count, Array(bytes[0..<magic.count]) == magic else {
             throw EmberError(.invalidModel, "not an Ember engine (no EMBERENG magic at the start)")
+        }
+        guard end >= 16 + 12 else {
+            throw EmberError(.invalidModel, "the engine is truncated: \(end) bytes, shorter than an empty engine's \(16 + 12)")
         }
         let version = readUInt32(bytes, at: 8)
         guard readableVersions.contains(version) else {

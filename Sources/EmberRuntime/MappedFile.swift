@@ -9,19 +9,15 @@ import Glibc
 final class MappedFile {
     let bytes: UnsafeRawBufferPointer
 
-    init(path: String) throws {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw EmberError(.io, "cannot open '\(path)': \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else { throw EmberError(.io, "cannot read '\(path)': \(String(cString: strerror(errno)))") }
-        let size = Int(status.st_size)
+    /// Maps the regular file opened as `file`.
+    init(_ file: SafeFile) throws {
+        let size = file.size
         guard size > 0 else {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return
         }
-        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0), base != MAP_FAILED else {
-            throw EmberError(.io, "cannot map '\(path)': \(String(cString: strerror(errno)))")
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, file.descriptor, 0), base != MAP_FAILED else {
+            throw EmberError(.io, "cannot map '\(file.path)': \(String(cString: strerror(errno)))")
         }
         bytes = UnsafeRawBufferPointer(start: base, count: size)
     }

@@ -11,6 +11,8 @@ import ZIPFoundation
 /// absolute path), and its declared size must fit in the bytes the file holds, so a damaged
 /// archive is refused before anything is allocated for it.
 struct TorchArchive {
+    /// The largest JSON document read: programs of the largest models are tens of megabytes.
+    static let maximumDocumentBytes = 256 << 20
     /// The most a deflated entry can grow: deflate never compresses better than about 1032 to 1.
     static let maximumDeflateRatio: UInt64 = 1032
 
@@ -23,22 +25,7 @@ struct TorchArchive {
     let root: String
 
     init(contentsOf url: URL) throws {
-        let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
-        guard let size = (attributes?[.size] as? NSNumber)?.uint64Value else {
-            throw EmberError(.io, "cannot read model file '\(url.path)'")
-        }
-        do {
-            try ZipDirectoryCheck.check(url, size: size)
-        } catch let error as EmberError {
-            throw error.located("'\(url.lastPathComponent)'")
-        }
-        let archive: Archive
-        do {
-            archive = try Archive(url: url, accessMode: .read)
-        } catch {
-            throw EmberError(.invalidModel, "'\(url.lastPathComponent)' is not a readable zip archive (\(error))")
-        }
-        try self.init(archive, byteCount: size, origin: url.lastPathComponent)
+        try self.init(file: try SafeFile.open(url.path), url: url, origin: url.lastPathComponent)
     }
 
     /// An archive from its bytes. They are read through a temporary file: ZIPFoundation's
@@ -51,9 +38,18 @@ struct TorchArchive {
             throw EmberError(.io, "cannot write a temporary copy of '\(origin)' (\(error))")
         }
         defer { try? FileManager.default.removeItem(at: url) }
+        try self.init(file: try SafeFile.open(url.path), url: url, origin: origin)
+    }
+
+    /// The archive in `file`, a regular file opened at `url`; its directory is checked against the
+    /// file's size before ZIPFoundation reads it.
+    private init(file: SafeFile, url: URL, origin: String) throws {
         do {
-            try ZipDirectoryCheck.check(url, size: UInt64(bytes.count))
+            try ZipDirectoryCheck.check(file)
         } catch let error as EmberError {
+            if file.size == Self.emptyZipSize, (try? file.prefix(4)) == Data([0x50, 0x4B, 0x05, 0x06]) {
+                throw EmberError(.invalidModel, "'\(origin)' is an empty zip archive, not a torch.export archive")
+            }
             throw error.located("'\(origin)'")
         }
         let archive: Archive
@@ -62,18 +58,27 @@ struct TorchArchive {
         } catch {
             throw EmberError(.invalidModel, "'\(origin)' is not a readable zip archive (\(error))")
         }
-        try self.init(archive, byteCount: UInt64(bytes.count), origin: origin)
+        try self.init(archive, byteCount: UInt64(file.size), origin: origin)
     }
+
+    /// The size of a zip with no entries: its end-of-central-directory record alone.
+    static let emptyZipSize = 22
 
     private init(_ archive: Archive, byteCount: UInt64, origin: String) throws {
         self.archive = archive
         self.origin = origin
         self.byteCount = byteCount
         var paths: [(String, Entry)] = []
-        for entry in archive where entry.type == .file {
+        var seen: Set<String> = []
+        for entry in archive {
             let path = entry.path
             try Self.checkPath(path, origin: origin)
-            paths.append((path, entry))
+            // Zip tools disagree on which of two same-named entries is the file (unzip takes the
+            // first, others the last), so an archive holding two is refused.
+            guard seen.insert(path).inserted else {
+                throw EmberError(.invalidModel, "'\(origin)' has two entries named '\(path)'; refusing an ambiguous archive")
+            }
+            if entry.type == .file { paths.append((path, entry)) }
         }
         guard !paths.isEmpty else {
             throw EmberError(.invalidModel, "'\(origin)' is an empty zip archive, not a torch.export archive")
@@ -140,21 +145,36 @@ struct TorchArchive {
         return Int(declared)
     }
 
-    /// The bytes of an entry, checked against its declared size.
-    func read(_ path: String) throws -> Data {
+    /// The bytes of an entry, checked against its declared size and its CRC-32.
+    ///
+    /// With `limit`, at most that many bytes are inflated: an entry declaring more stops there (its
+    /// CRC-32 then cannot be checked, the rest being unread), so a tensor never costs more than
+    /// it needs however large its entry claims to be.
+    func read(_ path: String, limit: Int? = nil) throws -> Data {
         guard let entry = entries[path] else {
             throw EmberError(.invalidModel, "'\(origin)' has no entry '\(root)\(path)'")
         }
         let size = try checkedSize(entry, path)
+        let wanted = min(size, limit ?? size)
         var data = Data()
-        data.reserveCapacity(size)
+        data.reserveCapacity(wanted)
+        /// Thrown by the consumer once `wanted` bytes are in: the rest is not inflated.
+        struct Enough: Error {}
+        let checksum: CRC32
         do {
-            _ = try archive.extract(entry, skipCRC32: false) { chunk in
+            checksum = try archive.extract(entry, skipCRC32: wanted < size) { chunk in
                 guard data.count + chunk.count <= size else {
                     throw EmberError(.invalidModel, "entry holds more than its declared \(size) bytes")
                 }
-                data.append(chunk)
+                if wanted < size {
+                    data.append(chunk.prefix(wanted - data.count))
+                    if data.count == wanted { throw Enough() }
+                } else {
+                    data.append(chunk)
+                }
             }
+        } catch is Enough {
+            return data
         } catch let error as EmberError {
             throw EmberError(.invalidModel, "'\(origin)' entry '\(root)\(path)' is damaged: \(error.message)")
         } catch {
@@ -164,11 +184,26 @@ struct TorchArchive {
             throw EmberError(
                 .invalidModel, "'\(origin)' entry '\(root)\(path)' holds \(data.count) bytes, declared \(size)")
         }
+        guard wanted < size || checksum == entry.checksum else {
+            throw EmberError(
+                .invalidModel,
+                "'\(origin)' entry '\(root)\(path)' is damaged: its CRC-32 is \(Self.hex(checksum)), the archive records \(Self.hex(entry.checksum))")
+        }
         return data
+    }
+
+    static func hex(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16)
+        return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
     }
 
     /// An entry decoded as JSON.
     func json<T: Decodable>(_ type: T.Type, _ path: String) throws -> T {
+        guard try size(of: path) <= Self.maximumDocumentBytes else {
+            throw EmberError(
+                .invalidModel,
+                "'\(origin)' entry '\(root)\(path)' declares \(try size(of: path)) bytes, more than the \(Self.maximumDocumentBytes >> 20) MiB Ember reads of a JSON document")
+        }
         let data = try read(path)
         do {
             do {

@@ -175,14 +175,18 @@ enum TorchPickle {
         }
 
         /// Adds key-value pairs (or items) to the collection below them.
+        /// The collection nests one level deeper than its deepest item, and no deeper than it already
+        /// did: adding items one at a time (`APPEND`, `SETITEM`) to a flat dictionary keeps it flat.
         mutating func extend(_ items: [Value]) throws {
-            let target = try pop()
-            switch target {
+            let itemDepth = items.isEmpty ? 0 : poppedDepth + 1
+            guard let slot = stack.popLast() else { throw fail("pops an empty stack at offset \(position)") }
+            let depth = max(slot.depth, itemDepth)
+            switch slot.value {
             case .dict(var pairs):
                 guard items.count % 2 == 0 else { throw fail("odd number of dictionary items") }
                 for i in stride(from: 0, to: items.count, by: 2) { pairs.append((items[i], items[i + 1])) }
-                try push(.dict(pairs), nesting: true)
-            case .list(let values): try push(.list(values + items), nesting: true)
+                try push((.dict(pairs), depth))
+            case .list(let values): try push((.list(values + items), depth))
             default: throw fail("adds items to something that is not a dictionary or list")
             }
         }

@@ -8,17 +8,11 @@ enum ZipDirectoryCheck {
     /// The largest central directory read: far above any real model's.
     static let maximumDirectoryBytes: UInt64 = 256 << 20
 
-    static func check(_ url: URL, size: UInt64) throws {
-        guard let handle = try? FileHandle(forReadingFrom: url) else {
-            throw EmberError(.io, "cannot read model file '\(url.path)'")
-        }
-        defer { try? handle.close() }
+    static func check(_ file: SafeFile) throws {
+        let size = UInt64(file.size)
         func read(_ offset: UInt64, _ count: UInt64) throws -> [UInt8] {
             guard offset <= size, count <= size - offset else { throw damaged("a record lies past the end of the file") }
-            try handle.seek(toOffset: offset)
-            let bytes = [UInt8](try handle.read(upToCount: Int(count)) ?? Data())
-            guard bytes.count == Int(count) else { throw damaged("the file is shorter than it says") }
-            return bytes
+            return [UInt8](try file.read(at: Int(offset), count: Int(count)))
         }
 
         // The end-of-central-directory record sits in the last 64 KiB + 22 bytes.

@@ -22,12 +22,20 @@ struct Compile: ParsableCommand {
 
     func run() throws {
         try Ember.reportingErrors {
+            let target = URL(fileURLWithPath: output)
+            var isDirectory: ObjCBool = false
+            if output.hasSuffix("/") || (FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory) && isDirectory.boolValue) {
+                throw EmberError(.invalidArgument, "-o names a directory ('\(output)'); name the engine file to write")
+            }
+            // Refused before the work, not after it: -o onto the model, a device or a FIFO.
+            _ = try EngineFile.checkTarget(target, sparing: model)
             let file = try ModelFile.open(model)
             if case .engine = file {
                 throw EmberError(.invalidArgument, "'\(model)' is already an engine")
             }
             let engine = try file.engine(backend, optimization: optimization, shapes: try shapes.shapes())
-            try EngineFile.write(engine, to: URL(fileURLWithPath: output))
+            let notes = try EngineFile.write(engine, to: target, sparing: model)
+            for note in notes { FileHandle.standardError.write(Data("warning: \(note)\n".utf8)) }
             let precision = engine.backend == .cuda ? ", \(engine.precision.rawValue)" : ""
             print("wrote \(output): \(engine.backend.rawValue) engine\(precision), \(engine.graph.nodes.count) nodes")
         }

@@ -51,6 +51,13 @@ import ZIPFoundation
         // Tuples nested a million deep would be freed recursively: refused at the limit.
         let nested: [UInt8] = [0x80, 0x02, 0x4E] + [UInt8](repeating: 0x85, count: 1_000_000) + [0x2E]
         #expect(error { _ = try TorchPickle.load(nested, origin: "deep.pkl") }?.message.contains("nest deeper") == true)
+        // A flat dictionary of 500 entries added one SETITEM at a time (and a list built by APPEND)
+        // nests one level, not 500.
+        var flat: [UInt8] = [0x80, 0x02, 0x7D]
+        for i in 0..<500 { flat += [0x4D, UInt8(i & 0xFF), UInt8(i >> 8), 0x5D, 0x4E, 0x61, 0x73] }
+        flat += [0x2E]
+        let loaded = try TorchPickle.load(flat, origin: "flat.pkl")
+        if case .dict(let pairs) = loaded { #expect(pairs.count == 500) } else { Issue.record("not a dict: \(loaded)") }
         // Unknown opcodes, empty stacks, missing marks and memo entries.
         for bad: [UInt8] in [[0x80, 0x02, 0xFF], [0x2E], [0x74, 0x2E], [0x68, 0x07, 0x2E], [0x80, 0x02, 0x4B]] {
             #expect(error { _ = try TorchPickle.load(bad, origin: "bad.pkl") }?.code == .invalidModel, "\(bad)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import tempfile
 
 import torch
@@ -37,15 +38,34 @@ def save(compiled: CompiledModule, path: str | os.PathLike) -> None:
         "batch": compiled.batch, "plan": compiled.plan, "original": _pack(compiled.original),
     }
     path = os.fspath(path)
+    mode = _replaceable_mode(path)
     directory = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(prefix=".ember-", dir=directory)
     try:
+        # mkstemp makes the file 0600: give it the replaced file's bits, or a new file's.
+        os.fchmod(handle, mode)
         with os.fdopen(handle, "wb") as file:
             torch.save(state, file)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def _replaceable_mode(path: str) -> int:
+    """The permission bits the saved file gets: those of the regular file it replaces, else the
+    umask's default. Anything but a regular file (a directory, a device, a FIFO) is refused."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+    if stat.S_ISDIR(info.st_mode):
+        raise EmberError(f"'{path}' is a directory; name the file to save to")
+    if not stat.S_ISREG(info.st_mode):
+        raise EmberError(f"'{path}' is not a regular file; ember.save writes only new or regular files")
+    return stat.S_IMODE(info.st_mode)
 
 
 def load(path: str | os.PathLike) -> CompiledModule:
