@@ -28,6 +28,8 @@ extension Graph {
                 throw EmberError(
                     .typeMismatch, "input '\(inputName)' has dtype \(tensor.dtype), expected \(expected.dtype)")
             }
+            let bytes = try TensorSize.byteCount(tensor.shape, tensor.dtype, of: "input '\(inputName)'")
+            try MemoryLimit.check(bytes, for: "input '\(inputName)' (\(tensor.dtype)\(tensor.shape))")
             guard let dims = expected.shape else { continue }
             guard dims.count == tensor.shape.count else {
                 throw EmberError(

@@ -41,6 +41,11 @@ public struct GraphBuilder {
         guard inferred.count == outputs else {
             throw EmberError(.invalidIR, "[\(op.name)] produced \(inferred.count) output types, expected \(outputs)")
         }
+        for type in inferred {
+            if let shape = type.shape {
+                _ = try TensorSize.elementCount(shape.compactMap(\.value), of: "[\(op.name)] output")
+            }
+        }
         let ids = inferred.enumerated().map { i, type in
             graph.addValue(names.flatMap { i < $0.count ? $0[i] : nil }, type)
         }

@@ -4,9 +4,7 @@ extension Tensor {
     /// A tensor from raw little-endian element bytes. The byte count must be exactly
     /// `elementCount(shape) * dtype.byteSize`; that is checked before anything is allocated.
     public init(_ dtype: DType, shape: [Int], bytes: some Collection<UInt8>) throws {
-        guard let n = Tensor.elementCount(shape) else {
-            throw EmberError(.invalidArgument, "shape \(shape) is not a valid tensor shape")
-        }
+        let n = try TensorSize.elementCount(shape, of: "a tensor of \(dtype)")
         let (expected, overflow) = n.multipliedReportingOverflow(by: dtype.byteSize)
         guard !overflow, bytes.count == expected else {
             throw EmberError(

@@ -86,6 +86,9 @@ extension Tensor {
             guard let v = Int(t), v >= 0 else { throw EmberError(.invalidArgument, ".npy shape '\(shapeText)' is malformed") }
             shape.append(v)
         }
+        // Absurd dims are refused even when another dim is 0 (no elements): strides and
+        // scratch sizes computed later from them would overflow.
+        _ = try TensorSize.elementCount(shape, of: "the .npy array")
         let payload = bytes[(headerStart + headerLength)...]
         let fortran = order.trimmingCharacters(in: .whitespaces).hasPrefix("True")
         if fortran {

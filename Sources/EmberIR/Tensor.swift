@@ -76,15 +76,9 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
         return strides
     }
 
-    /// Number of elements of a shape, or nil when it overflows or has a negative dim.
+    /// Number of elements of a shape, or nil when `TensorSize` refuses it (a negative or absurd
+    /// dim, or too many elements).
     public static func elementCount(_ shape: [Int]) -> Int? {
-        var n = 1
-        for d in shape {
-            guard d >= 0 else { return nil }
-            let (product, overflow) = n.multipliedReportingOverflow(by: d)
-            guard !overflow else { return nil }
-            n = product
-        }
-        return n
+        try? TensorSize.elementCount(shape, of: "")
     }
 }

@@ -9,6 +9,10 @@ extension Graph {
             guard names.insert(value.name).inserted else {
                 throw EmberError(.invalidIR, "value name '\(value.name)' is defined more than once")
             }
+            // Known dims must be sizes every later product can be computed with.
+            if let shape = value.type.shape {
+                _ = try TensorSize.elementCount(shape.compactMap(\.value), of: "value '\(value.name)'")
+            }
         }
         func define(_ id: ValueID, _ what: String) throws {
             guard id.index >= 0, id.index < values.count else {

@@ -14,17 +14,32 @@ extension ONNXModel {
         let reader = ONNXTensorReader(directory: directory)
         var builder = GraphBuilder(name: graphProto.name.isEmpty ? "main" : graphProto.name)
         var values: [String: ValueID] = [:]
+        // What defined each ONNX value name, so that a second definition is an error naming both:
+        // the graph is SSA, and the last definition silently winning would run another model.
+        var definers: [String: String] = [:]
+        func define(_ name: String, by definer: String) throws {
+            if let earlier = definers[name] {
+                throw EmberError(.invalidModel, "value '\(name)' is defined twice: by \(earlier) and by \(definer)")
+            }
+            definers[name] = definer
+        }
 
         for (name, type) in try inputs() {
+            try define(name, by: "graph input '\(name)'")
+            if let shape = type.shape {
+                _ = try TensorSize.elementCount(shape.compactMap(\.value), of: "graph input '\(name)'")
+            }
             values[name] = builder.input(name, type)
         }
         for initializer in graphProto.initializer {
+            try define(initializer.name, by: "initializer '\(initializer.name)'")
             let tensor = try reader.tensor(initializer, what: "initializer '\(initializer.name)'")
             values[initializer.name] = builder.constant(tensor, name: initializer.name)
         }
         for (index, node) in graphProto.node.enumerated() {
             let name = nodeName(index)
             let location = "node '\(name)' (\(node.opType))"
+            for output in node.output where !output.isEmpty { try define(output, by: location) }
             do {
                 try importNode(node, name: name, reader: reader, builder: &builder, values: &values)
             } catch let error as EmberError {
@@ -69,16 +84,19 @@ extension ONNXModel {
         guard let converter = ONNXOps.table[node.opType] else {
             throw EmberError(.unsupported, "op \(node.opType) is not supported")
         }
+        // The builder moves into the context and back, never copied: a copy that is then appended
+        // to would copy the whole graph once per node.
         var context = ONNXNodeContext(
             opType: node.opType, nodeName: name, opset: opset, attributes: attributes, inputs: inputs,
-            outputNames: outputs, builder: builder)
+            outputNames: outputs, builder: GraphBuilder())
+        swap(&context.builder, &builder)
+        defer { swap(&context.builder, &builder) }
         switch converter {
         case .direct(let op):
             try context.emitFinal(context.make(op), context.inputs)
         case .custom(let convert):
             try convert(&context)
         }
-        builder = context.builder
         guard let produced = context.emittedOutputs else {
             throw EmberError(.internalError, "the \(node.opType) converter produced no outputs")
         }

@@ -50,16 +50,10 @@ public struct ReferenceBackend: Sendable {
             guard let dims = type.shape else { continue }
             let known = dims.compactMap(\.value)
             guard known.count == dims.count else { continue }
-            guard let count = Tensor.elementCount(known), count <= Self.maxElementBytes / type.dtype.byteSize else {
-                throw EmberError(
-                    .invalidArgument,
-                    "[\(node.op.name)] output of shape \(known) (\(type.dtype)) is larger than this machine's memory allows")
-            }
+            let what = "[\(node.op.name)] output of shape \(known) (\(type.dtype))"
+            try MemoryLimit.check(try TensorSize.byteCount(known, type.dtype, of: what), for: what)
         }
     }
-
-    /// The largest tensor the reference backend will allocate: half the machine's memory.
-    static let maxElementBytes = Int(clamping: ProcessInfo.processInfo.physicalMemory / 2)
 
     /// For each value, the position of the last node that reads it; graph outputs are never freed.
     static func lastUses(_ graph: Graph) -> [Int] {

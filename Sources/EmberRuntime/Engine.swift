@@ -123,8 +123,11 @@ public struct Engine: Sendable {
     public func run(_ inputs: [TensorView]) throws -> [(name: String, tensor: Tensor)] {
         var buffers: [(dtype: DType, shape: [Int], data: UnsafeMutableRawPointer)] = []
         defer { buffers.forEach { $0.data.deallocate() } }
-        try run(inputs) { _, dtype, shape in
-            let data = UnsafeMutableRawPointer.allocate(byteCount: max(shape.reduce(1, *) * dtype.byteSize, 1), alignment: 64)
+        try run(inputs) { index, dtype, shape in
+            let what = "output '\(graph.name(of: graph.outputs[index]))' (\(dtype)\(shape))"
+            let bytes = try TensorSize.byteCount(shape, dtype, of: what)
+            try MemoryLimit.check(bytes, for: what)
+            let data = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
             buffers.append((dtype, shape, data))
             return data
         }
@@ -147,6 +150,7 @@ public struct Engine: Sendable {
         }
         var tensors: [String: Tensor] = [:]
         for (id, view) in zip(graph.inputs, inputs) {
+            _ = try TensorSize.byteCount(view.shape, view.dtype, of: "input '\(graph.name(of: id))'")
             tensors[graph.name(of: id)] = try Tensor(view.dtype, shape: view.shape, bytes: UnsafeRawBufferPointer(start: view.data, count: view.byteCount))
         }
         let results = try cudaProgram?.run(tensors) ?? ReferenceBackend().run(graph, inputs: tensors)

@@ -1,6 +1,8 @@
 import ArgumentParser
 import EmberIR
+import EmberOps
 import EmberRuntime
+import Foundation
 
 /// The backend flags shared by `compile`, `run`, `bench` and `inspect`.
 struct BackendOptions: ParsableArguments {
@@ -13,7 +15,25 @@ struct BackendOptions: ParsableArguments {
     @Option(name: .long, help: "How the CUDA backend stores and computes floats: fp32, tf32, fp16 or bf16. Normalizations, softmax and accumulations stay in fp32 inside the kernels.")
     var precision: Precision = .fp32
 
+    @Option(name: .long, help: "The most memory a run's buffers may take, such as 2G or 512M; a run that needs more is refused before it allocates. Defaults to EMBER_MAX_MEMORY, else 3/4 of physical memory.")
+    var maxMemory: String?
+
     var fallbackOps: Set<String> { Set(fallbackOp) }
+
+    /// Checks the op names and sets the memory limit for the rest of the process, before any work.
+    func validate() throws {
+        let known = OperatorRegistry.standard.names
+        for name in fallbackOp where !known.contains(name) {
+            throw refusal("--fallback-op '\(name)' is not an Ember op; the ops are: \(known.sorted().joined(separator: ", "))")
+        }
+        if let maxMemory {
+            do {
+                MemoryLimit.set(try MemoryLimit.parse(maxMemory))
+            } catch let error as EmberError {
+                throw refusal("--max-memory: \(error.message)")
+            }
+        }
+    }
 }
 
 extension Precision: ExpressibleByArgument {}
@@ -30,6 +50,12 @@ enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
         case .reference: .reference
         }
     }
+}
+
+/// A flag's value refused as Ember errors are, with its message and exit code 1.
+func refusal(_ message: String) -> ExitCode {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    return ExitCode(1)
 }
 
 /// `--input NAME=1x3x224x224`: fixes an input's shape when a model is compiled or inspected.
@@ -50,7 +76,13 @@ struct InputShapeOptions: ParsableArguments {
             guard !name.isEmpty, !text.isEmpty, dims.allSatisfy({ ($0 ?? -1) >= 0 }) else {
                 throw ValidationError("--input '\(item)': the shape '\(text)' is not sizes joined by 'x' (such as 1x3x224x224)")
             }
-            shapes[name] = dims.compactMap { $0 }
+            let shape = dims.compactMap { $0 }
+            do {
+                _ = try TensorSize.elementCount(shape, of: "--input '\(item)'")
+            } catch let error as EmberError {
+                throw refusal(error.message)
+            }
+            shapes[name] = shape
         }
         return shapes
     }

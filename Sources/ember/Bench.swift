@@ -191,11 +191,22 @@ struct Bench: ParsableCommand {
     /// Random inputs of the engine's input types: symbolic dims from --dim, else the batch size.
     private func randomInputs(_ graph: Graph, batch: Int) throws -> [String: Tensor] {
         let sizes = Dictionary(dim.compactMap(Self.parseDim), uniquingKeysWith: { $1 })
+        var symbols: [String] = []
+        for id in graph.inputs {
+            for case .symbol(let s) in graph.type(of: id).shape ?? [] where !symbols.contains(s) { symbols.append(s) }
+        }
+        for name in sizes.keys.sorted() where !symbols.contains(name) {
+            throw EmberError(
+                .invalidArgument,
+                "--dim '\(name)' is not a symbolic dim of the model's inputs; "
+                    + (symbols.isEmpty ? "they have none" : "they are: \(symbols.joined(separator: ", "))"))
+        }
         var inputs: [String: Tensor] = [:]
+        var inputBytes = 0
         for (position, id) in graph.inputs.enumerated() {
             let name = graph.name(of: id), type = graph.type(of: id)
             guard let dims = type.shape else { throw EmberError(.invalidArgument, "input '\(name)' has no known rank; bench needs shapes") }
-            let shape = try dims.enumerated().map { axis, dim -> Int in
+            let shape: [Int] = try dims.enumerated().map { axis, dim -> Int in
                 switch dim {
                 case .known(let size): return size
                 case .symbol(let symbol):
@@ -208,6 +219,11 @@ struct Bench: ParsableCommand {
                 }
             }
             // Integer inputs are token ids or masks: small non-negative values are valid for both.
+            // Random tensors are drawn as doubles first, then stored in their dtype.
+            let what = "input '\(name)' (\(type.dtype)\(shape))"
+            let bytes = try TensorSize.byteCount(shape, type.dtype, of: what) + TensorSize.byteCount(shape, .f64, of: what)
+            inputBytes += bytes
+            try MemoryLimit.check(inputBytes, for: "the random inputs up to \(what)")
             let range: ClosedRange<Double> = type.dtype.isFloatingPoint ? -1...1 : 0...1
             inputs[name] = Tensor.random(type.dtype, shape, in: range, seed: UInt64(position + 1))
         }

@@ -28,22 +28,19 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try Ember.reportingErrors {
+            // The output directory and the output file names are checked before anything runs.
+            let directory = try Run.prepareOutputDirectory(outputDir)
             let clock = ContinuousClock()
             let start = clock.now
             let engine = try ModelFile.open(model).engine(backend, optimization: optimization)
             let imported = clock.now
+            try Run.checkFileNames(engine.outputs.map(\.name))
             let feeds = try readInputs(for: engine.graph)
             let ran = clock.now
             let outputs = try engine.run(feeds)
             if time {
                 let ms = { (d: Duration) in String(format: "%.2f", Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1e3) }
                 print("time: load and optimize \(ms(imported - start)) ms, run \(ms(clock.now - ran)) ms (\(engine.backend.rawValue) backend)")
-            }
-            let directory = URL(fileURLWithPath: outputDir)
-            do {
-                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            } catch {
-                throw EmberError(.io, "cannot create output directory '\(outputDir)'")
             }
             for (name, tensor) in outputs {
                 let file = directory.appendingPathComponent(Run.fileName(for: name))
@@ -80,6 +77,40 @@ struct Run: ParsableCommand {
             feeds[name] = try Tensor(npyAt: URL(fileURLWithPath: path))
         }
         return feeds
+    }
+
+    /// The output directory, created if missing; it must be a writable directory.
+    static func prepareOutputDirectory(_ path: String) throws -> URL {
+        let directory = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw EmberError(.io, "--output-dir '\(path)' exists and is not a directory")
+            }
+        } else {
+            do {
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            } catch {
+                throw EmberError(.io, "cannot create output directory '\(path)'")
+            }
+        }
+        guard FileManager.default.isWritableFile(atPath: path) else {
+            throw EmberError(.io, "output directory '\(path)' is not writable")
+        }
+        return directory
+    }
+
+    /// Throws when two outputs would be written to one file (`a/b` and `a_b` are both `a_b.npy`).
+    static func checkFileNames(_ outputs: [String]) throws {
+        var byFile: [String: String] = [:]
+        for name in outputs {
+            let file = fileName(for: name)
+            if let other = byFile[file] {
+                throw EmberError(
+                    .invalidArgument, "outputs '\(other)' and '\(name)' would both be written to '\(file)'; ember run cannot save both")
+            }
+            byFile[file] = name
+        }
     }
 
     /// A file name for an output: characters that cannot appear in a file name become `_`.

@@ -27,8 +27,16 @@ extension CPUProgram {
         }
         for slot in layout.outputSlots { lastRead[slot] = Int.max }
 
-        func allocate(_ slot: Int, shape: [Int]) -> TensorView {
+        // The bytes of the buffers alive now, kept under the memory limit as each one is allocated.
+        var liveBytes = 0
+        var ownedBytes: [Int: Int] = [:]
+        func allocate(_ slot: Int, shape: [Int]) throws -> TensorView {
+            let what = "value '\(slots[slot].name)' (\(slots[slot].type.dtype)\(shape))"
+            _ = try TensorSize.byteCount(shape, slots[slot].type.dtype, of: what)
             let bytes = slots[slot].layout.byteCount(shape: shape, dtype: slots[slot].type.dtype)
+            try MemoryLimit.check(liveBytes + bytes, for: liveBytes == 0 ? what : "\(what), with the \(MemoryLimit.describe(liveBytes)) alive before it,")
+            liveBytes += bytes
+            ownedBytes[slot] = bytes
             let data = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: MemoryPlan.alignment)
             owned[slot] = data
             let view = TensorView(data: data, dtype: slots[slot].type.dtype, shape: shape, layout: slots[slot].layout)
@@ -40,14 +48,24 @@ extension CPUProgram {
             do {
                 let arguments = step.inputs.map { $0.flatMap { views[$0] } }
                 if let shapes = try outputShapes(step, arguments) {
-                    let results = zip(step.outputs, shapes).map { allocate($0, shape: $1) }
+                    let results = try zip(step.outputs, shapes).map { try allocate($0, shape: $1) }
                     try step.kernel.run(arguments, results, context.kernels)
                 } else {
                     // Data decides the shape: the op's own evaluation finds it.
                     let tensors = try arguments.map { try $0.map(ReferenceKernel.tensor) }
+                    // The sizes the values imply are checked before the op allocates them.
+                    let inferred = try step.op!.inferTypes(
+                        OpInputs(step.op!.name, types: tensors.map { $0?.type }, constants: tensors),
+                        outputCount: step.outputs.count)
+                    for (slot, type) in zip(step.outputs, inferred) {
+                        guard let shape = type.knownShape else { continue }
+                        let what = "value '\(slots[slot].name)' (\(type.dtype)\(shape))"
+                        let bytes = try TensorSize.byteCount(shape, type.dtype, of: what)
+                        try MemoryLimit.check(liveBytes + bytes, for: liveBytes == 0 ? what : "\(what), with the \(MemoryLimit.describe(liveBytes)) alive before it,")
+                    }
                     let results = try step.op!.evaluate(tensors, outputCount: step.outputs.count)
                     for (slot, tensor) in zip(step.outputs, results) {
-                        allocate(slot, shape: tensor.shape).copy(from: tensor)
+                        try allocate(slot, shape: tensor.shape).copy(from: tensor)
                     }
                 }
             } catch let error as EmberError {
@@ -55,6 +73,7 @@ extension CPUProgram {
             }
             for case let slot? in step.inputs where lastRead[slot] == position {
                 owned.removeValue(forKey: slot)?.deallocate()
+                liveBytes -= ownedBytes.removeValue(forKey: slot) ?? 0
                 views[slot] = nil
             }
         }

@@ -161,7 +161,7 @@ public final class CPUProgram: @unchecked Sendable {
         var results: [(DType, [Int], UnsafeMutableRawPointer, Int)] = []
         defer { results.forEach { $0.2.deallocate() } }
         try run(views, profile: profile) { _, dtype, shape in
-            let bytes = shape.reduce(1, *) * dtype.byteSize
+            let bytes = try TensorSize.byteCount(shape, dtype, of: "output \(graph.name(of: graph.outputs[results.count]))")
             let p = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
             results.append((dtype, shape, p, bytes))
             return p
@@ -184,9 +184,21 @@ public final class CPUProgram: @unchecked Sendable {
     /// The memory plan for these input shapes, made on first use; nil when shapes depend on data.
     private func plan(for inputShapes: [[Int]]) throws -> MemoryPlan? {
         if let cached = plans.withLock({ $0[inputShapes] }) { return cached }
-        let plan = try ShapeSweep.shapes(layout, constants: constants, inputShapes: inputShapes).map { MemoryPlan(layout, shapes: $0) }
+        let shapes = try ShapeSweep.shapes(layout, constants: constants, inputShapes: inputShapes)
+        if let shapes { try checkSizes(shapes) }
+        let plan = shapes.map { MemoryPlan(layout, shapes: $0) }
+        if let plan { try MemoryLimit.check(plan.arenaSize, for: "a run with input shapes \(inputShapes) (its buffers together)") }
         plans.withLock { $0[inputShapes] = plan }
         return plan
+    }
+
+    /// Refuses shapes whose sizes overflow or whose single buffers exceed the memory limit, before
+    /// the memory plan adds them up.
+    private func checkSizes(_ shapes: [[Int]]) throws {
+        for (slot, shape) in zip(layout.slots, shapes) {
+            let what = "value '\(slot.name)' (\(slot.type.dtype)\(shape))"
+            try MemoryLimit.check(try TensorSize.byteCount(shape, slot.type.dtype, of: what), for: what)
+        }
     }
 
     private func runPlanned(

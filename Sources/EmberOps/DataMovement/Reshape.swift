@@ -90,7 +90,7 @@ public struct Reshape: Operator {
         var knownIn = 1
         for d in numerator {
             switch d {
-            case .known(let v): knownIn *= v
+            case .known(let v): knownIn = try DataMovementChecks.multiply(knownIn, v, name)
             case .symbol(let s): symbols.append(s)
             case .unknown: return .unknown
             }

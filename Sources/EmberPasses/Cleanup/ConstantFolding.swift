@@ -30,7 +30,14 @@ public struct ConstantFolding: Pass {
             guard args.count == node.inputs.count, !node.outputs.isEmpty else { continue }
             func fits(_ count: Int) -> Bool { count <= maxElements || count <= inputElements }
             // Check declared sizes before evaluating, so nothing huge is ever computed.
-            let declared = node.outputs.map { graph.type(of: $0).knownShape.flatMap(Tensor.elementCount) }
+            // Inference from the constant values knows sizes the declared types may not (a range's
+            // length, a resize's scales): a size neither knows is judged by the inputs' size alone.
+            let fromValues = try? node.op.inferTypes(
+                OpInputs(node.op.name, types: args.map { $0?.type }, constants: args), outputCount: node.outputs.count)
+            let declared = node.outputs.enumerated().map { k, id in
+                (graph.type(of: id).knownShape ?? fromValues.flatMap { k < $0.count ? $0[k].knownShape : nil })
+                    .flatMap(Tensor.elementCount)
+            }
             if declared.contains(where: { $0 == nil }) {
                 guard fits(inputElements) else { continue }
             } else {
