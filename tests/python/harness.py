@@ -7,7 +7,9 @@ outputs must be equal.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -31,6 +33,51 @@ class EmberFailed(Exception):
 def ember(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """Runs the ember binary with `args`; returns the completed process (never raises on exit code)."""
     return subprocess.run([str(EMBER), *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+class Measured(subprocess.CompletedProcess):
+    """A finished `ember` run (stdout and stderr as bytes, `text` the decoded stderr) with its own
+    peak resident memory in MB (`peak_mb`)."""
+
+    def __init__(self, args, returncode, stdout: bytes, stderr: bytes, peak_mb: float):
+        super().__init__(args, returncode, stdout, stderr)
+        self.peak_mb = peak_mb
+        self.text = stderr.decode(errors="replace")
+
+    def __repr__(self) -> str:
+        return f"exit {self.returncode}, {self.peak_mb:.0f} MB, stderr {self.text[-2000:]!r}"
+
+
+# Starts the command from a fresh, small interpreter and reports the child's peak RSS. Measuring
+# from the test process itself would be wrong: a child started by vfork inherits the parent's
+# high-water mark at exec, so a test process holding PyTorch would count its own gigabyte.
+_MEASURE = """
+import os, sys
+import signal
+fd, seconds, argv = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+pid = os.posix_spawn(argv[0], argv, os.environ)
+signal.signal(signal.SIGALRM, lambda *_: os.kill(pid, signal.SIGKILL))
+signal.alarm(seconds)
+_, status, usage = os.wait4(pid, 0)
+os.write(fd, str(usage.ru_maxrss).encode())
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)  # a signal reads as the shell shows it: 128 + N
+"""
+
+
+def ember_measured(*args, timeout: float = 120, prefix: tuple = ()) -> Measured:
+    """Runs `ember args` (after `prefix`, such as a prlimit command) and measures its peak memory."""
+    cmd = [*map(str, prefix), str(EMBER), *map(str, args)]
+    cmd[0] = shutil.which(cmd[0]) or cmd[0]
+    read, write = os.pipe()
+    try:
+        proc = subprocess.run([sys.executable, "-c", _MEASURE, str(write), str(int(timeout)), *cmd],
+                              capture_output=True, timeout=timeout + 30, pass_fds=(write,), stdin=subprocess.DEVNULL)
+    finally:
+        os.close(write)
+    with os.fdopen(read) as pipe:
+        maxrss_kb = int(pipe.read() or 0)
+    return Measured(cmd, proc.returncode, proc.stdout, proc.stderr, maxrss_kb / 1024)
 
 
 # The backend the op and model tests run: the CPU backend, which falls back to the reference kernels

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from harness import EMBER, REPO
+from harness import EMBER, REPO, Measured, ember_measured
 from onnx import TensorProto, helper
 
 # Peak resident memory any case may take: the debug binary loading a .pt2 peaks near 600 MB
@@ -30,34 +30,8 @@ SECRET = b"TOPSECRETBYTES!!"  # 16 bytes: exactly what a 4-float initializer nee
 FIXTURE = REPO / "tests" / "fixtures" / "pt2" / "torch-2.15" / "mlp.pt2"
 
 
-class Result:
-    def __init__(self, code: int, stdout: bytes, stderr: bytes, peak_mb: float):
-        self.code, self.stdout, self.stderr, self.peak_mb = code, stdout, stderr, peak_mb
-        self.text = stderr.decode(errors="replace")
-
-    def __repr__(self):
-        return f"exit {self.code}, {self.peak_mb:.0f} MB, stderr {self.text!r}"
-
-
-def run(*args, timeout: float = 120) -> Result:
-    """Runs `ember` and waits for it alone (os.wait4), so its own peak memory is measured."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([str(EMBER), *map(str, args)], stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                proc.returncode = -9
-                pytest.fail(f"ember {args} did not finish in {timeout} s")
-            time.sleep(0.02)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return Result(proc.returncode, out.read(), err.read(), usage.ru_maxrss / 1024)
+def run(*args, timeout: float = 120) -> Measured:
+    return ember_measured(*args, timeout=timeout)
 
 
 def snapshot(*paths: Path) -> dict:
@@ -74,7 +48,7 @@ def snapshot(*paths: Path) -> dict:
 
 def refused(result: Result, message: str, *, secret_dir: Path | None = None, out_dir: Path | None = None):
     """The four checks every hostile file must pass."""
-    assert result.code == 1, result
+    assert result.returncode == 1, result
     assert result.text.startswith("error: ") and message in result.text, result
     assert "EmberError" not in result.text and "Swift" not in result.text, result
     assert result.peak_mb < MEMORY_BOUND_MB, result
@@ -127,7 +101,7 @@ def test_a_good_external_data_file_is_read(layout, tmp_path):
     (model_dir / "w.bin").write_bytes(np.arange(4, dtype=np.float32).tobytes())
     out = tmp_path / "out"
     result = run("run", external_model(model_dir, "w.bin"), "--input", f"x={x}", "--output-dir", out)
-    assert result.code == 0, result
+    assert result.returncode == 0, result
     np.testing.assert_array_equal(np.load(out / "y.npy"), np.arange(4, dtype=np.float32))
 
 
@@ -222,13 +196,13 @@ def test_compile_refuses_devices_fifos_and_directories(small, tmp_path):
 
 def test_compile_keeps_the_permissions_of_the_engine_it_replaces(small, tmp_path):
     engine = tmp_path / "m.engine"
-    assert run("compile", small, "-o", engine).code == 0
+    assert run("compile", small, "-o", engine).returncode == 0
     os.chmod(engine, 0o600)
     result = run("compile", small, "-o", engine)
-    assert result.code == 0, result
+    assert result.returncode == 0, result
     assert stat.S_IMODE(os.stat(engine).st_mode) == 0o600
     os.chmod(engine, 0o640)
-    assert run("compile", small, "-o", engine).code == 0
+    assert run("compile", small, "-o", engine).returncode == 0
     assert stat.S_IMODE(os.stat(engine).st_mode) == 0o640
     assert not list(tmp_path.glob(".*.tmp"))
 
@@ -243,7 +217,7 @@ def test_compile_removes_stale_temporaries_and_leaves_fresh_ones(small, tmp_path
     old = time.time() - 2 * 3600
     os.utime(stale, (old, old))
     result = run("compile", small, "-o", engine)
-    assert result.code == 0, result
+    assert result.returncode == 0, result
     assert not stale.exists() and fresh.exists() and other.exists()
     assert f"removed '{stale}'" in result.text and str(fresh) in result.text, result
 
@@ -297,7 +271,7 @@ def pt2_inputs(tmp_path: Path) -> list[str]:
 def test_the_untouched_fixture_runs(tmp_path):
     path = write_zip(tmp_path / "mlp.pt2", [(i.filename, d) for i, d in pt2_entries()])
     result = run("run", path, *pt2_inputs(tmp_path), "--output-dir", tmp_path / "out")
-    assert result.code == 0, result
+    assert result.returncode == 0, result
 
 
 def test_a_weight_entry_that_inflates_far_past_its_tensor_costs_only_the_tensor(tmp_path):
@@ -308,7 +282,7 @@ def test_a_weight_entry_that_inflates_far_past_its_tensor_costs_only_the_tensor(
     assert path.stat().st_size < 4 << 20
     result = run("run", path, *pt2_inputs(tmp_path), "--output-dir", tmp_path / "out")
     assert result.peak_mb < MEMORY_BOUND_MB, result
-    assert result.code == 0, result
+    assert result.returncode == 0, result
     expected = np.load(FIXTURE.parent / "mlp.b2.output0.npy")
     actual = np.load(next((tmp_path / "out").glob("*.npy")))
     np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-5)
@@ -388,7 +362,7 @@ def test_nested_subgraphs_are_not_called_corrupted(tmp_path):
     path = tmp_path / "if30.onnx"
     path.write_bytes(nested_if(30).SerializeToString())
     result = run("inspect", path)
-    assert result.code in (0, 1) and "truncated or corrupted" not in result.text, result
+    assert result.returncode in (0, 1) and "truncated or corrupted" not in result.text, result
     assert "messageDepthLimit" not in result.text, result
     path = tmp_path / "if400.onnx"
     path.write_bytes(nested_if(400).SerializeToString())
