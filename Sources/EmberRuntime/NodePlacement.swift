@@ -23,6 +23,7 @@ public struct NodePlacement: Sendable, Equatable, Encodable {
     /// Each faster provider that declined the node, with its reason ("onednn: ...").
     public var declined: [String]
 
+    /// A placement as a backend reports it.
     public init(
         node: String, op: String, provider: String, implementation: String? = nil, reference: Bool = false,
         host: Bool = false, declined: [String] = []
@@ -77,10 +78,11 @@ public struct NodePlacement: Sendable, Equatable, Encodable {
         let specialized = try CUDAProgram.specialized(graph, inputs: shapes)
         let placed = CUDAGraphExecutor.placements(specialized, hostOps: hostOps)
         let libraries = CUDAGraphExecutor.libraries(specialized, hostOps: hostOps)
-        return zip(specialized.nodes, zip(placed, libraries)).map { node, p in
-            NodePlacement(
-                node: node.name, op: node.op.name, provider: p.0.placement, implementation: p.1, host: p.0.placement == "host",
-                declined: p.0.reason.map { ["cuda: \($0)"] } ?? [])
+        return specialized.nodes.indices.map { i in
+            let node = specialized.nodes[i]
+            return NodePlacement(
+                node: node.name, op: node.op.name, provider: placed[i].placement, implementation: libraries[i],
+                host: placed[i].placement == "host", declined: placed[i].reason.map { ["cuda: \($0)"] } ?? [])
         }
     }
 

@@ -71,13 +71,12 @@ def check_full_backend(backend: str) -> None:
                                    f"would run in PyTorch: {reason}")
 
 
-def refuse_fallbacks(plan: Plan, extra: list[str] = ()) -> None:
-    """Raises `FullCompilationError` naming every op of `plan` that does not run on an optimized
-    Ember kernel (and the problems in `extra`); returns when there is none."""
-    problems = [*plan.fallbacks(), *extra]
+def refuse_fallbacks(problems: list[str]) -> None:
+    """Raises `FullCompilationError` naming each of `problems` (an op that does not run on an
+    optimized Ember kernel, and why); returns when there is none."""
     if problems:
-        raise FullCompilationError(f"require_full_compilation=True, but {len(problems)} ops would not run on "
-                                   "Ember's optimized kernels:\n  " + "\n  ".join(problems))
+        raise FullCompilationError("require_full_compilation=True, but these would not run on Ember's optimized "
+                                   f"kernels ({len(problems)}):\n  " + "\n  ".join(problems))
 
 
 def assemble(program: torch.export.ExportedProgram, options: dict, engine_for, flat_inputs: list | None = None,
@@ -104,13 +103,13 @@ def assemble(program: torch.export.ExportedProgram, options: dict, engine_for, f
         graph = flat_module(program)
         plan, partitions = partition(graph, options["fallback_ops"], options["min_block_size"], forced)
         if require_full:
-            refuse_fallbacks(plan)
+            refuse_fallbacks(plan.fallbacks())
         if not partitions:
             return graph, plan
         graph = fuse_by_partitions(graph, [p.nodes for p in partitions], prefix="ember_engine_", always_return_tuple=True)
         failures = place_engines(graph, plan, cached_engine_for, flat_inputs)
         if require_full and failures:
-            refuse_fallbacks(Plan(), [f"region {region} could not be built: {error}" for region, error in failures])
+            refuse_fallbacks([f"region {region} could not be built: {error}" for region, error in failures])
         culprits = {}
         for region, error in failures:
             node = failing_node(region, error)
@@ -121,7 +120,8 @@ def assemble(program: torch.export.ExportedProgram, options: dict, engine_for, f
                 warnings.warn(f"Ember leaves region {region} in PyTorch: {error}", stacklevel=3)
             attach_kernels(graph, plan)
             if require_full:
-                refuse_fallbacks(plan)
+                unknown = [f"{r}: Ember cannot say which kernels it runs" for r in plan.regions if r not in plan.kernels]
+                refuse_fallbacks(plan.fallbacks() + unknown)
             return graph, plan
         for node, reason in culprits.items():
             warnings.warn(f"Ember runs node '{node}' in PyTorch: {reason}", stacklevel=3)
@@ -132,7 +132,12 @@ def attach_kernels(graph: GraphModule, plan: Plan) -> None:
     """Records in `plan` the kernels each engine of `graph` runs: those chosen for the example
     inputs when the engine was built here, else for its declared shapes."""
     engines = {name: m.engine for name, m in graph.named_children() if isinstance(m, EngineModule)}
-    kernels = {name: getattr(engine, "kernels", None) or engine.placements() for name, engine in engines.items()}
+    kernels = {}
+    for name, engine in engines.items():
+        try:
+            kernels[name] = getattr(engine, "kernels", None) or engine.placements()
+        except EmberError as error:  # the report is missing, the engine itself is fine
+            warnings.warn(f"Ember cannot say which kernels {name} runs: {error}", stacklevel=4)
     plan.attach_kernels(kernels, next((engine.backend for engine in engines.values()), None))
 
 
@@ -286,8 +291,12 @@ def build_engine(region: GraphModule, example: tuple, call: Node, backend: str, 
     for spec, got, want in zip(engine.outputs, produced, expected):
         if got.shape != want.shape:
             raise EmberError(f"engine output '{spec.name}' has shape {tuple(got.shape)}; PyTorch computes {tuple(want.shape)}")
-    # The kernels chosen for the examples' shapes, for the plan.
-    engine.kernels = engine.placements(tensors)
+    # The kernels chosen for the examples' shapes, for the plan (attach_kernels says when the core
+    # cannot tell).
+    try:
+        engine.kernels = engine.placements(tensors)
+    except EmberError:
+        engine.kernels = None
     return engine
 
 
