@@ -110,6 +110,10 @@ extension Engine {
         guard shapes.count == graph.inputs.count else {
             throw EmberError(.invalidArgument, "expected \(graph.inputs.count) input shapes, received \(shapes.count)")
         }
+        // Shapes the engine does not take would name no kernel at all.
+        var byName: [String: (dtype: DType, shape: [Int])] = [:]
+        for (id, shape) in zip(graph.inputs, shapes) { byName[graph.name(of: id)] = (graph.type(of: id).dtype, shape) }
+        try graph.checkInputs(shapes: byName)
         switch backend {
         case .reference:
             return graph.nodes.map {

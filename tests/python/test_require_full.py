@@ -165,6 +165,25 @@ def test_a_loaded_module_reports_its_kernels(tmp_path):
     assert_tree_close(loaded(x), eager(model, x))
 
 
+def test_the_c_api_reports_placements_for_given_shapes_and_refuses_bad_calls(exported):
+    engine = ember.Engine.compile(exported["fp32"])
+    declared = engine.placements()
+    batched = engine.placements([torch.empty(1, 3, 12, 12)])
+    assert [k.node for k in declared] == [k.node for k in batched] and declared, declared
+    assert all(k.provider in ("onednn", "ember") and k.implementation and k.fallback is None for k in batched), batched
+    half = ember.Engine.compile(exported["bf16"]).placements()
+    slow = [k for k in half if k.fallback]
+    assert {"conv2d", "conv2d_1", "linear"} <= {k.node for k in slow}, half
+    assert all(k.reference and k.provider == "reference" and "bf16" in k.fallback for k in slow), half
+    reference = ember.Engine.compile(exported["fp32"], backend="reference").placements()
+    assert len(reference) == len(declared) and all(k.reference for k in reference)
+    with pytest.raises(ember.EmberError, match="dim 0"):
+        engine.placements([torch.empty(4, 3, 12, 12)])  # the engine was built for batch 1
+    assert _lib.lib().ember_engine_placements(None, None, 0) is None and "NULL" in _lib.last_error()
+    assert _lib.backend_unavailable("cpu") is None and _lib.backend_unavailable("auto") is None
+    assert "unknown backend 'tpu'" in _lib.backend_unavailable("tpu")
+
+
 @pytest.fixture(scope="module")
 def exported(module_tmp_path):
     """SmallCNN exported in fp32 and in bf16, as .pt2 files."""
@@ -176,9 +195,10 @@ def exported(module_tmp_path):
     return paths
 
 
-@pytest.mark.parametrize("command", ["compile", "run", "inspect"])
+@pytest.mark.parametrize("command", ["compile", "run", "bench", "inspect"])
 def test_cli_require_full_exits_1_naming_the_reference_nodes(exported, tmp_path, command):
-    extra = {"compile": ["-o", tmp_path / "model.engine"], "run": ["--output-dir", tmp_path], "inspect": []}[command]
+    extra = {"compile": ["-o", tmp_path / "model.engine"], "run": ["--output-dir", tmp_path], "bench": [],
+             "inspect": []}[command]
     proc = ember_cli(command, exported["bf16"], *extra, "--require-full")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "full compilation refused" in proc.stderr and "'conv2d' (fused_epilogue) runs a reference kernel" in proc.stderr
