@@ -31,7 +31,8 @@ _BOOKKEEPING = ("_operator.", "aten.sym_", "aten._assert", "torch.sym_")
 class Decision:
     """Where one op runs: `ember` or `pytorch`, why, and the region (engine) it belongs to. For an
     op in Ember, `kernel` is the implementation that runs it (None where the engine folded the op
-    into another node's kernel) and `reference` whether that is a slow reference kernel."""
+    into another node's kernel) and `reference` whether it runs somewhere slow: a reference kernel,
+    or the host of a CUDA engine."""
     node: str
     op: str
     runs_on: str
@@ -122,9 +123,10 @@ class Plan:
                 if own.fallback:
                     d.reason = f"supported, but {own.fallback}"
             elif d.computes:
-                slow = sum(bool(k.fallback) for k in placements)
-                if slow:
-                    d.reason = f"supported, folded into other nodes of {d.region}, which runs {slow} reference kernels"
+                references, hosted = sum(k.reference for k in placements), sum(k.host for k in placements)
+                if references or hosted:
+                    where = [f"{references} nodes on reference kernels"] * bool(references) + [f"{hosted} nodes on the host"] * bool(hosted)
+                    d.reason = f"supported, folded into other nodes of {d.region}, which runs {' and '.join(where)}"
 
 
 def op_name(target) -> str:
