@@ -125,7 +125,8 @@ class Plan:
             elif d.computes:
                 references, hosted = sum(k.reference for k in placements), sum(k.host for k in placements)
                 if references or hosted:
-                    where = [f"{references} nodes on reference kernels"] * bool(references) + [f"{hosted} nodes on the host"] * bool(hosted)
+                    where = ([f"{references} nodes on reference kernels"] if references else []) + \
+                        ([f"{hosted} nodes on the host"] if hosted else [])
                     d.reason = f"supported, folded into other nodes of {d.region}, which runs {' and '.join(where)}"
 
 
