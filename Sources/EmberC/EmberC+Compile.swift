@@ -172,3 +172,61 @@ public func ember_check_options(_ backendName: UnsafePointer<CChar>?, _ precisio
         _ = try precisionNamed(precision.map { String(cString: $0) }, for: chosen)
     }
 }
+
+@_cdecl("ember_backend_available")
+public func ember_backend_available(_ backendName: UnsafePointer<CChar>?) -> Int32 {
+    do {
+        let chosen = try backend(named: backendName.map { String(cString: $0) })
+        if chosen == .cuda, let reason = CUDAProgram.unavailableReason {
+            throw EmberError(.unsupported, "the CUDA backend cannot run on this machine: \(reason)")
+        }
+        return 1
+    } catch {
+        LastError.set("\(error)")
+        return 0
+    }
+}
+
+/// The JSON that `ember_engine_placements` last returned on this thread.
+nonisolated(unsafe) private var placementsKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key) { free($0) }
+    return key
+}()
+
+@_cdecl("ember_engine_placements")
+public func ember_engine_placements(
+    _ pointer: OpaquePointer?, _ inputs: UnsafePointer<ember_tensor>?, _ inputCount: Int32
+) -> UnsafePointer<CChar>? {
+    do {
+        let engine = try handle(pointer).engine
+        guard inputCount >= 0, inputCount == 0 || inputs != nil else {
+            throw EmberError(.invalidArgument, "the input array is NULL or has a negative count")
+        }
+        // Only names and dims are read: the data may be NULL.
+        var given: [String: [Int]] = [:]
+        for i in 0..<Int(inputCount) {
+            let t = inputs![i]
+            guard let cName = t.name else { throw EmberError(.invalidArgument, "input \(i) has no name") }
+            guard t.rank >= 0, t.rank <= EMBER_MAX_RANK, t.rank == 0 || t.dims != nil else {
+                throw EmberError(.invalidArgument, "input '\(String(cString: cName))' has rank \(t.rank) (0 to \(EMBER_MAX_RANK) with dims)")
+            }
+            given[String(cString: cName)] = (0..<Int(t.rank)).map { Int(clamping: t.dims![$0]) }
+        }
+        let shapes = engine.inputs.map { input in given[input.name] ?? (input.type.shape ?? []).map { $0.value ?? 1 } }
+        struct Report: Encodable {
+            var backend: String
+            var nodes: [NodePlacement]
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try encoder.encode(Report(backend: engine.backend.rawValue, nodes: try engine.placements(for: shapes))), as: UTF8.self)
+        free(pthread_getspecific(placementsKey))
+        let copy = strdup(json)
+        pthread_setspecific(placementsKey, copy)
+        return UnsafePointer(copy)
+    } catch {
+        LastError.set("\(error)")
+        return nil
+    }
+}

@@ -18,10 +18,16 @@ struct BackendOptions: ParsableArguments {
     @Option(name: .long, help: "The most memory a run's buffers may take, such as 2G or 512M; a run that needs more is refused before it allocates. Defaults to EMBER_MAX_MEMORY, else 3/4 of physical memory.")
     var maxMemory: String?
 
+    @Flag(name: .long, help: "Fail (exit code 1, naming the nodes) unless every node runs on an optimized kernel of the backend: none on a reference kernel, none on the host of a CUDA engine.")
+    var requireFull = false
+
     var fallbackOps: Set<String> { Set(fallbackOp) }
 
     /// Checks the op names and sets the memory limit for the rest of the process, before any work.
     func validate() throws {
+        if requireFull, backend == .reference {
+            throw refusal("--require-full: the reference backend runs every node on reference kernels")
+        }
         let known = OperatorRegistry.standard.names
         for name in fallbackOp where !known.contains(name) {
             throw refusal("--fallback-op '\(name)' is not an Ember op; the ops are: \(known.sorted().joined(separator: ", "))")

@@ -63,7 +63,35 @@ struct Inspect: ParsableCommand {
             } else {
                 print(report.text, terminator: "")
             }
+            if self.backend.requireFull {
+                try Inspect.requireFull(
+                    file, report: report, optimized: optimized, backend: backend, fallbackOps: fallbackOps,
+                    precision: self.backend.precision)
+            }
         }
+    }
+}
+
+extension Inspect {
+    /// `--require-full`: after the report, refuses a model with ops Ember cannot import or nodes
+    /// that an engine for `backend` would run on a reference kernel or on the host.
+    static func requireFull(
+        _ file: ModelFile, report: InspectReport, optimized: Graph?, backend: Engine.Backend, fallbackOps: Set<String>,
+        precision: Precision
+    ) throws {
+        if !report.unsupported.isEmpty {
+            let ops = report.unsupported.map { "\($0.op) (\($0.nodes.joined(separator: ", ")))" }
+            throw EmberError(.unsupported, "full compilation refused: Ember does not support " + ops.joined(separator: "; "))
+        }
+        let engine: Engine
+        if case .engine(let built) = file {
+            engine = built
+        } else if let optimized {
+            engine = try Engine(graph: optimized, backend: backend, fallbackOps: fallbackOps, precision: precision)
+        } else {
+            return
+        }
+        try NodePlacement.requireFull(try engine.placements(), backend: engine.backend)
     }
 }
 

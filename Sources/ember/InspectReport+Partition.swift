@@ -49,15 +49,15 @@ struct PartitionReport: Encodable {
             }
             // The kernels themselves, built for the input shapes (symbolic dims taken as 1).
             let shapes = graph.inputs.map { (graph.type(of: $0).shape ?? []).map { $0.value ?? 1 } }
-            if let program = try? CPUProgram(graph, providers: CPUBackend.providers, fallbackOps: fallbackOps),
-               let implementations = try? program.implementations(for: shapes), implementations.count == nodes.count {
-                for (i, placed) in implementations.enumerated() {
-                    nodes[i].implementation = ([placed.node] + placed.conversions.map { KernelImplementation("then \($0.name)") })
-                        .map(\.name).joined(separator: ", ")
-                    nodes[i].reference = placed.node.isReference
+            if let program = try? CPUProgram(graph, providers: CPUBackend.providers, fallbackOps: fallbackOps) {
+                let placed = NodePlacement.cpu(program, inputShapes: shapes)
+                if placed.count == nodes.count, placed.allSatisfy({ $0.implementation != nil }) {
+                    for (i, p) in placed.enumerated() {
+                        nodes[i].implementation = p.implementation
+                        nodes[i].reference = p.reference
+                    }
+                    referenceCount = placed.filter(\.reference).count
                 }
-                let references = implementations.filter(\.node.isReference).count
-                referenceCount = references
             }
         case .cuda:
             // Kernels are made for exact shapes: symbolic dims are taken as 1 here.

@@ -8,8 +8,15 @@ import Foundation
 
 extension ModelFile {
     /// An engine ready to run: an engine file as it is, any other model optimized and built for `backend`.
-    /// `shapes` fixes the named inputs' shapes first.
+    /// `shapes` fixes the named inputs' shapes first. With `--require-full`, an engine with any node
+    /// on a reference kernel or on the host of a CUDA engine is refused, naming those nodes.
     func engine(_ backend: BackendOptions, optimization: OptimizationOptions, shapes: [String: [Int]] = [:]) throws -> Engine {
+        let engine = try buildEngine(backend, optimization: optimization, shapes: shapes)
+        if backend.requireFull { try NodePlacement.requireFull(try engine.placements(), backend: engine.backend) }
+        return engine
+    }
+
+    private func buildEngine(_ backend: BackendOptions, optimization: OptimizationOptions, shapes: [String: [Int]]) throws -> Engine {
         if case .engine(let engine) = self { return engine }
         var graph = try graph()
         if !shapes.isEmpty { try Pipeline.specialize(&graph, inputs: shapes) }

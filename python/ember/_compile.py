@@ -15,13 +15,13 @@ from torch.fx.passes.utils.fuser_utils import fuse_by_partitions
 from . import _lib
 from ._engine import Engine
 from ._export import check_dynamic_batch, export
-from ._lib import EmberError
+from ._lib import EmberError, FullCompilationError
 from ._module import CompiledModule, EngineModule
 from ._plan import PYTORCH, Plan, fallback_names, partition
 
 
 def compile(model, example_inputs, *, backend: str = "auto", precision: str = "fp32", dynamic_batch=None,
-            fallback_ops=(), min_block_size: int = 1) -> CompiledModule:
+            fallback_ops=(), min_block_size: int = 1, require_full_compilation: bool = False) -> CompiledModule:
     """Compiles a PyTorch model with Ember; returns a module called exactly like the original.
 
         compiled = ember.compile(model, (x,), dynamic_batch=(1, 64))
@@ -34,9 +34,18 @@ def compile(model, example_inputs, *, backend: str = "auto", precision: str = "f
     symbolic batch, so one engine serves every batch size in the range; without it, the shapes are
     those of the examples. Ops Ember does not support, and those in `fallback_ops` (names such as
     "aten.relu" or "aten.relu.default", or `torch.ops.aten.relu`), run in PyTorch; regions of fewer
-    than `min_block_size` compute ops stay in PyTorch too. `ember.explain` shows the plan.
+    than `min_block_size` compute ops stay in PyTorch too. `ember.explain` shows the plan, with
+    the kernel that runs each op.
+
+    `require_full_compilation=True` turns every fallback into a `FullCompilationError` naming the
+    ops and why: an op that would run in PyTorch (for any of the reasons above), an engine node on
+    a reference kernel (such as bf16 or fp16 tensors on the CPU) or on the host of a CUDA engine,
+    and a backend this machine cannot run (`backend="cuda"` without a GPU). Without it these
+    fall back, with a warning where a region fails to build.
     """
     check_options(backend, precision)
+    if require_full_compilation:
+        check_full_backend(backend)
     batch = check_dynamic_batch(dynamic_batch)
     args, kwargs = example_args(example_inputs)
     original = model.module() if isinstance(model, torch.export.ExportedProgram) else model
@@ -46,18 +55,40 @@ def compile(model, example_inputs, *, backend: str = "auto", precision: str = "f
     def engine_for(region, call, example):
         return build_engine(region, example, call, backend, precision)
 
-    graph, plan = assemble(program, options, engine_for, torch.utils._pytree.tree_leaves((args, kwargs)))
+    graph, plan = assemble(program, options, engine_for, torch.utils._pytree.tree_leaves((args, kwargs)),
+                           require_full=require_full_compilation)
     return CompiledModule(original, program, graph, options, batch, plan)
 
 
-def assemble(program: torch.export.ExportedProgram, options: dict, engine_for, flat_inputs: list | None = None):
+def check_full_backend(backend: str) -> None:
+    """Refuses, for `require_full_compilation`, a backend whose engines are not fully compiled
+    anywhere (the reference backend) or cannot run on this machine."""
+    if backend == "reference":
+        raise FullCompilationError("require_full_compilation=True: the reference backend runs every op on reference kernels")
+    reason = _lib.backend_unavailable(backend)
+    if reason is not None:
+        raise FullCompilationError(f"require_full_compilation=True: backend '{backend}' cannot run here, so every op "
+                                   f"would run in PyTorch: {reason}")
+
+
+def refuse_fallbacks(problems: list[str]) -> None:
+    """Raises `FullCompilationError` naming each of `problems` (an op that does not run on an
+    optimized Ember kernel, and why); returns when there is none."""
+    if problems:
+        raise FullCompilationError("require_full_compilation=True, but these would not run on Ember's optimized "
+                                   f"kernels ({len(problems)}):\n  " + "\n  ".join(problems))
+
+
+def assemble(program: torch.export.ExportedProgram, options: dict, engine_for, flat_inputs: list | None = None,
+             require_full: bool = False):
     """The program's graph with each region replaced by the engine `engine_for(region, call, example)`
     returns (None: the region stays in PyTorch). Example inputs are recorded only when
-    `flat_inputs` is given. Returns the graph and its plan.
+    `flat_inputs` is given. Returns the graph and its plan, with each engine's kernels.
 
     When a region fails to build and the error names the node that failed, that node alone moves to
     PyTorch and the graph is partitioned again, so the rest of the region still runs in Ember; the
-    regions that built are not built again."""
+    regions that built are not built again. With `require_full`, any op left in PyTorch, region
+    that fails to build or engine node on a reference kernel raises `FullCompilationError`."""
     # Kept in the options, so that ember.load partitions the graph the same way.
     forced: dict[str, str] = options.setdefault("pytorch_nodes", {})
     built: dict[tuple, object] = {}
@@ -71,10 +102,14 @@ def assemble(program: torch.export.ExportedProgram, options: dict, engine_for, f
     while True:
         graph = flat_module(program)
         plan, partitions = partition(graph, options["fallback_ops"], options["min_block_size"], forced)
+        if require_full:
+            refuse_fallbacks(plan.fallbacks())
         if not partitions:
             return graph, plan
         graph = fuse_by_partitions(graph, [p.nodes for p in partitions], prefix="ember_engine_", always_return_tuple=True)
         failures = place_engines(graph, plan, cached_engine_for, flat_inputs)
+        if require_full and failures:
+            refuse_fallbacks([f"region {region} could not be built: {error}" for region, error in failures])
         culprits = {}
         for region, error in failures:
             node = failing_node(region, error)
@@ -83,10 +118,27 @@ def assemble(program: torch.export.ExportedProgram, options: dict, engine_for, f
         if not culprits:
             for region, error in failures:
                 warnings.warn(f"Ember leaves region {region} in PyTorch: {error}", stacklevel=3)
+            attach_kernels(graph, plan)
+            if require_full:
+                unknown = [f"{r}: Ember cannot say which kernels it runs" for r in plan.regions if r not in plan.kernels]
+                refuse_fallbacks(plan.fallbacks() + unknown)
             return graph, plan
         for node, reason in culprits.items():
             warnings.warn(f"Ember runs node '{node}' in PyTorch: {reason}", stacklevel=3)
         forced.update(culprits)
+
+
+def attach_kernels(graph: GraphModule, plan: Plan) -> None:
+    """Records in `plan` the kernels each engine of `graph` runs: those chosen for the example
+    inputs when the engine was built here, else for its declared shapes."""
+    engines = {name: m.engine for name, m in graph.named_children() if isinstance(m, EngineModule)}
+    kernels = {}
+    for name, engine in engines.items():
+        try:
+            kernels[name] = getattr(engine, "kernels", None) or engine.placements()
+        except EmberError as error:  # the report is missing, the engine itself is fine
+            warnings.warn(f"Ember cannot say which kernels {name} runs: {error}", stacklevel=4)
+    plan.attach_kernels(kernels, next((engine.backend for engine in engines.values()), None))
 
 
 def failing_node(region: str, error: EmberError) -> str | None:
@@ -96,14 +148,20 @@ def failing_node(region: str, error: EmberError) -> str | None:
     return match.group(1) if match else None
 
 
-def explain(model, example_inputs, *, dynamic_batch=None, fallback_ops=(), min_block_size: int = 1) -> Plan:
-    """The plan `ember.compile` would follow, without building anything: per op, Ember or PyTorch, and why.
+def explain(model, example_inputs, *, backend: str = "auto", precision: str = "fp32", dynamic_batch=None,
+            fallback_ops=(), min_block_size: int = 1) -> Plan:
+    """The plan `ember.compile` follows: per op, Ember or PyTorch and why, and for each engine
+    the kernel that really runs each of its nodes on `backend`, reference kernels marked.
 
         print(ember.explain(model, (x,)))
+
+    The kernels are only known once chosen, so the engines are built (and then let go); the
+    warnings `ember.compile` gives are in the plan instead.
     """
-    args, kwargs = example_args(example_inputs)
-    program, _, _ = export(model, args, kwargs, check_dynamic_batch(dynamic_batch))
-    return partition(flat_module(program), fallback_ops, min_block_size)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return compile(model, example_inputs, backend=backend, precision=precision, dynamic_batch=dynamic_batch,
+                       fallback_ops=fallback_ops, min_block_size=min_block_size).plan
 
 
 def check_options(backend, precision) -> None:
@@ -233,6 +291,12 @@ def build_engine(region: GraphModule, example: tuple, call: Node, backend: str, 
     for spec, got, want in zip(engine.outputs, produced, expected):
         if got.shape != want.shape:
             raise EmberError(f"engine output '{spec.name}' has shape {tuple(got.shape)}; PyTorch computes {tuple(want.shape)}")
+    # The kernels chosen for the examples' shapes, for the plan (attach_kernels says when the core
+    # cannot tell).
+    try:
+        engine.kernels = engine.placements(tensors)
+    except EmberError:
+        engine.kernels = None
     return engine
 
 

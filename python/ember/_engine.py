@@ -7,6 +7,7 @@ these inputs, which the engine then fills.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -29,6 +30,35 @@ class TensorSpec:
     name: str
     dtype: torch.dtype
     shape: tuple[int | str, ...]
+
+
+@dataclass(frozen=True)
+class KernelPlacement:
+    """Where one node of an engine runs, as the core reports it (`ember inspect` shows the same).
+
+    `provider` is "onednn", "ember" or "reference" on the CPU backend, "cuda", "view" or "host" on
+    the CUDA backend; `implementation` is the kernel itself ("brg:avx512_core", "ember:add",
+    "ref:any", "cudnn"), None where the core cannot tell. `reference` marks a reference loop
+    (correct, but tens to thousands of times slower), `host` a node a CUDA engine runs on the CPU;
+    `declined` says why each faster provider did not take the node."""
+    node: str
+    op: str
+    provider: str
+    implementation: str | None
+    reference: bool
+    host: bool
+    declined: tuple[str, ...] = ()
+
+    @property
+    def fallback(self) -> str | None:
+        """Why the node runs somewhere slow; None when it runs on an optimized kernel."""
+        if self.host:
+            why = "runs on the host, not the GPU"
+        elif self.reference:
+            why = "runs a reference kernel" + (f" ({self.implementation})" if self.implementation else "")
+        else:
+            return None
+        return why + (": " + "; ".join(self.declined) if self.declined else "")
 
 
 class Engine:
@@ -88,6 +118,23 @@ class Engine:
     def backend(self) -> str:
         """The backend the engine runs on."""
         return _lib.lib().ember_engine_backend(self._handle).decode()
+
+    def placements(self, tensors: list[torch.Tensor] | None = None) -> list[KernelPlacement]:
+        """Where each node of the engine runs, with the kernels chosen for the shapes of `tensors`
+        (the engine's inputs, in order; only their shapes are read). Without them, each input
+        takes its declared shape, symbolic dims as 1."""
+        tensors = list(tensors or [])
+        feeds = (_lib.Tensor * max(len(tensors), 1))()
+        alive = []
+        for i, (spec, tensor) in enumerate(zip(self.inputs, tensors)):
+            dims = (ctypes.c_int64 * max(tensor.dim(), 1))(*tensor.shape)
+            alive.append(dims)
+            feeds[i] = _lib.Tensor(self._input_names[i], DTYPE_CODES.get(tensor.dtype, 1), tensor.dim(), dims, None, 0)
+        report = _lib.lib().ember_engine_placements(self._handle, feeds, min(len(tensors), len(self.inputs)))
+        if not report:
+            raise EmberError(_lib.last_error())
+        return [KernelPlacement(n["node"], n["op"], n["provider"], n.get("implementation"), n["reference"], n["host"],
+                                tuple(n["declined"])) for n in json.loads(report)["nodes"]]
 
     def run(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
         """Runs the engine on tensors given in the engine's input order; returns its outputs.

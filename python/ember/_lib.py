@@ -13,6 +13,11 @@ class EmberError(RuntimeError):
     or a check the Python package makes before calling the core."""
 
 
+class FullCompilationError(EmberError):
+    """`require_full_compilation=True` refused a model: some op would run in PyTorch or on a
+    reference kernel, or the backend cannot run here. The message names each op and why."""
+
+
 class Tensor(ctypes.Structure):
     """`ember_tensor`: a tensor in caller-owned memory."""
     _fields_ = [("name", c_char_p), ("dtype", c_int32), ("rank", c_int32), ("dims", POINTER(c_int64)),
@@ -44,6 +49,8 @@ _SIGNATURES = {
     "ember_engine_run_allocating": ([c_void_p, POINTER(Tensor), c_int32, Allocator, c_void_p], c_int),
     "ember_engine_run_device": ([c_void_p, POINTER(Tensor), c_int32, Allocator, c_void_p, c_void_p], c_int),
     "ember_torch_op_supported": ([c_char_p], c_int),
+    "ember_backend_available": ([c_char_p], c_int),
+    "ember_engine_placements": ([c_void_p, POINTER(Tensor), c_int32], c_char_p),
 }
 
 
@@ -82,6 +89,11 @@ def check(status: int) -> None:
 def torch_op_supported(target: str) -> bool:
     """Whether the .pt2 importer converts the ATen op `target` (`aten.add.Tensor`)."""
     return bool(lib().ember_torch_op_supported(target.encode()))
+
+
+def backend_unavailable(backend: str) -> str | None:
+    """Why this machine cannot run engines for `backend` ("cuda": no GPU or driver); None when it can."""
+    return None if lib().ember_backend_available(backend.encode()) else last_error()
 
 
 def version() -> str:

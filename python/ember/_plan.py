@@ -17,7 +17,7 @@ from torch.fx.passes.infra.partitioner import CapabilityBasedPartitioner, Partit
 from torch.fx.passes.operator_support import OperatorSupportBase
 
 from . import _lib
-from ._engine import DTYPE_CODES
+from ._engine import DTYPE_CODES, KernelPlacement
 from ._lib import EmberError
 
 EMBER = "ember"
@@ -29,12 +29,22 @@ _BOOKKEEPING = ("_operator.", "aten.sym_", "aten._assert", "torch.sym_")
 
 @dataclass
 class Decision:
-    """Where one op runs: `ember` or `pytorch`, why, and the region (engine) it belongs to."""
+    """Where one op runs: `ember` or `pytorch`, why, and the region (engine) it belongs to. For an
+    op in Ember, `kernel` is the implementation that runs it (None where the engine folded the op
+    into another node's kernel) and `reference` whether it runs somewhere slow: a reference kernel,
+    or the host of a CUDA engine."""
     node: str
     op: str
     runs_on: str
     reason: str
     region: str | None = None
+    kernel: str | None = None
+    reference: bool = False
+
+    @property
+    def computes(self) -> bool:
+        """False for bookkeeping (`getitem`, size arithmetic), which computes nothing itself."""
+        return not self.op.startswith(_BOOKKEEPING)
 
 
 @dataclass
@@ -44,6 +54,14 @@ class Plan:
         print(ember.explain(model, (x,)))
     """
     decisions: list[Decision] = field(default_factory=list)
+    #: Each engine's nodes (as the engine names them, after fusion) with the kernels that run them.
+    kernels: dict[str, list[KernelPlacement]] = field(default_factory=dict)
+    #: The backend the engines run on, once built.
+    backend: str | None = None
+
+    def __setstate__(self, state):
+        # Plans saved before kernels were reported have neither field.
+        self.__dict__.update({"kernels": {}, "backend": None, **state})
 
     @property
     def regions(self) -> list[str]:
@@ -53,16 +71,63 @@ class Plan:
     def ops(self, runs_on: str) -> list[Decision]:
         return [d for d in self.decisions if d.runs_on == runs_on]
 
+    @property
+    def slow_kernels(self) -> list[tuple[str, KernelPlacement]]:
+        """The engine nodes that run somewhere slow (a reference kernel, the host of a CUDA
+        engine), with their regions."""
+        return [(region, k) for region, kernels in self.kernels.items() for k in kernels if k.fallback]
+
+    def fallbacks(self) -> list[str]:
+        """Every op that does not run on an optimized Ember kernel, in words: the compute ops in
+        PyTorch and the engine nodes on reference kernels or the host."""
+        found = [f"'{d.node}' ({d.op}) runs in PyTorch: {d.reason}" for d in self.ops(PYTORCH) if d.computes]
+        found += [f"'{k.node}' ({k.op}, in {region}) {k.fallback}" for region, k in self.slow_kernels]
+        return found
+
     def __str__(self) -> str:
         ember, pytorch = self.ops(EMBER), self.ops(PYTORCH)
         lines = [f"{len(self.decisions)} ops: {len(ember)} in Ember ({len(self.regions)} engines), {len(pytorch)} in PyTorch"]
+        if self.kernels:
+            slow = [k for _, k in self.slow_kernels]
+            lines[0] += f"; {sum(k.reference for k in slow)} engine nodes on reference kernels"
+            if any(k.host for k in slow):
+                lines[0] += f", {sum(k.host for k in slow)} on the host"
         width = max((len(d.node) for d in self.decisions), default=4)
         op_width = max((len(d.op) for d in self.decisions), default=2)
-        where = [f"ember ({d.region})" if d.region else d.runs_on for d in self.decisions]
+        where = [(f"ember ({d.region})" if d.region else d.runs_on) + (f" [{d.kernel}]" if d.kernel else "")
+                 for d in self.decisions]
         where_width = max(map(len, where), default=7)
         for d, runs_on in zip(self.decisions, where):
             lines.append(f"  {d.node:<{width}}  {d.op:<{op_width}}  {runs_on:<{where_width}}  {d.reason}")
+        for region, kernels in self.kernels.items():
+            lines.append(f"{region} ({self.backend} backend), {len(kernels)} nodes after fusion:")
+            width = max((len(k.node) for k in kernels), default=4)
+            op_width = max((len(k.op) for k in kernels), default=2)
+            for k in kernels:
+                line = f"  {k.node:<{width}}  {k.op:<{op_width}}  {k.provider} [{k.implementation or '?'}]"
+                lines.append(line + ("  REFERENCE KERNEL" if k.reference else "") + ("  ON THE HOST" if k.host else ""))
         return "\n".join(lines)
+
+    def attach_kernels(self, kernels: dict[str, list[KernelPlacement]], backend: str | None) -> None:
+        """Records each engine's kernels, and on each op in Ember the kernel that runs it; an op on
+        a reference kernel says so in its reason."""
+        self.kernels, self.backend = dict(kernels), backend
+        for d in self.decisions:
+            placements = self.kernels.get(d.region) if d.runs_on == EMBER else None
+            if placements is None:
+                continue
+            d.reason, d.kernel, d.reference = "supported", None, False
+            own = next((k for k in placements if k.node == d.node), None)
+            if own is not None:
+                d.kernel, d.reference = own.implementation, bool(own.fallback)
+                if own.fallback:
+                    d.reason = f"supported, but {own.fallback}"
+            elif d.computes:
+                references, hosted = sum(k.reference for k in placements), sum(k.host for k in placements)
+                if references or hosted:
+                    where = ([f"{references} nodes on reference kernels"] if references else []) + \
+                        ([f"{hosted} nodes on the host"] if hosted else [])
+                    d.reason = f"supported, folded into other nodes of {d.region}, which runs {' and '.join(where)}"
 
 
 def op_name(target) -> str:

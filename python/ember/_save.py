@@ -15,7 +15,7 @@ import tempfile
 
 import torch
 
-from ._compile import assemble
+from ._compile import assemble, attach_kernels
 from ._engine import Engine
 from ._lib import EmberError, version
 from ._module import CompiledModule
@@ -96,7 +96,9 @@ def load(path: str | os.PathLike) -> CompiledModule:
     except Exception as error:
         raise EmberError(f"'{path}' holds a damaged program: {type(error).__name__}: {error}") from error
     original, missing = _unpack(state["original"])
-    compiled = CompiledModule(original, program, graph, state["options"], state["batch"], state["plan"])
+    plan = state["plan"]
+    attach_kernels(graph, plan)  # as this machine runs them
+    compiled = CompiledModule(original, program, graph, state["options"], state["batch"], plan)
     if missing:
         compiled.missing_original = missing
     return compiled

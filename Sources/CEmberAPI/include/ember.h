@@ -96,6 +96,18 @@ const char *ember_engine_backend(const ember_engine *engine);
  * Lets a caller split a program into the parts Ember runs and the parts it leaves alone. */
 int ember_torch_op_supported(const char *target);
 
+/* 1 when this machine can run engines for `backend` ("auto", "cpu", "cuda", ...), 0 when it cannot
+ * or the name is unknown; ember_last_error() then says why (no GPU, no CUDA driver). */
+int ember_backend_available(const char *backend);
+
+/* Where each node of the engine runs, as JSON: {"backend": ..., "nodes": [{"node", "op", "provider",
+ * "implementation", "reference", "host", "declined"}, ...]}. "reference" marks a reference kernel
+ * (correct but slow), "host" a node a CUDA engine runs on the CPU. The kernels are those chosen
+ * for the inputs' shapes (only names and dims are read; data may be NULL); inputs left out take
+ * their declared shape, symbolic dims as 1. The string stays valid until the next call of this
+ * function on the same thread. NULL on failure. */
+const char *ember_engine_placements(const ember_engine *engine, const ember_tensor *inputs, int32_t input_count);
+
 /* Called once for each output (`index` is its position) as soon as its shape is known, which may be
  * before the engine computes it: returns a buffer of `byte_size` bytes for it (NULL fails the run
  * unless `byte_size` is 0). `dims` holds `rank` entries and is valid only during the call. */
