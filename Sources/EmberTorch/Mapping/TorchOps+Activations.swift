@@ -33,6 +33,33 @@ extension TorchOps {
             let scaled = try ctx.emit1("softplus", [try ctx.emit1("mul", [x, ctx.scalar(beta, dtype)])])
             try ctx.emitFinal("div", [scaled, ctx.scalar(beta, dtype)])
         }),
+        // torch's constants are ONNX's defaults.
+        all(["aten.selu.default"], unary("selu")),
+        all(["aten.celu.default"], { ctx in
+            try ctx.emitFinal("celu", [try ctx.tensor("self")], [("alpha", .float(try ctx.float("alpha", default: 1)))])
+        }),
+        all(["aten.threshold.default"], { ctx in
+            // x where x > threshold, else value.
+            let x = try ctx.tensor("self")
+            let threshold = try ctx.float("threshold")
+            let value = try ctx.float("value")
+            let dtype = ctx.type(x).dtype
+            if value == 0, dtype.isFloatingPoint {
+                return try ctx.emitFinal("thresholded_relu", [x], [("alpha", .float(threshold))])
+            }
+            let keep = try ctx.emit1("greater", [x, ctx.scalar(threshold, dtype)])
+            try ctx.emitFinal("where", [keep, x, ctx.scalar(value, dtype)])
+        }),
+        all(["aten.prelu.default", "aten._prelu_kernel.default"], { ctx in
+            // torch's weight holds one slope per channel (dim 1), or one for all.
+            let x = try ctx.tensor("self")
+            var slope = try ctx.tensor("weight")
+            let rank = try ctx.rank(x)
+            if rank > 2, try ctx.rank(slope) == 1 {
+                slope = try ctx.emit1("unsqueeze", [slope, ctx.ints(Array(1..<(rank - 1)))])
+            }
+            try ctx.emitFinal("prelu", [x, slope])
+        }),
         all(["aten.relu6.default"], { ctx in try ctx.clip(try ctx.tensor("self"), 0, 6) }),
         all(["aten.hardtanh.default"], { ctx in
             try ctx.clip(try ctx.tensor("self"), try ctx.float("min_val", default: -1), try ctx.float("max_val", default: 1))

@@ -193,6 +193,54 @@ extension TorchOps {
             }
             try ctx.emitFinal("tile", [x, ctx.ints(repeats)])
         }),
+        all(["aten.tile.default"], { ctx in
+            // tile pads the repeats with leading ones to the input's rank; repeat then applies.
+            let x = try ctx.tensor("self")
+            var repeats = try ctx.ints("dims")
+            let rank = try ctx.rank(x)
+            if repeats.count < rank { repeats = [Int](repeating: 1, count: rank - repeats.count) + repeats }
+            try ctx.emitFinal("tile", [x, ctx.ints(repeats)])
+        }),
+        all(["aten.flip.default"], { ctx in
+            let x = try ctx.tensor("self")
+            let rank = try ctx.rank(x)
+            let dims = try ctx.ints("dims").map { try ctx.axis($0, rank: rank) }
+            guard !dims.isEmpty else { return ctx.alias(x) }
+            // From the last element back past the first: ONNX's INT64_MIN end with a negative step.
+            let n = dims.count
+            try ctx.emitFinal(
+                "slice", [x, ctx.ints([Int](repeating: -1, count: n)), ctx.ints([Int](repeating: Int(Int64.min), count: n)),
+                          ctx.ints(dims), ctx.ints([Int](repeating: -1, count: n))])
+        }),
+        // torch orders the channels of a block channel first, as the CRD mode does.
+        all(["aten.pixel_shuffle.default"], { ctx in
+            try ctx.blocks("depth_to_space", try ctx.int("upscale_factor"))
+        }),
+        all(["aten.pixel_unshuffle.default"], { ctx in
+            try ctx.blocks("space_to_depth", try ctx.int("downscale_factor"))
+        }),
+        all(["aten.channel_shuffle.default", "aten.native_channel_shuffle.default"], { ctx in
+            // [N, C, ...] as [N, g, C/g, rest], the two group dims swapped, then back.
+            let x = try ctx.tensor("self")
+            let groups = try ctx.int("groups")
+            guard let channels = ctx.type(x).shape?.dropFirst().first?.value else {
+                throw ctx.fail("needs the input's channel count known at import", .unsupported)
+            }
+            guard groups > 0, channels % groups == 0 else {
+                throw ctx.fail("groups \(groups) does not divide \(channels) channels", .invalidArgument)
+            }
+            let grouped = try ctx.emit1("reshape", [x, ctx.ints([0, groups, channels / groups, -1])])
+            let swapped = try ctx.emit1("transpose", [grouped], [("perm", .ints([0, 2, 1, 3]))])
+            try ctx.emitFinal("reshape", [swapped, try ctx.emit1("shape", [x])])
+        }),
+        all(["aten.scatter.src", "aten.scatter.value", "aten.scatter_add.default", "aten.scatter.reduce",
+             "aten.scatter.value_reduce"], scatter),
+        all(["aten.one_hot.default"], { ctx in
+            let x = try ctx.tensor("self")
+            let classes = try ctx.int("num_classes", default: -1)
+            guard classes > 0 else { throw ctx.fail("needs num_classes given (the largest index is known only at run time)", .unsupported) }
+            try ctx.emitFinal("one_hot", [x, ctx.ints([classes]), ctx.constant(Tensor(shape: [2], int64s: [0, 1]))], [("axis", .int(-1))])
+        }),
         all(["aten.tril.default"], trilu(upper: false)),
         all(["aten.triu.default"], trilu(upper: true)),
         all(["aten.upsample_nearest2d.default", "aten.upsample_nearest2d.vec", "aten.upsample_nearest1d.default",
@@ -202,6 +250,14 @@ extension TorchOps {
         all(["aten.upsample_bilinear2d.default", "aten.upsample_bilinear2d.vec", "aten.upsample_linear1d.default",
              "aten.upsample_linear1d.vec", "aten.upsample_trilinear3d.default", "aten.upsample_trilinear3d.vec"], { ctx in
             try ctx.resize(mode: "linear", alignCorners: try ctx.bool("align_corners", default: false))
+        }),
+        all(["aten.upsample_bicubic2d.default", "aten.upsample_bicubic2d.vec"], { ctx in
+            try ctx.resize(mode: "cubic", alignCorners: try ctx.bool("align_corners", default: false))
+        }),
+        all(["aten._upsample_nearest_exact1d.default", "aten._upsample_nearest_exact1d.vec",
+             "aten._upsample_nearest_exact2d.default", "aten._upsample_nearest_exact2d.vec",
+             "aten._upsample_nearest_exact3d.default", "aten._upsample_nearest_exact3d.vec"], { ctx in
+            try ctx.resize(mode: "nearest", alignCorners: false, exact: true)
         }),
         all(["aten.slice_scatter.default"], sliceScatter),
         // Only the form decompositions leave: the input's own shape with row-major strides, which
@@ -299,6 +355,38 @@ extension TorchOps {
         try ctx.emitFinal("gather_nd", [x, combined])
     }
 
+    /// `scatter` and `scatter_add`: src (or a scalar value) written at index along dim. torch reads
+    /// only src's leading index-shaped block, so a larger src is cut to the index's shape first.
+    private static func scatter(_ ctx: inout TorchNodeContext) throws {
+        let x = try ctx.tensor("self")
+        let dim = try ctx.axis(try ctx.int("dim"), rank: try ctx.rank(x))
+        let index = try ctx.cast(try ctx.tensor("index"), .i64)
+        let dtype = ctx.type(x).dtype
+        var src: ValueID
+        if case .tensor? = ctx.arg("src") {
+            src = try ctx.cast(try ctx.tensor("src"), dtype)
+            if ctx.type(src).shape != ctx.type(index).shape {
+                guard let shape = ctx.type(index).knownShape else {
+                    throw ctx.fail("needs the index shape known at import when src is larger", .unsupported)
+                }
+                let rank = shape.count
+                src = try ctx.emit1("slice", [src, ctx.ints([Int](repeating: 0, count: rank)), ctx.ints(shape), ctx.ints(Array(0..<rank))])
+            }
+        } else {
+            guard let value = try ctx.number("value") else { throw ctx.fail("argument 'value' expected a number") }
+            src = try ctx.emit1("expand", [ctx.scalar(value, dtype), try ctx.emit1("shape", [index])])
+        }
+        var reduction = ctx.target == "aten.scatter_add.default" ? "add" : "none"
+        if ctx.has("reduce") {
+            switch try ctx.string("reduce", default: "") {
+            case "add", "sum": reduction = "add"
+            case "multiply", "prod": reduction = "mul"
+            case let other: throw ctx.fail("reduce '\(other)' is not supported", .unsupported)
+            }
+        }
+        try ctx.emitFinal("scatter_elements", [x, index, src], [("axis", .int(dim)), ("reduction", .string(reduction))])
+    }
+
     private static func trilu(upper: Bool) -> TorchConverter {
         { ctx in
             let k = try ctx.int("diagonal", default: 0)
@@ -353,10 +441,14 @@ extension TorchNodeContext {
     }
 
     /// `upsample_*`: sizes from torch's output where known, else from the scale factors.
-    mutating func resize(mode: String, alignCorners: Bool) throws {
+    /// `exact` is torch's nearest-exact: the nearest source pixel centre, as half-pixel
+    /// coordinates rounded half up give.
+    mutating func resize(mode: String, alignCorners: Bool, exact: Bool = false) throws {
         let x = try tensor(has("self") ? "self" : "input")
         var attributes: [(String, Attribute)] = [("mode", .string(mode))]
-        if mode == "nearest" {
+        if mode == "nearest", exact {
+            attributes += [("coordinate_transformation_mode", .string("half_pixel")), ("nearest_mode", .string("round_prefer_ceil"))]
+        } else if mode == "nearest" {
             attributes += [("coordinate_transformation_mode", .string("asymmetric")), ("nearest_mode", .string("floor"))]
         } else {
             attributes.append(("coordinate_transformation_mode", .string(alignCorners ? "align_corners" : "pytorch_half_pixel")))
@@ -379,5 +471,22 @@ extension TorchNodeContext {
         if case .floats(let v)? = arg(list) { return v }
         if let a = try optionalFloat(h), let b = try optionalFloat(w), !has("output_size") { return [a, b] }
         return nil
+    }
+}
+
+extension TorchNodeContext {
+    /// `pixel_shuffle` / `pixel_unshuffle` as `depth_to_space` / `space_to_depth` in CRD order;
+    /// leading dims beyond the batch are folded into it and restored after.
+    mutating func blocks(_ name: String, _ factor: Int) throws {
+        let x = try tensor("self")
+        let rank = try rank(x)
+        guard rank >= 3 else { throw fail("expected an input of rank 3 or more, received rank \(rank)", .invalidArgument) }
+        let attributes: [(String, Attribute)] = [("blocksize", .int(factor)), ("mode", .string("CRD"))]
+        if rank == 4 { return try emitFinal(name, [x], attributes) }
+        let image = try emit1("concat", [ints([-1]), try emit1("shape", [x], [("start", .int(-3))])], [("axis", .int(0))])
+        let moved = try emit1(name, [try emit1("reshape", [x, image])], attributes)
+        let lead = try emit1("shape", [x], [("end", .int(-3))])
+        let tail = try emit1("shape", [moved], [("start", .int(1))])
+        try emitFinal("reshape", [moved, try emit1("concat", [lead, tail], [("axis", .int(0))])])
     }
 }

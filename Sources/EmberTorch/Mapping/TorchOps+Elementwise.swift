@@ -152,6 +152,14 @@ extension TorchOps {
         all(["aten.sin.default"], unary("sin")), all(["aten.cos.default"], unary("cos")),
         all(["aten.tan.default"], unary("tan")), all(["aten.tanh.default"], unary("tanh")),
         all(["aten.atan.default"], unary("atan")),
+        all(["aten.asin.default"], unary("asin")), all(["aten.acos.default"], unary("acos")),
+        all(["aten.sinh.default"], unary("sinh")), all(["aten.cosh.default"], unary("cosh")),
+        all(["aten.asinh.default"], unary("asinh")), all(["aten.acosh.default"], unary("acosh")),
+        all(["aten.atanh.default"], unary("atanh")),
+        all(["aten.__lshift__.Scalar", "aten.__lshift__.Tensor", "aten.bitwise_left_shift.Tensor",
+             "aten.bitwise_left_shift.Tensor_Scalar", "aten.bitwise_left_shift.Scalar_Tensor"], shift("LEFT")),
+        all(["aten.__rshift__.Scalar", "aten.__rshift__.Tensor", "aten.bitwise_right_shift.Tensor",
+             "aten.bitwise_right_shift.Tensor_Scalar", "aten.bitwise_right_shift.Scalar_Tensor"], shift("RIGHT")),
         all(["aten.isnan.default"], unary("is_nan")), all(["aten.isinf.default"], unary("is_inf")),
         all(["aten.rsqrt.default"], { ctx in
             let x = try ctx.cast(try ctx.tensor("self"), try ctx.resultType(["self"]))
@@ -170,6 +178,17 @@ extension TorchOps {
             try ctx.emitFinal("mul", [x, x])
         }),
     ])
+
+    /// `self << other` or `self >> other` on integers (right shifts of signed types are arithmetic, as in torch).
+    private static func shift(_ direction: String) -> TorchConverter {
+        { ctx in
+            let (a, b) = try ctx.operands(dtype: try ctx.resultType(["self", "other"]))
+            guard !ctx.type(a).dtype.isFloatingPoint, ctx.type(a).dtype != .bool else {
+                throw ctx.fail("expected integer operands, received \(ctx.type(a).dtype)", .invalidArgument)
+            }
+            try ctx.emitFinal("bit_shift", [a, b], [("direction", .string(direction))])
+        }
+    }
 
     private static func bitwiseOrLogical(_ logical: String, _ bitwise: String) -> TorchConverter {
         { ctx in
