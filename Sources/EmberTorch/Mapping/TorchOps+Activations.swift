@@ -19,10 +19,16 @@ extension TorchOps {
             try ctx.emitFinal("leaky_relu", [try ctx.tensor("self")], [("alpha", .float(slope))])
         }),
         all(["aten.elu.default"], { ctx in
-            guard try ctx.float("scale", default: 1) == 1, try ctx.float("input_scale", default: 1) == 1 else {
-                throw ctx.fail("scale and input_scale other than 1 are not supported", .unsupported)
+            // input_scale scales x inside exp only, which no Ember op does.
+            guard try ctx.float("input_scale", default: 1) == 1 else {
+                throw ctx.fail("input_scale other than 1 is not supported", .unsupported)
             }
-            try ctx.emitFinal("elu", [try ctx.tensor("self")], [("alpha", .float(try ctx.float("alpha", default: 1)))])
+            let x = try ctx.tensor("self")
+            let alpha = try ctx.float("alpha", default: 1)
+            let scale = try ctx.float("scale", default: 1)
+            guard scale != 1 else { return try ctx.emitFinal("elu", [x], [("alpha", .float(alpha))]) }
+            // scale * elu(x, alpha) is selu's formula (selu decomposes into it).
+            try ctx.emitFinal("selu", [x], [("alpha", .float(alpha)), ("gamma", .float(scale))])
         }),
         all(["aten.softplus.default"], { ctx in
             // log(1 + exp(beta x)) / beta; torch's threshold only avoids overflow.

@@ -326,21 +326,26 @@ extension TorchOps {
         try ctx.emitFinal("split", [x, ctx.ints(sizes)], [("axis", .int(dim))], outputs: sizes.count)
     }
 
-    /// Advanced indexing: one index tensor (a gather on its dim), or index tensors on the leading
-    /// dims (broadcast against each other, then a gather_nd).
+    /// Advanced indexing: one index tensor (a gather on its dim), or several (broadcast against each
+    /// other, then a gather_nd on the indexed dims moved to the front). As in torch, the indexed dims'
+    /// result takes their place when they are adjacent, else it comes first.
     private static func index(_ ctx: inout TorchNodeContext) throws {
-        let x = try ctx.tensor("self")
+        var x = try ctx.tensor("self")
         let indices = try ctx.optionalTensors("indices")
         let given = indices.enumerated().compactMap { i, v in v.map { (i, $0) } }
+        guard !given.isEmpty else { throw ctx.fail("expected at least one index tensor", .invalidArgument) }
+        if given.contains(where: { ctx.type($0.1).dtype == .bool }) {
+            throw ctx.fail("boolean mask indexing is not supported", .unsupported)
+        }
         if given.count == 1 {
             let (axis, idx) = given[0]
-            var i = idx
-            if ctx.type(idx).dtype == .bool { throw ctx.fail("boolean mask indexing is not supported", .unsupported) }
-            i = try ctx.cast(i, .i64)
-            return try ctx.emitFinal("gather", [x, i], [("axis", .int(axis))])
+            return try ctx.emitFinal("gather", [x, try ctx.cast(idx, .i64)], [("axis", .int(axis))])
         }
-        guard !given.isEmpty, given.map(\.0) == Array(0..<given.count) else {
-            throw ctx.fail("index tensors must be one tensor, or tensors on the leading dims", .unsupported)
+        let rank = try ctx.rank(x)
+        let axes = given.map(\.0)
+        let rest = (0..<rank).filter { !axes.contains($0) }
+        if axes != Array(0..<axes.count) {
+            x = try ctx.emit1("transpose", [x], [("perm", .ints(axes + rest))])
         }
         let ids = try given.map { try ctx.cast($0.1, .i64) }
         // The broadcast shape of all indices: the shape of their sum.
@@ -352,7 +357,14 @@ extension TorchOps {
             try ctx.emit1("unsqueeze", [try ctx.emit1("expand", [id, shape]), ctx.ints([last])])
         }
         let combined = try ctx.emit1("concat", stacked, [("axis", .int(last))])
-        try ctx.emitFinal("gather_nd", [x, combined])
+        let first = axes[0]
+        let adjacent = axes == Array(first..<(first + axes.count))
+        guard adjacent, first > 0 else { return try ctx.emitFinal("gather_nd", [x, combined]) }
+        // gather_nd leaves [broadcast..., dims before, dims after]; the broadcast dims go back in place.
+        let gathered = try ctx.emit1("gather_nd", [x, combined])
+        let b = last
+        let perm = Array(b..<(b + first)) + Array(0..<b) + Array((b + first)..<(b + rest.count))
+        try ctx.emitFinal("transpose", [gathered], [("perm", .ints(perm))])
     }
 
     /// `scatter` and `scatter_add`: src (or a scalar value) written at index along dim. torch reads
