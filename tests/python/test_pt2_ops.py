@@ -136,6 +136,11 @@ CASES = {
                         "aten.scatter_add.default", "aten.scatter_add.default"),
     "scatter_reduce_multiply": Case(Fn(lambda s, x: x.scatter(2, s.i[:, :, :4] % 6, x, reduce="multiply"), i=index), (x4,),
                                     "aten.scatter.reduce"),
+    # GatherND on index dims anywhere (what nearest-exact and bicubic upsampling decompose into)
+    "index_middle_dims": Case(Fn(lambda s, x: x[:, s.i, s.j], i=torch.tensor([[0, 7, 3], [5, 5, 1]]),
+                                 j=torch.tensor([2, 0, -1])), (x4,), "aten.index.Tensor", "aten.index.Tensor"),
+    "index_non_adjacent": Case(Fn(lambda s, x: x[s.i, :, s.j], i=torch.tensor([1, 0, 1, 1]),
+                                  j=torch.tensor([5, 0, 2, 3])), (x4,), "aten.index.Tensor", "aten.index.Tensor"),
     # OneHot
     "one_hot": Case(Fn(lambda s, x: F.one_hot(x, 10)), (torch.tensor([[0, 3, 9], [2, 2, 7]]),), "aten.one_hot.default"),
     # Resize
@@ -233,3 +238,16 @@ def test_compiled_op_matches_pytorch(name):
     assert len(actual) == len(expected)
     for i, (a, e) in enumerate(zip(actual, expected)):
         assert_close(a, e, case.rtol, what=f"{name} (ember.compile) output {i}")
+
+
+def test_unsupported_attributes_are_refused_by_name(tmp_path):
+    """An order linalg_vector_norm has no reduction for fails the import naming the op, not a crash."""
+    module = Fn(lambda s, x: torch.linalg.vector_norm(x, 3, dim=1))
+    path = tmp_path / "norm3.pt2"
+    program = torch.export.export(module, (x4,))
+    torch.export.save(program, str(path))
+    np.save(tmp_path / "x.npy", x4.numpy())
+    name = program.graph_signature.user_inputs[0]
+    proc = run_cli("run", path, "--input", f"{name}={tmp_path / 'x.npy'}", "--output-dir", tmp_path / "out")
+    assert proc.returncode == 1, proc.stderr
+    assert "aten.linalg_vector_norm" in proc.stderr and "ord 3" in proc.stderr, proc.stderr
