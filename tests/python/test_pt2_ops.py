@@ -77,6 +77,12 @@ def unary(fn, x, op, decomposed=True) -> Case:
     return Case(Fn(lambda s, x: fn(x)), (x,), op, op if decomposed else None)
 
 
+def in_place_rows(x, v):
+    x = x.clone()
+    x[torch.tensor([4, 1])] = v
+    return x
+
+
 x4 = randn(2, 8, 6, 6)
 index = torch.randint(0, 8, (2, 3, 6, 5), generator=torch.Generator().manual_seed(3))
 
@@ -141,6 +147,26 @@ CASES = {
                                  j=torch.tensor([2, 0, -1])), (x4,), "aten.index.Tensor", "aten.index.Tensor"),
     "index_non_adjacent": Case(Fn(lambda s, x: x[s.i, :, s.j], i=torch.tensor([1, 0, 1, 1]),
                                   j=torch.tensor([5, 0, 2, 3])), (x4,), "aten.index.Tensor", "aten.index.Tensor"),
+    # ScatterND (index tensors on the leading dims) and Where (one boolean mask)
+    "index_put_rows": Case(Fn(lambda s, x: torch.index_put(x, (s.i,), s.v), i=torch.tensor([3, 0]), v=randn(6, seed=4)),
+                           (randn(4, 6),), "aten.index_put.default", "aten.index_put.default"),
+    "index_put_accumulate": Case(
+        Fn(lambda s, x: torch.index_put(x, (s.i, s.j), s.v, accumulate=True), i=torch.tensor([[1, 1], [0, 1]]),
+           j=torch.tensor([2, 2]), v=randn(2, 2, 5, seed=4)),
+        (randn(2, 3, 5),), "aten.index_put.default", "aten.index_put.default"),
+    "index_put_mask": Case(Fn(lambda s, x: torch.index_put(x, (x[:, :, 0] > 0,), torch.tensor(0.5))), (randn(3, 4, 5),),
+                           "aten.index_put.default", "aten.index_put.default"),
+    "index_put_in_place": Case(Fn(lambda s, x: in_place_rows(x, s.v), v=randn(2, 6, seed=4)), (randn(5, 6),),
+                               "aten.index_put_.default", "aten.index_put.default"),
+    # Expand (aten.copy writes src into a tensor of self's shape; circular padding decomposes into it)
+    "circular_pad": Case(Fn(lambda s, x: F.pad(x, (1, 2, 2, 1), mode="circular")), (randn(2, 3, 5, 4),),
+                         "aten.pad.default", "aten.copy.default"),
+    # EyeLike
+    "eye": Case(Fn(lambda s, x: x + torch.eye(4) * 2 + torch.eye(4, 6)[:, 1:5]), (randn(4, 4),), "aten.eye.default"),
+    # IsInf / IsNaN
+    "isfinite": Case(Fn(lambda s, x: torch.isfinite(x / s.d), d=torch.tensor([1.0, 0.0, -0.0, 2.0])),
+                     (torch.tensor([[1.0, -2.0, 0.0, float("nan")], [0.0, 3.0, 1.0, float("inf")]]),),
+                     "aten.isfinite.default"),
     # OneHot
     "one_hot": Case(Fn(lambda s, x: F.one_hot(x, 10)), (torch.tensor([[0, 3, 9], [2, 2, 7]]),), "aten.one_hot.default"),
     # Resize
@@ -164,6 +190,7 @@ CASES = {
     "celu": Case(Fn(lambda s, x: F.celu(x, alpha=0.5)), (x4,), "aten.celu.default"),
     "threshold_zero": Case(nn.Threshold(0.1, 0.0), (x4,), "aten.threshold.default"),
     "threshold_value": Case(nn.Threshold(-0.2, 2.5), (x4,), "aten.threshold.default"),
+    "rrelu_eval": Case(nn.RReLU(0.1, 0.3).eval(), (x4,), "aten.rrelu.default", "aten.rrelu_with_noise_functional.default"),
     "prelu_channels": Case(randomized(nn.PReLU(8)), (x4,), "aten.prelu.default"),
     "prelu_single_2d": Case(randomized(nn.PReLU()), (randn(4, 10),), "aten.prelu.default"),
     # Unary math

@@ -39,6 +39,15 @@ extension TorchOps {
             let scaled = try ctx.emit1("softplus", [try ctx.emit1("mul", [x, ctx.scalar(beta, dtype)])])
             try ctx.emitFinal("div", [scaled, ctx.scalar(beta, dtype)])
         }),
+        // In inference the slope is fixed at the middle of [lower, upper]; the noise passes through.
+        all(["aten.rrelu.default", "aten.rrelu_with_noise_functional.default"], { ctx in
+            guard try !ctx.bool("training", default: false) else {
+                throw ctx.fail("rrelu in training mode draws random slopes; export the model in eval mode", .unsupported)
+            }
+            let slope = (try ctx.float("lower", default: 1.0 / 8) + ctx.float("upper", default: 1.0 / 3)) / 2
+            let y = try ctx.emit1("leaky_relu", [try ctx.tensor("self")], [("alpha", .float(slope))])
+            ctx.bind(ctx.has("noise") ? [y, try ctx.tensor("noise")] : [y])
+        }),
         // torch's constants are ONNX's defaults.
         all(["aten.selu.default"], unary("selu")),
         all(["aten.celu.default"], { ctx in

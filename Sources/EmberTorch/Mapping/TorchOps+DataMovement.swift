@@ -142,11 +142,19 @@ extension TorchOps {
             try ctx.emitFinal("gather_elements", [x, try ctx.tensor("index")], [("axis", .int(dim))])
         }),
         all(["aten.index.Tensor"], index),
+        all(["aten.index_put.default"], indexPut),
+        // src written into self: src broadcast to self's shape, in self's dtype.
+        all(["aten.copy.default"], { ctx in
+            let x = try ctx.tensor("self")
+            let src = try ctx.cast(try ctx.tensor("src"), ctx.type(x).dtype)
+            if ctx.type(src).shape == ctx.type(x).shape, ctx.type(x).knownShape != nil { return try ctx.emitFinal("identity", [src]) }
+            try ctx.emitFinal("expand", [src, try ctx.emit1("shape", [x])])
+        }),
         all(["aten.constant_pad_nd.default", "aten.pad.default"], { ctx in
             let x = try ctx.tensor("self")
             let rank = try ctx.rank(x)
             let mode = try ctx.string("mode", default: "constant")
-            guard mode == "constant" || mode == "reflect" || mode == "replicate" else {
+            guard ["constant", "reflect", "replicate", "circular"].contains(mode) else {
                 throw ctx.fail("padding mode '\(mode)' is not supported", .unsupported)
             }
             let pad = try ctx.ints("pad")
@@ -159,7 +167,7 @@ extension TorchOps {
                 ends[rank - 1 - i] = pad[2 * i + 1]
             }
             let value = try ctx.number("value") ?? 0
-            let onnxMode = mode == "replicate" ? "edge" : mode
+            let onnxMode = ["replicate": "edge", "circular": "wrap"][mode] ?? mode
             try ctx.emitFinal(
                 "pad", [x, ctx.ints(begins + ends), ctx.scalar(value, ctx.type(x).dtype)], [("mode", .string(onnxMode))])
         }),
@@ -397,6 +405,49 @@ extension TorchOps {
             }
         }
         try ctx.emitFinal("scatter_elements", [x, index, src], [("axis", .int(dim)), ("reduction", .string(reduction))])
+    }
+
+    /// `self[indices] = values` (or `+=` with `accumulate`): a scatter_nd for index tensors on the
+    /// leading dims, values broadcast to the indexed slices; a where for one boolean mask with a
+    /// single value (`x[x > 0] = 0`).
+    private static func indexPut(_ ctx: inout TorchNodeContext) throws {
+        let x = try ctx.tensor("self")
+        let dtype = ctx.type(x).dtype
+        let values = try ctx.cast(try ctx.tensor("values"), dtype)
+        let accumulate = try ctx.bool("accumulate", default: false)
+        let indices = try ctx.optionalTensors("indices")
+        let given = indices.enumerated().compactMap { i, v in v.map { (i, $0) } }
+        guard !given.isEmpty, given.map(\.0) == Array(0..<given.count) else {
+            throw ctx.fail("index tensors must be on the leading dims", .unsupported)
+        }
+        let rank = try ctx.rank(x)
+        if given.count == 1, ctx.type(given[0].1).dtype == .bool {
+            let mask = given[0].1
+            guard !accumulate, Tensor.elementCount(ctx.type(values).knownShape ?? [0]) == 1 else {
+                throw ctx.fail("a boolean mask index is supported with one value and no accumulate", .unsupported)
+            }
+            let maskRank = try ctx.rank(mask)
+            let m = maskRank < rank ? try ctx.emit1("unsqueeze", [mask, ctx.ints(Array(maskRank..<rank))]) : mask
+            let v = try ctx.emit1("reshape", [values, ctx.ints([])])
+            return try ctx.emitFinal("where", [m, v, x])
+        }
+        guard !given.contains(where: { ctx.type($0.1).dtype == .bool }) else {
+            throw ctx.fail("boolean masks mixed with other indices are not supported", .unsupported)
+        }
+        let ids = try given.map { try ctx.cast($0.1, .i64) }
+        var total = ids[0]
+        for id in ids.dropFirst() { total = try ctx.emit1("add", [total, id]) }
+        let shape = try ctx.emit1("shape", [total])
+        let last = try ctx.rank(total)
+        let stacked = try ids.map { id in
+            try ctx.emit1("unsqueeze", [try ctx.emit1("expand", [id, shape]), ctx.ints([last])])
+        }
+        let combined = try ctx.emit1("concat", stacked, [("axis", .int(last))])
+        // The updates: one slice x[i, ...] per index tuple.
+        let slices = try ctx.emit1("shape", [x], [("start", .int(given.count))])
+        let updatesShape = try ctx.emit1("concat", [shape, slices], [("axis", .int(0))])
+        let updates = try ctx.emit1("expand", [values, updatesShape])
+        try ctx.emitFinal("scatter_nd", [x, combined, updates], [("reduction", .string(accumulate ? "add" : "none"))])
     }
 
     private static func trilu(upper: Bool) -> TorchConverter {

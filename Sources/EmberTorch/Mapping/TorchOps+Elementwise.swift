@@ -59,6 +59,8 @@ extension TorchOps {
             if alpha, let al = try ctx.optionalFloat("alpha"), al != 1 {
                 b = try ctx.emit1("mul", [b, ctx.scalar(al, ctx.type(b).dtype)])
             }
+            // On bools torch's product is a logical and (isfinite decomposes into one).
+            if name == "mul", ctx.type(a).dtype == .bool { return try ctx.emitFinal("and", [a, b]) }
             try ctx.emitFinal(name, [a, b])
         }
     }
@@ -161,6 +163,12 @@ extension TorchOps {
         all(["aten.__rshift__.Scalar", "aten.__rshift__.Tensor", "aten.bitwise_right_shift.Tensor",
              "aten.bitwise_right_shift.Tensor_Scalar", "aten.bitwise_right_shift.Scalar_Tensor"], shift("RIGHT")),
         all(["aten.isnan.default"], unary("is_nan")), all(["aten.isinf.default"], unary("is_inf")),
+        all(["aten.isfinite.default"], { ctx in
+            let x = try ctx.tensor("self")
+            guard ctx.type(x).dtype.isFloatingPoint else { return try ctx.filledLike(1) }
+            let special = try ctx.emit1("or", [try ctx.emit1("is_inf", [x]), try ctx.emit1("is_nan", [x])])
+            try ctx.emitFinal("not", [special])
+        }),
         all(["aten.rsqrt.default"], { ctx in
             let x = try ctx.cast(try ctx.tensor("self"), try ctx.resultType(["self"]))
             try ctx.emitFinal("reciprocal", [try ctx.emit1("sqrt", [x])])
