@@ -167,6 +167,10 @@ CASES = {
     "isfinite": Case(Fn(lambda s, x: torch.isfinite(x / s.d), d=torch.tensor([1.0, 0.0, -0.0, 2.0])),
                      (torch.tensor([[1.0, -2.0, 0.0, float("nan")], [0.0, 3.0, 1.0, float("inf")]]),),
                      "aten.isfinite.default"),
+    "scatter_reduce_amax": Case(Fn(lambda s, x: x.scatter_reduce(1, s.i, x[:, :3, :, :5] * 2, "amax"), i=index), (x4,),
+                                "aten.scatter_reduce.two", "aten.scatter_reduce.two"),
+    "scatter_reduce_sum": Case(Fn(lambda s, x: x.scatter_reduce(3, s.i % 6, x[:, :3, :, :5], "sum"), i=index), (x4,),
+                               "aten.scatter_reduce.two", "aten.scatter_reduce.two"),
     # OneHot
     "one_hot": Case(Fn(lambda s, x: F.one_hot(x, 10)), (torch.tensor([[0, 3, 9], [2, 2, 7]]),), "aten.one_hot.default"),
     # Resize

@@ -242,7 +242,7 @@ extension TorchOps {
             try ctx.emitFinal("reshape", [swapped, try ctx.emit1("shape", [x])])
         }),
         all(["aten.scatter.src", "aten.scatter.value", "aten.scatter_add.default", "aten.scatter.reduce",
-             "aten.scatter.value_reduce"], scatter),
+             "aten.scatter.value_reduce", "aten.scatter_reduce.two"], scatter),
         all(["aten.one_hot.default"], { ctx in
             let x = try ctx.tensor("self")
             let classes = try ctx.int("num_classes", default: -1)
@@ -398,10 +398,16 @@ extension TorchOps {
         }
         var reduction = ctx.target == "aten.scatter_add.default" ? "add" : "none"
         if ctx.has("reduce") {
+            // scatter's reduce names, then scatter_reduce's.
             switch try ctx.string("reduce", default: "") {
             case "add", "sum": reduction = "add"
             case "multiply", "prod": reduction = "mul"
+            case "amax": reduction = "max"
+            case "amin": reduction = "min"
             case let other: throw ctx.fail("reduce '\(other)' is not supported", .unsupported)
+            }
+            guard try ctx.bool("include_self", default: true) else {
+                throw ctx.fail("include_self = False is not supported", .unsupported)
             }
         }
         try ctx.emitFinal("scatter_elements", [x, index, src], [("axis", .int(dim)), ("reduction", .string(reduction))])
