@@ -205,6 +205,11 @@ CASES = {
     "asinh": unary(torch.asinh, x4 * 3, "aten.asinh.default"),
     "acosh": unary(torch.acosh, x4.abs() * 3 + 1, "aten.acosh.default"),
     "atanh": unary(torch.atanh, uniform(-0.95, 0.95, 2, 8, 6, 6), "aten.atanh.default"),
+    # Composed from Log, Exp, Sign, Floor and Abs
+    "log2": unary(torch.log2, x4.abs() * 10 + 1e-3, "aten.log2.default"),
+    "exp2": unary(torch.exp2, x4 * 4, "aten.exp2.default"),
+    "trunc": unary(torch.trunc, x4 * 5, "aten.trunc.default"),
+    "frac": Case(Fn(lambda s, x: torch.frac(x)), (x4 * 5,), "aten.frac.default", "aten.trunc.default"),
     # BitShift (arithmetic right shifts of signed values, as torch does)
     "shift_scalar": Case(Fn(lambda s, x: (x << 3, x >> 2)), (torch.randint(-1000, 1000, (4, 6), generator=torch.Generator().manual_seed(0)),),
                          "aten.__lshift__.Scalar", "aten.__lshift__.Scalar"),

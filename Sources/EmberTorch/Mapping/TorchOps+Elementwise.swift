@@ -50,6 +50,14 @@ extension TorchNodeContext {
     }
 }
 
+extension TorchNodeContext {
+    /// trunc(x) = sign(x) * floor(|x|), for floating x.
+    mutating func truncated(_ x: ValueID) throws -> ValueID {
+        let magnitude = try emit1("floor", [try emit1("abs", [x])])
+        return try emit1("mul", [try emit1("sign", [x]), magnitude])
+    }
+}
+
 extension TorchOps {
     /// `self op other`, computed in torch's result type; `alpha` scales `other` first.
     static func binary(_ name: String, alpha: Bool = false) -> TorchConverter {
@@ -176,6 +184,24 @@ extension TorchOps {
         all(["aten.log1p.default"], { ctx in
             let x = try ctx.cast(try ctx.tensor("self"), try ctx.resultType(["self"]))
             try ctx.emitFinal("log", [try ctx.emit1("add", [x, ctx.scalar(1, ctx.type(x).dtype)])])
+        }),
+        // ln 2 = 0.693...: log2(x) = ln(x) / ln 2 and 2^x = e^(x ln 2).
+        all(["aten.log2.default"], { ctx in
+            let x = try ctx.cast(try ctx.tensor("self"), try ctx.resultType(["self"]))
+            try ctx.emitFinal("div", [try ctx.emit1("log", [x]), ctx.scalar(0.693147180559945309417232121458176568, ctx.type(x).dtype)])
+        }),
+        all(["aten.exp2.default"], { ctx in
+            let x = try ctx.cast(try ctx.tensor("self"), try ctx.resultType(["self"]))
+            try ctx.emitFinal("exp", [try ctx.emit1("mul", [x, ctx.scalar(0.693147180559945309417232121458176568, ctx.type(x).dtype)])])
+        }),
+        all(["aten.trunc.default", "aten.fix.default"], { ctx in
+            let x = try ctx.tensor("self")
+            guard ctx.type(x).dtype.isFloatingPoint else { return ctx.alias(x) }
+            try ctx.emitFinal("identity", [try ctx.truncated(x)])
+        }),
+        all(["aten.frac.default"], { ctx in
+            let x = try ctx.tensor("self")
+            try ctx.emitFinal("sub", [x, try ctx.truncated(x)])
         }),
         all(["aten.expm1.default"], { ctx in
             let x = try ctx.cast(try ctx.tensor("self"), try ctx.resultType(["self"]))
