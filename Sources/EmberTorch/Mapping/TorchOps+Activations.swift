@@ -39,6 +39,28 @@ extension TorchOps {
             let scaled = try ctx.emit1("softplus", [try ctx.emit1("mul", [x, ctx.scalar(beta, dtype)])])
             try ctx.emitFinal("div", [scaled, ctx.scalar(beta, dtype)])
         }),
+        all(["aten.log_sigmoid.default"], { ctx in
+            // log(sigmoid(x)) = -softplus(-x), without sigmoid's underflow to log(0).
+            let x = try ctx.tensor("self")
+            try ctx.emitFinal("neg", [try ctx.emit1("softplus", [try ctx.emit1("neg", [x])])])
+        }),
+        all(["aten.glu.default"], { ctx in
+            // The first half times the sigmoid of the second, halved along dim.
+            let x = try ctx.tensor("self")
+            let dim = try ctx.axis(try ctx.int("dim", default: -1), rank: try ctx.rank(x))
+            guard let size = ctx.type(x).shape?[dim].value, size % 2 == 0 else {
+                throw ctx.fail("needs an even size known at import along dim \(dim)", .unsupported)
+            }
+            let halves = try ctx.emit("split", [x, ctx.ints([size / 2, size / 2])], [("axis", .int(dim))], outputs: 2)
+            try ctx.emitFinal("mul", [halves[0], try ctx.emit1("sigmoid", [halves[1]])])
+        }),
+        all(["aten.hardshrink.default"], { ctx in
+            // x where |x| > lambd, else 0.
+            let x = try ctx.tensor("self")
+            let dtype = ctx.type(x).dtype
+            let keep = try ctx.emit1("greater", [try ctx.emit1("abs", [x]), ctx.scalar(try ctx.float("lambd", default: 0.5), dtype)])
+            try ctx.emitFinal("where", [keep, x, ctx.scalar(0, dtype)])
+        }),
         // In inference the slope is fixed at the middle of [lower, upper]; the noise passes through.
         all(["aten.rrelu.default", "aten.rrelu_with_noise_functional.default"], { ctx in
             guard try !ctx.bool("training", default: false) else {

@@ -186,6 +186,15 @@ extension TorchOps {
             try ctx.emitFinal("log", [try ctx.emit1("add", [x, ctx.scalar(1, ctx.type(x).dtype)])])
         }),
         // ln 2 = 0.693...: log2(x) = ln(x) / ln 2 and 2^x = e^(x ln 2).
+        all(["aten.lerp.Scalar", "aten.lerp.Tensor"], { ctx in
+            // self + weight * (end - self)
+            let dtype = try ctx.resultType(["self", "end"])
+            let (start, end) = try ctx.operands("self", "end", dtype: dtype)
+            let weight = try ctx.operand("weight", dtype)
+            try ctx.emitFinal("add", [start, try ctx.emit1("mul", [weight, try ctx.emit1("sub", [end, start])])])
+        }),
+        all(["aten.addcmul.default"], pointwiseUpdate("mul")),
+        all(["aten.addcdiv.default"], pointwiseUpdate("div")),
         all(["aten.log2.default"], { ctx in
             let x = try ctx.cast(try ctx.tensor("self"), try ctx.resultType(["self"]))
             try ctx.emitFinal("div", [try ctx.emit1("log", [x]), ctx.scalar(0.693147180559945309417232121458176568, ctx.type(x).dtype)])
@@ -212,6 +221,18 @@ extension TorchOps {
             try ctx.emitFinal("mul", [x, x])
         }),
     ])
+
+    /// `addcmul` / `addcdiv`: self + value * (tensor1 op tensor2).
+    private static func pointwiseUpdate(_ name: String) -> TorchConverter {
+        { ctx in
+            let dtype = try ctx.resultType(["self", "tensor1", "tensor2"])
+            let (a, b) = try ctx.operands("tensor1", "tensor2", dtype: dtype)
+            var update = try ctx.emit1(name, [a, b])
+            let value = try ctx.number("value") ?? 1
+            if value != 1 { update = try ctx.emit1("mul", [update, ctx.scalar(value, dtype)]) }
+            try ctx.emitFinal("add", [try ctx.operand("self", dtype), update])
+        }
+    }
 
     /// `self << other` or `self >> other` on integers (right shifts of signed types are arithmetic, as in torch).
     private static func shift(_ direction: String) -> TorchConverter {
