@@ -19,10 +19,16 @@ extension TorchOps {
             try ctx.emitFinal("leaky_relu", [try ctx.tensor("self")], [("alpha", .float(slope))])
         }),
         all(["aten.elu.default"], { ctx in
-            guard try ctx.float("scale", default: 1) == 1, try ctx.float("input_scale", default: 1) == 1 else {
-                throw ctx.fail("scale and input_scale other than 1 are not supported", .unsupported)
+            // input_scale scales x inside exp only, which no Ember op does.
+            guard try ctx.float("input_scale", default: 1) == 1 else {
+                throw ctx.fail("input_scale other than 1 is not supported", .unsupported)
             }
-            try ctx.emitFinal("elu", [try ctx.tensor("self")], [("alpha", .float(try ctx.float("alpha", default: 1)))])
+            let x = try ctx.tensor("self")
+            let alpha = try ctx.float("alpha", default: 1)
+            let scale = try ctx.float("scale", default: 1)
+            guard scale != 1 else { return try ctx.emitFinal("elu", [x], [("alpha", .float(alpha))]) }
+            // scale * elu(x, alpha) is selu's formula (selu decomposes into it).
+            try ctx.emitFinal("selu", [x], [("alpha", .float(alpha)), ("gamma", .float(scale))])
         }),
         all(["aten.softplus.default"], { ctx in
             // log(1 + exp(beta x)) / beta; torch's threshold only avoids overflow.
@@ -32,6 +38,64 @@ extension TorchOps {
             let dtype = ctx.type(x).dtype
             let scaled = try ctx.emit1("softplus", [try ctx.emit1("mul", [x, ctx.scalar(beta, dtype)])])
             try ctx.emitFinal("div", [scaled, ctx.scalar(beta, dtype)])
+        }),
+        all(["aten.log_sigmoid.default"], { ctx in
+            // log(sigmoid(x)) = -softplus(-x), without sigmoid's underflow to log(0).
+            let x = try ctx.tensor("self")
+            try ctx.emitFinal("neg", [try ctx.emit1("softplus", [try ctx.emit1("neg", [x])])])
+        }),
+        all(["aten.glu.default"], { ctx in
+            // The first half times the sigmoid of the second, halved along dim.
+            let x = try ctx.tensor("self")
+            let dim = try ctx.axis(try ctx.int("dim", default: -1), rank: try ctx.rank(x))
+            guard let size = ctx.type(x).shape?[dim].value, size % 2 == 0 else {
+                throw ctx.fail("needs an even size known at import along dim \(dim)", .unsupported)
+            }
+            let halves = try ctx.emit("split", [x, ctx.ints([size / 2, size / 2])], [("axis", .int(dim))], outputs: 2)
+            try ctx.emitFinal("mul", [halves[0], try ctx.emit1("sigmoid", [halves[1]])])
+        }),
+        all(["aten.hardshrink.default"], { ctx in
+            // x where |x| > lambd, else 0.
+            let x = try ctx.tensor("self")
+            let dtype = ctx.type(x).dtype
+            let keep = try ctx.emit1("greater", [try ctx.emit1("abs", [x]), ctx.scalar(try ctx.float("lambd", default: 0.5), dtype)])
+            try ctx.emitFinal("where", [keep, x, ctx.scalar(0, dtype)])
+        }),
+        // In inference the slope is fixed at the middle of [lower, upper]; the noise passes through.
+        all(["aten.rrelu.default", "aten.rrelu_with_noise_functional.default"], { ctx in
+            guard try !ctx.bool("training", default: false) else {
+                throw ctx.fail("rrelu in training mode draws random slopes; export the model in eval mode", .unsupported)
+            }
+            let slope = (try ctx.float("lower", default: 1.0 / 8) + ctx.float("upper", default: 1.0 / 3)) / 2
+            let y = try ctx.emit1("leaky_relu", [try ctx.tensor("self")], [("alpha", .float(slope))])
+            ctx.bind(ctx.has("noise") ? [y, try ctx.tensor("noise")] : [y])
+        }),
+        // torch's constants are ONNX's defaults.
+        all(["aten.selu.default"], unary("selu")),
+        all(["aten.celu.default"], { ctx in
+            try ctx.emitFinal("celu", [try ctx.tensor("self")], [("alpha", .float(try ctx.float("alpha", default: 1)))])
+        }),
+        all(["aten.threshold.default"], { ctx in
+            // x where x > threshold, else value.
+            let x = try ctx.tensor("self")
+            let threshold = try ctx.float("threshold")
+            let value = try ctx.float("value")
+            let dtype = ctx.type(x).dtype
+            if value == 0, dtype.isFloatingPoint {
+                return try ctx.emitFinal("thresholded_relu", [x], [("alpha", .float(threshold))])
+            }
+            let keep = try ctx.emit1("greater", [x, ctx.scalar(threshold, dtype)])
+            try ctx.emitFinal("where", [keep, x, ctx.scalar(value, dtype)])
+        }),
+        all(["aten.prelu.default", "aten._prelu_kernel.default"], { ctx in
+            // torch's weight holds one slope per channel (dim 1), or one for all.
+            let x = try ctx.tensor("self")
+            var slope = try ctx.tensor("weight")
+            let rank = try ctx.rank(x)
+            if rank > 2, try ctx.rank(slope) == 1 {
+                slope = try ctx.emit1("unsqueeze", [slope, ctx.ints(Array(1..<(rank - 1)))])
+            }
+            try ctx.emitFinal("prelu", [x, slope])
         }),
         all(["aten.relu6.default"], { ctx in try ctx.clip(try ctx.tensor("self"), 0, 6) }),
         all(["aten.hardtanh.default"], { ctx in

@@ -19,7 +19,7 @@ extension TorchOps {
              "aten._adaptive_avg_pool2d.default", "aten._adaptive_avg_pool3d.default"], { ctx in
             try adaptivePool(&ctx, global: "global_average_pool", window: "average_pool")
         }),
-        all(["aten.adaptive_max_pool2d.default"], { ctx in
+        all(["aten.adaptive_max_pool1d.default", "aten.adaptive_max_pool2d.default", "aten.adaptive_max_pool3d.default"], { ctx in
             try adaptivePool(&ctx, global: "global_max_pool", window: "max_pool")
         }),
     ])

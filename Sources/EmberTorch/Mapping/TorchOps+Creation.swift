@@ -21,10 +21,20 @@ extension TorchOps {
         }),
         all(["aten.arange.default", "aten.arange.start", "aten.arange.start_step"], { ctx in
             let dtype = try ctx.outputType()?.dtype ?? ctx.dtype("dtype") ?? .i64
-            let start = try ctx.rangeBound("start", default: 0, dtype)
-            let end = try ctx.rangeBound("end", default: nil, dtype)
-            let step = try ctx.rangeBound("step", default: 1, dtype)
-            try ctx.emitFinal("range", [start, end, step])
+            // Byte ranges (eye decomposes into them) count in i64, then narrow.
+            let counting: DType = dtype == .u8 ? .i64 : dtype
+            let start = try ctx.rangeBound("start", default: 0, counting)
+            let end = try ctx.rangeBound("end", default: nil, counting)
+            let step = try ctx.rangeBound("step", default: 1, counting)
+            guard counting != dtype else { return try ctx.emitFinal("range", [start, end, step]) }
+            try ctx.emitFinal("cast", [try ctx.emit1("range", [start, end, step])], [("to", .dtype(dtype))])
+        }),
+        all(["aten.eye.default", "aten.eye.m"], { ctx in
+            let dtype = try ctx.outputType()?.dtype ?? ctx.dtype("dtype") ?? .f32
+            let n = try ctx.int("n")
+            let m = ctx.has("m") ? try ctx.int("m") : n
+            guard n >= 0, m >= 0 else { throw ctx.fail("expected non-negative sizes, received \(n) x \(m)", .invalidArgument) }
+            try ctx.emitFinal("eye_like", [ctx.constant(Tensor(filling: 0, dtype, shape: [n, m]))])
         }),
         // Checks torch inserts: nothing to compute.
         all(["aten._assert_tensor_metadata.default", "aten._assert_scalar.default", "aten.sym_constrain_range_for_size.default",

@@ -142,11 +142,19 @@ extension TorchOps {
             try ctx.emitFinal("gather_elements", [x, try ctx.tensor("index")], [("axis", .int(dim))])
         }),
         all(["aten.index.Tensor"], index),
+        all(["aten.index_put.default"], indexPut),
+        // src written into self: src broadcast to self's shape, in self's dtype.
+        all(["aten.copy.default"], { ctx in
+            let x = try ctx.tensor("self")
+            let src = try ctx.cast(try ctx.tensor("src"), ctx.type(x).dtype)
+            if ctx.type(src).shape == ctx.type(x).shape, ctx.type(x).knownShape != nil { return try ctx.emitFinal("identity", [src]) }
+            try ctx.emitFinal("expand", [src, try ctx.emit1("shape", [x])])
+        }),
         all(["aten.constant_pad_nd.default", "aten.pad.default"], { ctx in
             let x = try ctx.tensor("self")
             let rank = try ctx.rank(x)
             let mode = try ctx.string("mode", default: "constant")
-            guard mode == "constant" || mode == "reflect" || mode == "replicate" else {
+            guard ["constant", "reflect", "replicate", "circular"].contains(mode) else {
                 throw ctx.fail("padding mode '\(mode)' is not supported", .unsupported)
             }
             let pad = try ctx.ints("pad")
@@ -159,7 +167,7 @@ extension TorchOps {
                 ends[rank - 1 - i] = pad[2 * i + 1]
             }
             let value = try ctx.number("value") ?? 0
-            let onnxMode = mode == "replicate" ? "edge" : mode
+            let onnxMode = ["replicate": "edge", "circular": "wrap"][mode] ?? mode
             try ctx.emitFinal(
                 "pad", [x, ctx.ints(begins + ends), ctx.scalar(value, ctx.type(x).dtype)], [("mode", .string(onnxMode))])
         }),
@@ -193,6 +201,54 @@ extension TorchOps {
             }
             try ctx.emitFinal("tile", [x, ctx.ints(repeats)])
         }),
+        all(["aten.tile.default"], { ctx in
+            // tile pads the repeats with leading ones to the input's rank; repeat then applies.
+            let x = try ctx.tensor("self")
+            var repeats = try ctx.ints("dims")
+            let rank = try ctx.rank(x)
+            if repeats.count < rank { repeats = [Int](repeating: 1, count: rank - repeats.count) + repeats }
+            try ctx.emitFinal("tile", [x, ctx.ints(repeats)])
+        }),
+        all(["aten.flip.default"], { ctx in
+            let x = try ctx.tensor("self")
+            let rank = try ctx.rank(x)
+            let dims = try ctx.ints("dims").map { try ctx.axis($0, rank: rank) }
+            guard !dims.isEmpty else { return ctx.alias(x) }
+            // From the last element back past the first: ONNX's INT64_MIN end with a negative step.
+            let n = dims.count
+            try ctx.emitFinal(
+                "slice", [x, ctx.ints([Int](repeating: -1, count: n)), ctx.ints([Int](repeating: Int(Int64.min), count: n)),
+                          ctx.ints(dims), ctx.ints([Int](repeating: -1, count: n))])
+        }),
+        // torch orders the channels of a block channel first, as the CRD mode does.
+        all(["aten.pixel_shuffle.default"], { ctx in
+            try ctx.blocks("depth_to_space", try ctx.int("upscale_factor"))
+        }),
+        all(["aten.pixel_unshuffle.default"], { ctx in
+            try ctx.blocks("space_to_depth", try ctx.int("downscale_factor"))
+        }),
+        all(["aten.channel_shuffle.default", "aten.native_channel_shuffle.default"], { ctx in
+            // [N, C, ...] as [N, g, C/g, rest], the two group dims swapped, then back.
+            let x = try ctx.tensor("self")
+            let groups = try ctx.int("groups")
+            guard let channels = ctx.type(x).shape?.dropFirst().first?.value else {
+                throw ctx.fail("needs the input's channel count known at import", .unsupported)
+            }
+            guard groups > 0, channels % groups == 0 else {
+                throw ctx.fail("groups \(groups) does not divide \(channels) channels", .invalidArgument)
+            }
+            let grouped = try ctx.emit1("reshape", [x, ctx.ints([0, groups, channels / groups, -1])])
+            let swapped = try ctx.emit1("transpose", [grouped], [("perm", .ints([0, 2, 1, 3]))])
+            try ctx.emitFinal("reshape", [swapped, try ctx.emit1("shape", [x])])
+        }),
+        all(["aten.scatter.src", "aten.scatter.value", "aten.scatter_add.default", "aten.scatter.reduce",
+             "aten.scatter.value_reduce", "aten.scatter_reduce.two"], scatter),
+        all(["aten.one_hot.default"], { ctx in
+            let x = try ctx.tensor("self")
+            let classes = try ctx.int("num_classes", default: -1)
+            guard classes > 0 else { throw ctx.fail("needs num_classes given (the largest index is known only at run time)", .unsupported) }
+            try ctx.emitFinal("one_hot", [x, ctx.ints([classes]), ctx.constant(Tensor(shape: [2], int64s: [0, 1]))], [("axis", .int(-1))])
+        }),
         all(["aten.tril.default"], trilu(upper: false)),
         all(["aten.triu.default"], trilu(upper: true)),
         all(["aten.upsample_nearest2d.default", "aten.upsample_nearest2d.vec", "aten.upsample_nearest1d.default",
@@ -202,6 +258,14 @@ extension TorchOps {
         all(["aten.upsample_bilinear2d.default", "aten.upsample_bilinear2d.vec", "aten.upsample_linear1d.default",
              "aten.upsample_linear1d.vec", "aten.upsample_trilinear3d.default", "aten.upsample_trilinear3d.vec"], { ctx in
             try ctx.resize(mode: "linear", alignCorners: try ctx.bool("align_corners", default: false))
+        }),
+        all(["aten.upsample_bicubic2d.default", "aten.upsample_bicubic2d.vec"], { ctx in
+            try ctx.resize(mode: "cubic", alignCorners: try ctx.bool("align_corners", default: false))
+        }),
+        all(["aten._upsample_nearest_exact1d.default", "aten._upsample_nearest_exact1d.vec",
+             "aten._upsample_nearest_exact2d.default", "aten._upsample_nearest_exact2d.vec",
+             "aten._upsample_nearest_exact3d.default", "aten._upsample_nearest_exact3d.vec"], { ctx in
+            try ctx.resize(mode: "nearest", alignCorners: false, exact: true)
         }),
         all(["aten.slice_scatter.default"], sliceScatter),
         // Only the form decompositions leave: the input's own shape with row-major strides, which
@@ -270,21 +334,26 @@ extension TorchOps {
         try ctx.emitFinal("split", [x, ctx.ints(sizes)], [("axis", .int(dim))], outputs: sizes.count)
     }
 
-    /// Advanced indexing: one index tensor (a gather on its dim), or index tensors on the leading
-    /// dims (broadcast against each other, then a gather_nd).
+    /// Advanced indexing: one index tensor (a gather on its dim), or several (broadcast against each
+    /// other, then a gather_nd on the indexed dims moved to the front). As in torch, the indexed dims'
+    /// result takes their place when they are adjacent, else it comes first.
     private static func index(_ ctx: inout TorchNodeContext) throws {
-        let x = try ctx.tensor("self")
+        var x = try ctx.tensor("self")
         let indices = try ctx.optionalTensors("indices")
         let given = indices.enumerated().compactMap { i, v in v.map { (i, $0) } }
+        guard !given.isEmpty else { throw ctx.fail("expected at least one index tensor", .invalidArgument) }
+        if given.contains(where: { ctx.type($0.1).dtype == .bool }) {
+            throw ctx.fail("boolean mask indexing is not supported", .unsupported)
+        }
         if given.count == 1 {
             let (axis, idx) = given[0]
-            var i = idx
-            if ctx.type(idx).dtype == .bool { throw ctx.fail("boolean mask indexing is not supported", .unsupported) }
-            i = try ctx.cast(i, .i64)
-            return try ctx.emitFinal("gather", [x, i], [("axis", .int(axis))])
+            return try ctx.emitFinal("gather", [x, try ctx.cast(idx, .i64)], [("axis", .int(axis))])
         }
-        guard !given.isEmpty, given.map(\.0) == Array(0..<given.count) else {
-            throw ctx.fail("index tensors must be one tensor, or tensors on the leading dims", .unsupported)
+        let rank = try ctx.rank(x)
+        let axes = given.map(\.0)
+        let rest = (0..<rank).filter { !axes.contains($0) }
+        if axes != Array(0..<axes.count) {
+            x = try ctx.emit1("transpose", [x], [("perm", .ints(axes + rest))])
         }
         let ids = try given.map { try ctx.cast($0.1, .i64) }
         // The broadcast shape of all indices: the shape of their sum.
@@ -296,7 +365,95 @@ extension TorchOps {
             try ctx.emit1("unsqueeze", [try ctx.emit1("expand", [id, shape]), ctx.ints([last])])
         }
         let combined = try ctx.emit1("concat", stacked, [("axis", .int(last))])
-        try ctx.emitFinal("gather_nd", [x, combined])
+        let first = axes[0]
+        let adjacent = axes == Array(first..<(first + axes.count))
+        guard adjacent, first > 0 else { return try ctx.emitFinal("gather_nd", [x, combined]) }
+        // gather_nd leaves [broadcast..., dims before, dims after]; the broadcast dims go back in place.
+        let gathered = try ctx.emit1("gather_nd", [x, combined])
+        let b = last
+        let perm = Array(b..<(b + first)) + Array(0..<b) + Array((b + first)..<(b + rest.count))
+        try ctx.emitFinal("transpose", [gathered], [("perm", .ints(perm))])
+    }
+
+    /// `scatter` and `scatter_add`: src (or a scalar value) written at index along dim. torch reads
+    /// only src's leading index-shaped block, so a larger src is cut to the index's shape first.
+    private static func scatter(_ ctx: inout TorchNodeContext) throws {
+        let x = try ctx.tensor("self")
+        let dim = try ctx.axis(try ctx.int("dim"), rank: try ctx.rank(x))
+        let index = try ctx.cast(try ctx.tensor("index"), .i64)
+        let dtype = ctx.type(x).dtype
+        var src: ValueID
+        if case .tensor? = ctx.arg("src") {
+            src = try ctx.cast(try ctx.tensor("src"), dtype)
+            if ctx.type(src).shape != ctx.type(index).shape {
+                guard let shape = ctx.type(index).knownShape else {
+                    throw ctx.fail("needs the index shape known at import when src is larger", .unsupported)
+                }
+                let rank = shape.count
+                src = try ctx.emit1("slice", [src, ctx.ints([Int](repeating: 0, count: rank)), ctx.ints(shape), ctx.ints(Array(0..<rank))])
+            }
+        } else {
+            guard let value = try ctx.number("value") else { throw ctx.fail("argument 'value' expected a number") }
+            src = try ctx.emit1("expand", [ctx.scalar(value, dtype), try ctx.emit1("shape", [index])])
+        }
+        var reduction = ctx.target == "aten.scatter_add.default" ? "add" : "none"
+        if ctx.has("reduce") {
+            // scatter's reduce names, then scatter_reduce's.
+            switch try ctx.string("reduce", default: "") {
+            case "add", "sum": reduction = "add"
+            case "multiply", "prod": reduction = "mul"
+            case "amax": reduction = "max"
+            case "amin": reduction = "min"
+            case let other: throw ctx.fail("reduce '\(other)' is not supported", .unsupported)
+            }
+            guard try ctx.bool("include_self", default: true) else {
+                throw ctx.fail("include_self = False is not supported", .unsupported)
+            }
+        }
+        try ctx.emitFinal("scatter_elements", [x, index, src], [("axis", .int(dim)), ("reduction", .string(reduction))])
+    }
+
+    /// `self[indices] = values` (or `+=` with `accumulate`): a scatter_nd for index tensors on the
+    /// leading dims, values broadcast to the indexed slices; a where for one boolean mask with a
+    /// single value (`x[x > 0] = 0`).
+    private static func indexPut(_ ctx: inout TorchNodeContext) throws {
+        let x = try ctx.tensor("self")
+        let dtype = ctx.type(x).dtype
+        let values = try ctx.cast(try ctx.tensor("values"), dtype)
+        let accumulate = try ctx.bool("accumulate", default: false)
+        let indices = try ctx.optionalTensors("indices")
+        let given = indices.enumerated().compactMap { i, v in v.map { (i, $0) } }
+        guard !given.isEmpty, given.map(\.0) == Array(0..<given.count) else {
+            throw ctx.fail("index tensors must be on the leading dims", .unsupported)
+        }
+        let rank = try ctx.rank(x)
+        if given.count == 1, ctx.type(given[0].1).dtype == .bool {
+            let mask = given[0].1
+            guard !accumulate, Tensor.elementCount(ctx.type(values).knownShape ?? [0]) == 1 else {
+                throw ctx.fail("a boolean mask index is supported with one value and no accumulate", .unsupported)
+            }
+            let maskRank = try ctx.rank(mask)
+            let m = maskRank < rank ? try ctx.emit1("unsqueeze", [mask, ctx.ints(Array(maskRank..<rank))]) : mask
+            let v = try ctx.emit1("reshape", [values, ctx.ints([])])
+            return try ctx.emitFinal("where", [m, v, x])
+        }
+        guard !given.contains(where: { ctx.type($0.1).dtype == .bool }) else {
+            throw ctx.fail("boolean masks mixed with other indices are not supported", .unsupported)
+        }
+        let ids = try given.map { try ctx.cast($0.1, .i64) }
+        var total = ids[0]
+        for id in ids.dropFirst() { total = try ctx.emit1("add", [total, id]) }
+        let shape = try ctx.emit1("shape", [total])
+        let last = try ctx.rank(total)
+        let stacked = try ids.map { id in
+            try ctx.emit1("unsqueeze", [try ctx.emit1("expand", [id, shape]), ctx.ints([last])])
+        }
+        let combined = try ctx.emit1("concat", stacked, [("axis", .int(last))])
+        // The updates: one slice x[i, ...] per index tuple.
+        let slices = try ctx.emit1("shape", [x], [("start", .int(given.count))])
+        let updatesShape = try ctx.emit1("concat", [shape, slices], [("axis", .int(0))])
+        let updates = try ctx.emit1("expand", [values, updatesShape])
+        try ctx.emitFinal("scatter_nd", [x, combined, updates], [("reduction", .string(accumulate ? "add" : "none"))])
     }
 
     private static func trilu(upper: Bool) -> TorchConverter {
@@ -353,10 +510,14 @@ extension TorchNodeContext {
     }
 
     /// `upsample_*`: sizes from torch's output where known, else from the scale factors.
-    mutating func resize(mode: String, alignCorners: Bool) throws {
+    /// `exact` is torch's nearest-exact: the nearest source pixel centre, as half-pixel
+    /// coordinates rounded half up give.
+    mutating func resize(mode: String, alignCorners: Bool, exact: Bool = false) throws {
         let x = try tensor(has("self") ? "self" : "input")
         var attributes: [(String, Attribute)] = [("mode", .string(mode))]
-        if mode == "nearest" {
+        if mode == "nearest", exact {
+            attributes += [("coordinate_transformation_mode", .string("half_pixel")), ("nearest_mode", .string("round_prefer_ceil"))]
+        } else if mode == "nearest" {
             attributes += [("coordinate_transformation_mode", .string("asymmetric")), ("nearest_mode", .string("floor"))]
         } else {
             attributes.append(("coordinate_transformation_mode", .string(alignCorners ? "align_corners" : "pytorch_half_pixel")))
@@ -379,5 +540,22 @@ extension TorchNodeContext {
         if case .floats(let v)? = arg(list) { return v }
         if let a = try optionalFloat(h), let b = try optionalFloat(w), !has("output_size") { return [a, b] }
         return nil
+    }
+}
+
+extension TorchNodeContext {
+    /// `pixel_shuffle` / `pixel_unshuffle` as `depth_to_space` / `space_to_depth` in CRD order;
+    /// leading dims beyond the batch are folded into it and restored after.
+    mutating func blocks(_ name: String, _ factor: Int) throws {
+        let x = try tensor("self")
+        let rank = try rank(x)
+        guard rank >= 3 else { throw fail("expected an input of rank 3 or more, received rank \(rank)", .invalidArgument) }
+        let attributes: [(String, Attribute)] = [("blocksize", .int(factor)), ("mode", .string("CRD"))]
+        if rank == 4 { return try emitFinal(name, [x], attributes) }
+        let image = try emit1("concat", [ints([-1]), try emit1("shape", [x], [("start", .int(-3))])], [("axis", .int(0))])
+        let moved = try emit1(name, [try emit1("reshape", [x, image])], attributes)
+        let lead = try emit1("shape", [x], [("end", .int(-3))])
+        let tail = try emit1("shape", [moved], [("start", .int(1))])
+        try emitFinal("reshape", [moved, try emit1("concat", [lead, tail], [("axis", .int(0))])])
     }
 }

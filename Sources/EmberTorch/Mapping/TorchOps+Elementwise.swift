@@ -50,6 +50,14 @@ extension TorchNodeContext {
     }
 }
 
+extension TorchNodeContext {
+    /// trunc(x) = sign(x) * floor(|x|), for floating x.
+    mutating func truncated(_ x: ValueID) throws -> ValueID {
+        let magnitude = try emit1("floor", [try emit1("abs", [x])])
+        return try emit1("mul", [try emit1("sign", [x]), magnitude])
+    }
+}
+
 extension TorchOps {
     /// `self op other`, computed in torch's result type; `alpha` scales `other` first.
     static func binary(_ name: String, alpha: Bool = false) -> TorchConverter {
@@ -59,6 +67,8 @@ extension TorchOps {
             if alpha, let al = try ctx.optionalFloat("alpha"), al != 1 {
                 b = try ctx.emit1("mul", [b, ctx.scalar(al, ctx.type(b).dtype)])
             }
+            // On bools torch's product is a logical and (isfinite decomposes into one).
+            if name == "mul", ctx.type(a).dtype == .bool { return try ctx.emitFinal("and", [a, b]) }
             try ctx.emitFinal(name, [a, b])
         }
     }
@@ -152,7 +162,21 @@ extension TorchOps {
         all(["aten.sin.default"], unary("sin")), all(["aten.cos.default"], unary("cos")),
         all(["aten.tan.default"], unary("tan")), all(["aten.tanh.default"], unary("tanh")),
         all(["aten.atan.default"], unary("atan")),
+        all(["aten.asin.default"], unary("asin")), all(["aten.acos.default"], unary("acos")),
+        all(["aten.sinh.default"], unary("sinh")), all(["aten.cosh.default"], unary("cosh")),
+        all(["aten.asinh.default"], unary("asinh")), all(["aten.acosh.default"], unary("acosh")),
+        all(["aten.atanh.default"], unary("atanh")),
+        all(["aten.__lshift__.Scalar", "aten.__lshift__.Tensor", "aten.bitwise_left_shift.Tensor",
+             "aten.bitwise_left_shift.Tensor_Scalar", "aten.bitwise_left_shift.Scalar_Tensor"], shift("LEFT")),
+        all(["aten.__rshift__.Scalar", "aten.__rshift__.Tensor", "aten.bitwise_right_shift.Tensor",
+             "aten.bitwise_right_shift.Tensor_Scalar", "aten.bitwise_right_shift.Scalar_Tensor"], shift("RIGHT")),
         all(["aten.isnan.default"], unary("is_nan")), all(["aten.isinf.default"], unary("is_inf")),
+        all(["aten.isfinite.default"], { ctx in
+            let x = try ctx.tensor("self")
+            guard ctx.type(x).dtype.isFloatingPoint else { return try ctx.filledLike(1) }
+            let special = try ctx.emit1("or", [try ctx.emit1("is_inf", [x]), try ctx.emit1("is_nan", [x])])
+            try ctx.emitFinal("not", [special])
+        }),
         all(["aten.rsqrt.default"], { ctx in
             let x = try ctx.cast(try ctx.tensor("self"), try ctx.resultType(["self"]))
             try ctx.emitFinal("reciprocal", [try ctx.emit1("sqrt", [x])])
@@ -160,6 +184,33 @@ extension TorchOps {
         all(["aten.log1p.default"], { ctx in
             let x = try ctx.cast(try ctx.tensor("self"), try ctx.resultType(["self"]))
             try ctx.emitFinal("log", [try ctx.emit1("add", [x, ctx.scalar(1, ctx.type(x).dtype)])])
+        }),
+        // ln 2 = 0.693...: log2(x) = ln(x) / ln 2 and 2^x = e^(x ln 2).
+        all(["aten.lerp.Scalar", "aten.lerp.Tensor"], { ctx in
+            // self + weight * (end - self)
+            let dtype = try ctx.resultType(["self", "end"])
+            let (start, end) = try ctx.operands("self", "end", dtype: dtype)
+            let weight = try ctx.operand("weight", dtype)
+            try ctx.emitFinal("add", [start, try ctx.emit1("mul", [weight, try ctx.emit1("sub", [end, start])])])
+        }),
+        all(["aten.addcmul.default"], pointwiseUpdate("mul")),
+        all(["aten.addcdiv.default"], pointwiseUpdate("div")),
+        all(["aten.log2.default"], { ctx in
+            let x = try ctx.cast(try ctx.tensor("self"), try ctx.resultType(["self"]))
+            try ctx.emitFinal("div", [try ctx.emit1("log", [x]), ctx.scalar(0.693147180559945309417232121458176568, ctx.type(x).dtype)])
+        }),
+        all(["aten.exp2.default"], { ctx in
+            let x = try ctx.cast(try ctx.tensor("self"), try ctx.resultType(["self"]))
+            try ctx.emitFinal("exp", [try ctx.emit1("mul", [x, ctx.scalar(0.693147180559945309417232121458176568, ctx.type(x).dtype)])])
+        }),
+        all(["aten.trunc.default", "aten.fix.default"], { ctx in
+            let x = try ctx.tensor("self")
+            guard ctx.type(x).dtype.isFloatingPoint else { return ctx.alias(x) }
+            try ctx.emitFinal("identity", [try ctx.truncated(x)])
+        }),
+        all(["aten.frac.default"], { ctx in
+            let x = try ctx.tensor("self")
+            try ctx.emitFinal("sub", [x, try ctx.truncated(x)])
         }),
         all(["aten.expm1.default"], { ctx in
             let x = try ctx.cast(try ctx.tensor("self"), try ctx.resultType(["self"]))
@@ -170,6 +221,29 @@ extension TorchOps {
             try ctx.emitFinal("mul", [x, x])
         }),
     ])
+
+    /// `addcmul` / `addcdiv`: self + value * (tensor1 op tensor2).
+    private static func pointwiseUpdate(_ name: String) -> TorchConverter {
+        { ctx in
+            let dtype = try ctx.resultType(["self", "tensor1", "tensor2"])
+            let (a, b) = try ctx.operands("tensor1", "tensor2", dtype: dtype)
+            var update = try ctx.emit1(name, [a, b])
+            let value = try ctx.number("value") ?? 1
+            if value != 1 { update = try ctx.emit1("mul", [update, ctx.scalar(value, dtype)]) }
+            try ctx.emitFinal("add", [try ctx.operand("self", dtype), update])
+        }
+    }
+
+    /// `self << other` or `self >> other` on integers (right shifts of signed types are arithmetic, as in torch).
+    private static func shift(_ direction: String) -> TorchConverter {
+        { ctx in
+            let (a, b) = try ctx.operands(dtype: try ctx.resultType(["self", "other"]))
+            guard !ctx.type(a).dtype.isFloatingPoint, ctx.type(a).dtype != .bool else {
+                throw ctx.fail("expected integer operands, received \(ctx.type(a).dtype)", .invalidArgument)
+            }
+            try ctx.emitFinal("bit_shift", [a, b], [("direction", .string(direction))])
+        }
+    }
 
     private static func bitwiseOrLogical(_ logical: String, _ bitwise: String) -> TorchConverter {
         { ctx in

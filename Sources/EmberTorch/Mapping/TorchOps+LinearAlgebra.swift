@@ -24,15 +24,21 @@ extension TorchOps {
         all(["aten.matmul.default"], { ctx in
             try ctx.emitFinal("matmul", [try ctx.tensor("self"), try ctx.tensor("other")])
         }),
+        all(["aten.mv.default"], { ctx in
+            try ctx.emitFinal("matmul", [try ctx.tensor("self"), try ctx.tensor("vec")])
+        }),
+        all(["aten.dot.default"], { ctx in
+            try ctx.emitFinal("matmul", [try ctx.tensor("self"), try ctx.tensor("tensor")])
+        }),
+        all(["aten.outer.default", "aten.ger.default"], { ctx in
+            let column = try ctx.emit1("unsqueeze", [try ctx.tensor("self"), ctx.ints([1])])
+            try ctx.emitFinal("mul", [column, try ctx.tensor("vec2")])
+        }),
+        all(["aten.addmv.default"], { ctx in
+            try scaledSum(&ctx, try ctx.emit1("matmul", [try ctx.tensor("mat"), try ctx.tensor("vec")]))
+        }),
         all(["aten.baddbmm.default"], { ctx in
-            let product = try ctx.emit1("matmul", [try ctx.tensor("batch1"), try ctx.tensor("batch2")])
-            let dtype = ctx.type(product).dtype
-            let alpha = try ctx.float("alpha", default: 1)
-            let beta = try ctx.float("beta", default: 1)
-            let scaled = alpha == 1 ? product : try ctx.emit1("mul", [product, ctx.scalar(alpha, dtype)])
-            var base = try ctx.tensor("self")
-            if beta != 1 { base = try ctx.emit1("mul", [base, ctx.scalar(beta, dtype)]) }
-            try ctx.emitFinal("add", [base, scaled])
+            try scaledSum(&ctx, try ctx.emit1("matmul", [try ctx.tensor("batch1"), try ctx.tensor("batch2")]))
         }),
         all(["aten.einsum.default"], { ctx in
             guard case .string(let equation)? = ctx.arg("equation") else { throw ctx.fail("expected an equation") }
@@ -53,6 +59,17 @@ extension TorchOps {
             try ctx.emitFinal("attention", inputs, attributes)
         }),
     ])
+
+    /// `beta * self + alpha * product`, as `baddbmm` and `addmv` compute.
+    private static func scaledSum(_ ctx: inout TorchNodeContext, _ product: ValueID) throws {
+        let dtype = ctx.type(product).dtype
+        let alpha = try ctx.float("alpha", default: 1)
+        let beta = try ctx.float("beta", default: 1)
+        let scaled = alpha == 1 ? product : try ctx.emit1("mul", [product, ctx.scalar(alpha, dtype)])
+        var base = try ctx.tensor("self")
+        if beta != 1 { base = try ctx.emit1("mul", [base, ctx.scalar(beta, dtype)]) }
+        try ctx.emitFinal("add", [base, scaled])
+    }
 }
 
 extension TorchNodeContext {
