@@ -54,7 +54,7 @@ FUZZ_BUILD := .build-fuzz
 
 fuzz-build: system-deps
 	$(SWIFT) build -c debug --scratch-path $(FUZZ_BUILD) --product ember-fuzz \
-		-Xswiftc -sanitize=fuzzer,address -Xswiftc -DEMBER_FUZZ
+		-Xswiftc -sanitize=fuzzer,address -Xswiftc -DEMBER_FUZZ -Xswiftc -use-ld=lld
 
 fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh $(FUZZ_BUILD)/debug/ember-fuzz $(FUZZ_BUILD)/fuzz
