@@ -5,7 +5,7 @@ SWIFT ?= swift
 EMBER := .build/debug/ember
 PYTEST_FLAGS ?= -q
 
-.PHONY: demo test zoo build system-deps python-deps python-package swift-test python-test clean
+.PHONY: demo test zoo build system-deps python-deps python-package swift-test python-test fuzz fuzz-build clean
 
 demo: build python-deps
 	$(PYTHON) scripts/demo.py
@@ -46,5 +46,18 @@ python-test: build python-deps python-package
 zoo: build python-deps
 	EMBER_BIN=$(CURDIR)/$(EMBER) $(PYTHON) bench/zoo/run.py --backend cpu --size full --batch 1 --batch 8
 
+# Coverage-guided fuzzing of the readers of untrusted files (.onnx, .pt2, engines, .npy): libFuzzer
+# with AddressSanitizer, built in its own folder so the normal build is left alone, then
+# FUZZ_SECONDS per reader from the seeds in fuzz/corpus. Any crash fails it (see fuzz/run.sh).
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD := .build-fuzz
+
+fuzz-build: system-deps
+	$(SWIFT) build -c debug --scratch-path $(FUZZ_BUILD) --product ember-fuzz \
+		-Xswiftc -sanitize=fuzzer,address -Xswiftc -DEMBER_FUZZ -Xswiftc -use-ld=lld
+
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh $(FUZZ_BUILD)/debug/ember-fuzz $(FUZZ_BUILD)/fuzz
+
 clean:
-	rm -rf .build
+	rm -rf .build $(FUZZ_BUILD)

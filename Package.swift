@@ -106,5 +106,11 @@ let package = Package(
             ]),
         .testTarget(name: "EmberCLITests", dependencies: ["EmberOps", "EmberTestSupport"]),
         .testTarget(name: "EmberCUDATests", dependencies: ["EmberCUDA", "EmberCUDAChecks", "EmberRuntime", "EmberTestSupport"]),
+        // The readers of untrusted files as fuzz targets, the fuzzer (`make fuzz`) and the replay of its corpus.
+        .target(
+            name: "EmberFuzzTargets", dependencies: ["EmberIR", "EmberONNX", "EmberTorch", "EmberRuntime", "EmberChecksum"],
+            path: "fuzz/Targets"),
+        .executableTarget(name: "ember-fuzz", dependencies: ["EmberFuzzTargets"], path: "fuzz/Driver"),
+        .testTarget(name: "EmberFuzzTests", dependencies: ["EmberFuzzTargets"], path: "fuzz/Tests"),
     ]
 )

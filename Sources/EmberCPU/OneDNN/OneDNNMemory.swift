@@ -119,11 +119,43 @@ enum MemoryDesc {
         let dims = withUnsafeBytes(of: md.dims) { Array($0.bindMemory(to: Int64.self)) }
         guard (1...Int(DNNL_MAX_NDIMS)).contains(Int(md.ndims)), md.data_type == dnnl_f32, md.format_kind == dnnl_blocked,
               dims.prefix(Int(md.ndims)).allSatisfy({ $0 > 0 && $0 <= count }),
-              Tensor.elementCount(dims.prefix(Int(md.ndims)).map { Int($0) }) == count
+              Tensor.elementCount(dims.prefix(Int(md.ndims)).map { Int($0) }) == count, isSoundBlocking(md)
         else {
             throw EmberError(.invalidModel, "a packed weight's memory descriptor is not an f32 blocked layout of \(count) elements")
         }
         return md
+    }
+
+    /// Whether the blocking of `md` (ndims already checked) is one oneDNN can read without
+    /// indexing past its arrays or overflowing its sizes: at most `DNNL_MAX_NDIMS` inner blocks,
+    /// each of a real dim and at most 64 wide, at most 2^20 per dim; each dim padded to a multiple
+    /// of its blocks and by less than one block; no padding offset, base offset or extra flags
+    /// (f32 weights have none); strides within the padded size.
+    private static func isSoundBlocking(_ md: dnnl_memory_desc_t) -> Bool {
+        func array(_ tuple: dnnl_dims_t) -> [Int64] { withUnsafeBytes(of: tuple) { Array($0.bindMemory(to: Int64.self)) } }
+        let ndims = Int(md.ndims)
+        let blocking = md.format_desc.blocking
+        let blockCount = Int(blocking.inner_nblks)
+        guard (0...Int(DNNL_MAX_NDIMS)).contains(blockCount), md.offset0 == 0, md.extra.flags == 0 else { return false }
+        let dims = array(md.dims), padded = array(md.padded_dims), offsets = array(md.padded_offsets)
+        let strides = array(blocking.strides), blocks = array(blocking.inner_blks), indices = array(blocking.inner_idxs)
+        var perDim = [Int64](repeating: 1, count: ndims)
+        for i in 0..<blockCount {
+            guard (1...64).contains(blocks[i]), (0..<Int64(ndims)).contains(indices[i]) else { return false }
+            let (product, overflow) = perDim[Int(indices[i])].multipliedReportingOverflow(by: blocks[i])
+            guard !overflow, product <= 1 << 20 else { return false }
+            perDim[Int(indices[i])] = product
+        }
+        var paddedCount: Int64 = 1
+        for d in 0..<ndims {
+            guard offsets[d] == 0, padded[d] >= dims[d], padded[d] % perDim[d] == 0, padded[d] - dims[d] < perDim[d] else { return false }
+            let (product, overflow) = paddedCount.multipliedReportingOverflow(by: padded[d])
+            guard !overflow, product <= 1 << 40 else { return false }
+            paddedCount = product
+        }
+        // Each dim's outer blocks times its stride stays within the padded size, so oneDNN's
+        // size and offset arithmetic cannot overflow.
+        return (0..<ndims).allSatisfy { d in strides[d] >= 0 && strides[d] <= paddedCount / (padded[d] / perDim[d]) }
     }
 }
 
