@@ -28,8 +28,9 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try Ember.reportingErrors {
-            // The output directory and the output file names are checked before anything runs.
-            let directory = try Run.prepareOutputDirectory(outputDir)
+            // The output directory and the output file names are checked before anything runs; the
+            // directory is created only once there are outputs to put in it.
+            let directory = try Run.prepareOutputDirectory(outputDir, create: false)
             let clock = ContinuousClock()
             let start = clock.now
             let engine = try ModelFile.open(model).engine(backend, optimization: optimization)
@@ -38,6 +39,7 @@ struct Run: ParsableCommand {
             let feeds = try readInputs(for: engine.graph)
             let ran = clock.now
             let outputs = try engine.run(feeds)
+            _ = try Run.prepareOutputDirectory(outputDir, create: true)
             if time {
                 let ms = { (d: Duration) in String(format: "%.2f", Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1e3) }
                 print("time: load and optimize \(ms(imported - start)) ms, run \(ms(clock.now - ran)) ms (\(engine.backend.rawValue) backend)")
@@ -79,14 +81,24 @@ struct Run: ParsableCommand {
         return feeds
     }
 
-    /// The output directory, created if missing; it must be a writable directory.
-    static func prepareOutputDirectory(_ path: String) throws -> URL {
+    /// The output directory, which must be a writable directory. Missing, it is created when
+    /// `create` is set; otherwise its nearest existing ancestor must be a writable directory.
+    static func prepareOutputDirectory(_ path: String, create: Bool) throws -> URL {
         let directory = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else {
                 throw EmberError(.io, "--output-dir '\(path)' exists and is not a directory")
             }
+        } else if !create {
+            var ancestor = directory.deletingLastPathComponent()
+            while !FileManager.default.fileExists(atPath: ancestor.path, isDirectory: &isDirectory) {
+                ancestor = ancestor.deletingLastPathComponent()
+            }
+            guard isDirectory.boolValue, FileManager.default.isWritableFile(atPath: ancestor.path) else {
+                throw EmberError(.io, "cannot create output directory '\(path)': '\(ancestor.path)' is not a writable directory")
+            }
+            return directory
         } else {
             do {
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
