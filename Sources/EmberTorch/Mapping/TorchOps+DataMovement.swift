@@ -355,22 +355,13 @@ extension TorchOps {
         if axes != Array(0..<axes.count) {
             x = try ctx.emit1("transpose", [x], [("perm", .ints(axes + rest))])
         }
-        let ids = try given.map { try ctx.cast($0.1, .i64) }
-        // The broadcast shape of all indices: the shape of their sum.
-        var total = ids[0]
-        for id in ids.dropFirst() { total = try ctx.emit1("add", [total, id]) }
-        let shape = try ctx.emit1("shape", [total])
-        let last = try ctx.rank(total)
-        let stacked = try ids.map { id in
-            try ctx.emit1("unsqueeze", [try ctx.emit1("expand", [id, shape]), ctx.ints([last])])
-        }
-        let combined = try ctx.emit1("concat", stacked, [("axis", .int(last))])
+        let (combined, _) = try ctx.stackedIndices(given.map(\.1))
         let first = axes[0]
         let adjacent = axes == Array(first..<(first + axes.count))
         guard adjacent, first > 0 else { return try ctx.emitFinal("gather_nd", [x, combined]) }
         // gather_nd leaves [broadcast..., dims before, dims after]; the broadcast dims go back in place.
         let gathered = try ctx.emit1("gather_nd", [x, combined])
-        let b = last
+        let b = try ctx.rank(combined) - 1  // the broadcast rank
         let perm = Array(b..<(b + first)) + Array(0..<b) + Array((b + first)..<(b + rest.count))
         try ctx.emitFinal("transpose", [gathered], [("perm", .ints(perm))])
     }
@@ -440,15 +431,7 @@ extension TorchOps {
         guard !given.contains(where: { ctx.type($0.1).dtype == .bool }) else {
             throw ctx.fail("boolean masks mixed with other indices are not supported", .unsupported)
         }
-        let ids = try given.map { try ctx.cast($0.1, .i64) }
-        var total = ids[0]
-        for id in ids.dropFirst() { total = try ctx.emit1("add", [total, id]) }
-        let shape = try ctx.emit1("shape", [total])
-        let last = try ctx.rank(total)
-        let stacked = try ids.map { id in
-            try ctx.emit1("unsqueeze", [try ctx.emit1("expand", [id, shape]), ctx.ints([last])])
-        }
-        let combined = try ctx.emit1("concat", stacked, [("axis", .int(last))])
+        let (combined, shape) = try ctx.stackedIndices(given.map(\.1))
         // The updates: one slice x[i, ...] per index tuple.
         let slices = try ctx.emit1("shape", [x], [("start", .int(given.count))])
         let updatesShape = try ctx.emit1("concat", [shape, slices], [("axis", .int(0))])
@@ -476,6 +459,21 @@ extension TorchOps {
 }
 
 extension TorchNodeContext {
+    /// Index tensors broadcast to one shape and stacked along a new last axis, the index tuples
+    /// `gather_nd` and `scatter_nd` take; `shape` is the broadcast shape.
+    mutating func stackedIndices(_ indices: [ValueID]) throws -> (combined: ValueID, shape: ValueID) {
+        let ids = try indices.map { try cast($0, .i64) }
+        // The broadcast shape of all indices: the shape of their sum.
+        var total = ids[0]
+        for id in ids.dropFirst() { total = try emit1("add", [total, id]) }
+        let shape = try emit1("shape", [total])
+        let last = try rank(total)
+        let stacked = try ids.map { id in
+            try emit1("unsqueeze", [try emit1("expand", [id, shape]), ints([last])])
+        }
+        return (try emit1("concat", stacked, [("axis", .int(last))]), shape)
+    }
+
     /// `expand` with torch's sizes: -1 keeps a dim; a symbolic size the input already has is kept
     /// by writing 1 (ONNX broadcasts both ways), others are computed at run time.
     mutating func expand(_ x: ValueID, _ sizes: [SymValue]) throws {
