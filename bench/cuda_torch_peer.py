@@ -9,26 +9,14 @@ each algorithm by timing, as Ember does.
 """
 
 import argparse
-import statistics
 import sys
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-
-def median_ms(fn, iterations=50, warmup=5):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(iterations):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import median_ms  # noqa: E402  (beside this file, here and on the GPU machine)
 
 
 def r(shape, dtype, lo=-2.0, hi=2.0):

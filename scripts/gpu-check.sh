@@ -6,7 +6,7 @@
 #   swift build -c release --static-swift-stdlib --product ember-gpu-check
 #   swift build -c release --static-swift-stdlib --product ember       # for the model benchmark
 #   mkdir -p DIR && cp .build/release/ember-gpu-check .build/release/ember scripts/gpu-check.sh \
-#       bench/cuda_torch_peer.py bench/gpu.py DIR/   (gpu.py reads tests/python/models.py from the repo)
+#       bench/cuda_torch_peer.py bench/timing.py bench/gpu.py DIR/   (gpu.py reads tests/python/models.py from the repo)
 #   strip DIR/ember-gpu-check DIR/ember && xz DIR/ember-gpu-check DIR/ember   # optional: smaller to carry
 # then on the GPU machine:  bash DIR/gpu-check.sh
 # EMBER_GPU_CHECKS=ops,mlp,conv,resnet,bottleneck,engine (the default: all) picks the sections of both
