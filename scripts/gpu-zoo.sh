@@ -10,6 +10,9 @@
 # then on the GPU machine, from the repository:  bash scripts/gpu-zoo.sh
 # ZOO_MODELS (comma-separated, default: all), ZOO_BATCHES (default 1,32), ZOO_PRECISION (fp16),
 # ZOO_JOBS (models prepared side by side, default 6), ZOO_SECONDS (stop after, default 540).
+# DIAGNOSE="model:batch[:flags] ..." first runs bench/zoo/diagnose.py on each (flags such as
+# --no-timing or --no-errors, comma-separated), within DIAGNOSE_SECONDS (default 300), and the
+# zoo only when ZOO_MODELS is set; with DIAGNOSE_PARALLEL=1 the items run side by side.
 set -uo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 out="${OUT:-$PWD/gpu-zoo-out}"
@@ -26,6 +29,18 @@ done
 chmod +x /tmp/ember-gpu/ember
 export EMBER_BIN=/tmp/ember-gpu/ember EMBER_LIBRARY=/tmp/ember-gpu/libEmberC.so PYTHONPATH="$repo/python:${PYTHONPATH:-}"
 export PYTHONUNBUFFERED=1
+diagnose() {
+    IFS=: read -r model batch flags <<< "$1"
+    timeout "${DIAGNOSE_SECONDS:-300}" python3 "$repo/bench/zoo/diagnose.py" "$model" --backend cuda \
+        --precision "${ZOO_PRECISION:-fp16}" --batch "${batch:-1}" ${flags//,/ } \
+        --out "$out/diagnose-$model-$batch.json" > "$out/diagnose-$model-$batch.txt" 2>&1
+    echo "diagnosed $1: exit status $?"
+}
+for item in ${DIAGNOSE:-}; do
+    if [ -n "${DIAGNOSE_PARALLEL:-}" ]; then diagnose "$item" & else diagnose "$item"; fi
+done
+wait
+if [ -n "${DIAGNOSE:-}" ] && [ -z "${ZOO_MODELS:-}" ]; then exit 0; fi
 batches=()
 zoo_batches="${ZOO_BATCHES:-1,32}"
 for b in ${zoo_batches//,/ }; do batches+=(--batch "$b"); done
