@@ -9,7 +9,8 @@
 #   mkdir -p .gpu && for f in ember libEmberC.so; do strip -o .gpu/$f .build/release/$f; xz -f .gpu/$f; done
 # then on the GPU machine, from the repository:  bash scripts/gpu-zoo.sh
 # ZOO_MODELS (comma-separated, default: all), ZOO_BATCHES (default 1,32), ZOO_PRECISION (fp16),
-# ZOO_JOBS (models prepared side by side, default 6), ZOO_SECONDS (stop after, default 540).
+# ZOO_JOBS (models prepared side by side, default 6), ZOO_SECONDS (stop after, default 540),
+# ZOO_PEERS (default eager,compile,reduce-overhead), ZOO_ITERATIONS (50), ZOO_TIME_CAP (10 s).
 # DIAGNOSE="model:batch[:flags] ..." first runs bench/zoo/diagnose.py on each (flags such as
 # --no-timing or --no-errors, comma-separated), within DIAGNOSE_SECONDS (default 300), and the
 # zoo only when ZOO_MODELS is set; with DIAGNOSE_PARALLEL=1 the items run side by side.
@@ -45,7 +46,7 @@ batches=()
 zoo_batches="${ZOO_BATCHES:-1,32}"
 for b in ${zoo_batches//,/ }; do batches+=(--batch "$b"); done
 timeout "${ZOO_SECONDS:-540}" python3 "$repo/bench/zoo/run.py" --backend cuda --precision "${ZOO_PRECISION:-fp16}" \
-    --size full "${batches[@]}" --jobs "${ZOO_JOBS:-6}" --peers eager,compile,reduce-overhead \
-    --iterations 50 --warmup 10 --time-cap 10 --model-timeout 480 \
+    --size full "${batches[@]}" --jobs "${ZOO_JOBS:-6}" --peers "${ZOO_PEERS:-eager,compile,reduce-overhead}" \
+    --iterations "${ZOO_ITERATIONS:-50}" --warmup 10 --time-cap "${ZOO_TIME_CAP:-10}" --model-timeout 480 \
     ${ZOO_MODELS:+--models "$ZOO_MODELS"} --out "$out/zoo.md" 2>&1 | tee "$out/log.txt"
 echo "zoo exit status: ${PIPESTATUS[0]}"
