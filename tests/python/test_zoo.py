@@ -29,7 +29,6 @@ MIN_SHARE = 0.95
 # Models that fail today for an Ember bug, by path. strict: the test flips when the bug is fixed.
 KNOWN_BUGS: dict[str, dict[str, str]] = {
     "python": {
-        "efficientnet_b0": "ember.compile's plan keeps every op in PyTorch (0% in Ember; aten.dropout_ and aten.silu_ among them)",
         "vgg11_bn": "ember.compile's plan keeps every op in PyTorch (0% in Ember; aten.dropout among them)",
         "deberta_v2": "ember.compile's plan keeps every op in PyTorch (0% in Ember; aten.sign, aten.log, aten.ceil among them)",
     },
