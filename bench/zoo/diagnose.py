@@ -153,19 +153,25 @@ def bisect(model_path: Path, names, inputs, runner: Runner, precision: str, tole
             "points": len(points)}
 
 
+def exported(entry, args, work: Path) -> Path:
+    """The model's ONNX export (TorchScript exporter, symbolic batch), made once per model."""
+    import models as test_models
+    path = work / "onnx" / "model.onnx"
+    if not path.exists():
+        test_models.export(entry.case(args.size), "torchscript", work / "onnx")
+    return path
+
+
 def diagnose_errors(entry, args, batch: int, work: Path, report: dict):
     import onnx
     import torch
-    import models as test_models
     from bench.zoo import relative_error
     model = entry.build(args.size)
     inputs = entry.inputs(args.size, batch)
     with torch.inference_mode():
         out = model(*inputs)
     reference = [o.float() for o in (out if isinstance(out, (tuple, list)) else (out,))]
-    onnx_path = work / "onnx" / "model.onnx"
-    if not onnx_path.exists():
-        test_models.export(entry.case(args.size), "torchscript", work / "onnx")
+    onnx_path = exported(entry, args, work)
     runner = Runner(work, entry.input_names, inputs, args.backend)
     tolerance = args.tolerance or entry.tolerance.get(args.precision, 3e-2)
 
@@ -234,7 +240,7 @@ def diagnose_speed(entry, args, batch: int, work: Path, report: dict):
         except Exception as error:  # noqa: BLE001
             times[label] = f"{type(error).__name__}: {str(error)[:200]}"
             log(f"  batch {batch} {label}: {times[label]}")
-    onnx_path = work / "onnx" / "model.onnx"
+    onnx_path = exported(entry, args, work)
     engine_path = work / f"cli-{batch}.engine"
     command = [ember_bin(), "compile", str(onnx_path), "-o", str(engine_path), "--backend", args.backend]
     if args.precision != "fp32":
