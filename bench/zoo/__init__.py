@@ -58,7 +58,7 @@ class Entry:
             raise ValueError(f"size must be one of {SIZES}, not {size!r}")
         torch.manual_seed(0)
         model = self.builder(size)
-        calibrate_batch_norms(model, [self.inputs(size, batch) for batch in CALIBRATION_BATCHES])
+        calibrate_batch_norms(model, (self.inputs(size, batch) for batch in CALIBRATION_BATCHES))
         return model.eval()
 
     def inputs(self, size: str, batch: int) -> tuple[torch.Tensor, ...]:
@@ -98,6 +98,11 @@ def calibrate_batch_norms(model: torch.nn.Module, batches) -> None:
         m.momentum = momentum
 
 
+def ember_bin() -> str:
+    """The `ember` executable the zoo's scripts run: $EMBER_BIN, else the debug build."""
+    return os.environ.get("EMBER_BIN") or str(REPO / ".build" / "debug" / "ember")
+
+
 def relative_error(got, want) -> float:
     """max|a-b| / max|b| over all outputs together (the zoo's accuracy measure)."""
     got = got if isinstance(got, (tuple, list)) else (got,)
@@ -124,4 +129,4 @@ def ember_share(plan) -> tuple[int, int]:
 
 from .catalog import ZOO  # noqa: E402
 
-__all__ = ["ZOO", "Entry", "SIZES", "DEFAULT_TOLERANCE", "relative_error", "ember_share"]
+__all__ = ["ZOO", "Entry", "SIZES", "DEFAULT_TOLERANCE", "relative_error", "ember_share", "ember_bin"]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -31,9 +30,7 @@ for path in (REPO, REPO / "bench"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-
-def ember_bin() -> str:
-    return os.environ.get("EMBER_BIN") or str(REPO / ".build" / "debug" / "ember")
+from bench.zoo import ember_bin  # noqa: E402
 
 
 def log(*parts):
@@ -63,7 +60,8 @@ class Runner:
             command += ["--precision", precision]
         ran = subprocess.run(command, capture_output=True, text=True)
         if ran.returncode != 0:
-            return None, (ran.stderr or ran.stdout).strip().splitlines()[-1][:300] if (ran.stderr or ran.stdout).strip() else f"exit {ran.returncode}"
+            lines = (ran.stderr or ran.stdout).strip().splitlines() or [f"exit status {ran.returncode}"]
+            return None, lines[-1][:300]
         return {p.stem: np.load(p) for p in out.glob("*.npy")}, ""
 
 

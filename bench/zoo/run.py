@@ -50,10 +50,6 @@ def first_line(error: BaseException | str) -> str:
     return f"{type(error).__name__}: {line}"[:300] if isinstance(error, BaseException) else line[:300]
 
 
-def ember_bin() -> str:
-    return os.environ.get("EMBER_BIN") or str(REPO / ".build" / "debug" / "ember")
-
-
 # ---------------------------------------------------------------- one model, in a subprocess
 
 class Record:
@@ -87,7 +83,7 @@ def worker(args) -> int:
     import torch
 
     import ember
-    from bench.zoo import ZOO, ember_share, relative_error
+    from bench.zoo import ZOO, ember_bin, ember_share, relative_error
     import models as test_models
     from timing import median_ms
 
@@ -324,7 +320,7 @@ def geomean(values):
 
 
 def table(results: list[dict], args, device: str) -> str:
-    from bench.zoo import ZOO
+    from bench.zoo import ZOO, ember_bin
     ember_cols = [("ember python", "Ember (python)") if p == "python" else ("ember cli", "Ember (CLI)") for p in args.paths]
     peer_cols = [(("torch " + p) if p != "onnxruntime" else p, {"eager": "PyTorch eager", "compile": "torch.compile",
                   "reduce-overhead": "reduce-overhead", "onnxruntime": "ONNX Runtime"}[p])
