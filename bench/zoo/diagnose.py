@@ -281,25 +281,26 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from bench.zoo import ZOO
     report: dict = {}
-    root = Path(tempfile.mkdtemp(prefix="ember-diagnose-"))
-    for name in args.models:
-        entry = ZOO[name]
-        work = root / name
-        work.mkdir(parents=True)
-        for batch in args.batch or [1]:
-            start = time.perf_counter()
-            log(f"{name} batch {batch}")
-            try:
-                if args.errors:
-                    diagnose_errors(entry, args, batch, work, report)
-                if args.timing:
-                    diagnose_speed(entry, args, batch, work, report)
-            except Exception as error:  # noqa: BLE001  (one model's failure must not end the run)
-                report.setdefault(name, {})[f"failure {batch}"] = f"{type(error).__name__}: {error}"[:500]
-                log(f"  failed: {error}")
-            log(f"  ({time.perf_counter() - start:.0f} s)")
-            if args.out:
-                args.out.write_text(json.dumps(report, indent=1, default=str))
+    with tempfile.TemporaryDirectory(prefix="ember-diagnose-") as temporary:  # exports and cut models
+        root = Path(temporary)
+        for name in args.models:
+            entry = ZOO[name]
+            work = root / name
+            work.mkdir(parents=True)
+            for batch in args.batch or [1]:
+                start = time.perf_counter()
+                log(f"{name} batch {batch}")
+                try:
+                    if args.errors:
+                        diagnose_errors(entry, args, batch, work, report)
+                    if args.timing:
+                        diagnose_speed(entry, args, batch, work, report)
+                except Exception as error:  # noqa: BLE001  (one model's failure must not end the run)
+                    report.setdefault(name, {})[f"failure {batch}"] = f"{type(error).__name__}: {error}"[:500]
+                    log(f"  failed: {error}")
+                log(f"  ({time.perf_counter() - start:.0f} s)")
+                if args.out:
+                    args.out.write_text(json.dumps(report, indent=1, default=str))
     return 0
 
 
