@@ -360,6 +360,7 @@ ACTIVATIONS = [
     ("Selu", {}), ("Selu", {"alpha": 1.5, "gamma": 2.0}), ("Celu", {}), ("Celu", {"alpha": 2.0}),
     ("HardSigmoid", {}), ("HardSigmoid", {"alpha": 0.3, "beta": 0.4}), ("ThresholdedRelu", {}),
     ("ThresholdedRelu", {"alpha": 0.5}), ("HardSwish", {}), ("Softplus", {}), ("Softsign", {}), ("Mish", {}),
+    ("Shrink", {}), ("Shrink", {"lambd": 1.5, "bias": 0.7}),
 ]
 
 

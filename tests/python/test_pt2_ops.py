@@ -200,6 +200,7 @@ CASES = {
     "log_sigmoid": Case(nn.LogSigmoid(), (x4 * 30,), "aten.log_sigmoid.default"),
     "glu": Case(nn.GLU(1), (x4,), "aten.glu.default"),
     "hardshrink": Case(nn.Hardshrink(0.3), (x4,), "aten.hardshrink.default"),
+    "softshrink": Case(nn.Softshrink(0.4), (x4,), "aten.softshrink.default"),
     "lerp_scalar": Case(Fn(lambda s, a, b: torch.lerp(a, b, 0.3)), (x4, randn(8, 6, 6, seed=1)), "aten.lerp.Scalar"),
     "lerp_tensor": Case(Fn(lambda s, a, b: torch.lerp(a, b, s.w), w=randn(6, seed=2)), (x4, randn(8, 6, 6, seed=1)),
                         "aten.lerp.Tensor"),

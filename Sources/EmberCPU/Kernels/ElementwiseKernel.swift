@@ -59,9 +59,9 @@ struct ElementwiseKernel: CPUKernel {
         let tile = Self.tile
         let inner = layout.inner
         let tilesPerRow = (inner + tile - 1) / tile
-        let outputRegister = program.instructions[program.instructions.count - 1].dst
         var registers = (0..<program.registerCount).map { scratch + $0 * tile }
         let buffers = registers
+        for (r, value) in program.constants { buffers[r].update(repeating: value, count: tile) }
         var offsets = [Int](repeating: 0, count: program.inputCount)
         var splatted = [Int](repeating: -1, count: program.inputCount)
         var currentRow = -1
@@ -83,13 +83,15 @@ struct ElementwiseKernel: CPUKernel {
                     registers[i] = buffers[i]
                 }
             }
-            registers[outputRegister] = output + row * inner + start
+            registers[program.outputRegister] = output + row * inner + start
             for instruction in program.instructions {
                 switch instruction {
                 case .unary(let f, let dst, let src):
                     Self.apply(f, registers[src], registers[dst], count)
                 case .binary(let f, let dst, let a, let b):
                     Self.apply(f, registers[a], registers[b], registers[dst], count)
+                case .select(let c, let dst, let lhs, let rhs, let then, let otherwise):
+                    Self.select(c, registers[lhs], registers[rhs], registers[then], registers[otherwise], registers[dst], count)
                 }
             }
         }
@@ -102,48 +104,52 @@ struct ElementwiseKernel: CPUKernel {
     static func apply(_ f: UnaryFunction, _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         switch f {
         case .copy: if x != y { y.update(from: x, count: n) }
-        case .neg: VectorLoops.map(x, y, n) { -$0 }
-        case .abs: VectorLoops.map(x, y, n) { M.abs($0) }
-        case .relu: VectorLoops.map(x, y, n) { $0.replacing(with: 0, where: $0 .<= 0) }
-        case .sigmoid: VectorLoops.map(x, y, n) { M.sigmoid($0) }
-        case .tanh: VectorLoops.map(x, y, n) { M.tanh($0) }
-        case .exp: VectorLoops.map(x, y, n) { M.exp($0) }
-        case .log: VectorLoops.map(x, y, n) { M.log($0) }
-        // Plain loops, which the compiler turns into vector square roots and roundings.
-        case .sqrt: for i in 0..<n { y[i] = x[i].squareRoot() }
+        case .primitive(let p): apply(p, x, y, n)
+        case .affine(let scale, let offset, let low, let high):
+            if scale == 1, offset == 0 {
+                VectorLoops.map(x, y, n) { v in clamp(v, low, high) }
+            } else {
+                VectorLoops.map(x, y, n) { v in clamp(v * scale + offset, low, high) }
+            }
         case .reciprocal: VectorLoops.map(x, y, n) { 1 / $0 }
+        // Plain loops, which the compiler turns into vector square roots.
         case .reciprocalSqrt: for i in 0..<n { y[i] = 1 / x[i].squareRoot() }
-        case .erf: VectorLoops.map(x, y, n) { M.erf($0) }
-        case .softplus:
-            VectorLoops.map(x, y, n) { v in v.replacing(with: 0, where: v .< 0) + M.log1p(M.exp(-M.abs(v))) }
-        case .floor: for i in 0..<n { y[i] = x[i].rounded(.down) }
-        case .ceil: for i in 0..<n { y[i] = x[i].rounded(.up) }
-        case .round: for i in 0..<n { y[i] = x[i].rounded(.toNearestOrEven) }
-        case .sign: VectorLoops.map(x, y, n) { v in v.replacing(with: 1, where: v .> 0).replacing(with: -1, where: v .< 0) }
         case .square: VectorLoops.map(x, y, n) { $0 * $0 }
         case .cube: VectorLoops.map(x, y, n) { $0 * $0 * $0 }
-        case .hardSwish: VectorLoops.map(x, y, n) { v in v * unitClamp(v * (1.0 / 6) + 0.5) }
-        case .silu: VectorLoops.map(x, y, n) { v in v * M.sigmoid(v) }
-        case .geluErf: VectorLoops.map(x, y, n) { v in 0.5 * v * M.onePlusErf(v * 0.707_106_78) }
-        case .geluTanh:
-            VectorLoops.map(x, y, n) { v in 0.5 * v * (1 + M.tanh(0.797_884_56 * v.addingProduct(v * v * v, M.splat(0.044_715)))) }
-        case .leakyRelu(let alpha): VectorLoops.map(x, y, n) { v in v.replacing(with: v * alpha, where: v .< 0) }
-        case .elu(let alpha): VectorLoops.map(x, y, n) { v in v.replacing(with: alpha * M.expm1(v), where: v .< 0) }
-        case .swish(let alpha): VectorLoops.map(x, y, n) { v in v * M.sigmoid(v * alpha) }
-        case .hardSigmoid(let alpha, let beta): VectorLoops.map(x, y, n) { v in unitClamp(v * alpha + beta) }
-        case .clip(let low, let high):
-            VectorLoops.map(x, y, n) { v in
-                let above = v.replacing(with: low, where: v .< low)
-                return above.replacing(with: high, where: above .> high)
-            }
         case .power(let e):
             let exponent = Double(e)
             for i in 0..<n { y[i] = Float(Foundation.pow(Double(x[i]), exponent)) }
         }
     }
 
+    /// The primitive functions: vector approximations where Ember has one, else libm in `Double`
+    /// rounded once.
+    static func apply(_ f: ScalarFunction, _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        switch f {
+        case .neg: VectorLoops.map(x, y, n) { -$0 }
+        case .abs: VectorLoops.map(x, y, n) { M.abs($0) }
+        case .sign: VectorLoops.map(x, y, n) { v in v.replacing(with: 1, where: v .> 0).replacing(with: -1, where: v .< 0) }
+        // Plain loops, which the compiler turns into vector square roots and roundings.
+        case .sqrt: for i in 0..<n { y[i] = x[i].squareRoot() }
+        case .floor: for i in 0..<n { y[i] = x[i].rounded(.down) }
+        case .ceil: for i in 0..<n { y[i] = x[i].rounded(.up) }
+        case .round: for i in 0..<n { y[i] = x[i].rounded(.toNearestOrEven) }
+        case .exp: VectorLoops.map(x, y, n) { M.exp($0) }
+        case .expm1: VectorLoops.map(x, y, n) { M.expm1($0) }
+        case .log: VectorLoops.map(x, y, n) { M.log($0) }
+        case .erf: VectorLoops.map(x, y, n) { M.erf($0) }
+        case .erfc: VectorLoops.map(x, y, n) { M.onePlusErf(-$0) }
+        case .tanh: VectorLoops.map(x, y, n) { M.tanh($0) }
+        case .sigmoid: VectorLoops.map(x, y, n) { M.sigmoid($0) }
+        case .softplus:
+            VectorLoops.map(x, y, n) { v in v.replacing(with: 0, where: v .< 0) + M.log1p(M.exp(-M.abs(v))) }
+        case .log1p, .sin, .cos, .tan, .asin, .acos, .atan, .sinh, .cosh, .asinh, .acosh, .atanh:
+            for i in 0..<n { y[i] = Float(f(Double(x[i]))) }
+        }
+    }
+
     static func apply(
-        _ f: BinaryFunction, _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,
+        _ f: ScalarOperation, _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,
         _ y: UnsafeMutablePointer<Float>, _ n: Int
     ) {
         switch f {
@@ -154,15 +160,28 @@ struct ElementwiseKernel: CPUKernel {
         // NaN wins, as in the reference.
         case .max: VectorLoops.map(a, b, y, n) { p, q in p.replacing(with: q, where: (p .< q) .| (q .!= q)) }
         case .min: VectorLoops.map(a, b, y, n) { p, q in p.replacing(with: q, where: (q .< p) .| (q .!= q)) }
-        case .prelu: VectorLoops.map(a, b, y, n) { v, slope in v.replacing(with: v * slope, where: v .< 0) }
-        case .clipBelow: VectorLoops.map(a, b, y, n) { v, low in v.replacing(with: low, where: v .< low) }
-        case .clipAbove: VectorLoops.map(a, b, y, n) { v, high in v.replacing(with: high, where: v .> high) }
-        case .power:
+        case .pow:
             for i in 0..<n { y[i] = Float(Foundation.pow(Double(a[i]), Double(b[i]))) }
         }
     }
 
-    @inline(__always) static func unitClamp(_ v: FloatVector) -> FloatVector {
-        v.replacing(with: 0, where: v .< 0).replacing(with: 1, where: v .> 1)
+    static func select(
+        _ c: ScalarComparison, _ lhs: UnsafeMutablePointer<Float>, _ rhs: UnsafeMutablePointer<Float>,
+        _ then: UnsafeMutablePointer<Float>, _ otherwise: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+        _ n: Int
+    ) {
+        // Plain loops, which the compiler turns into vector compares and blends.
+        switch c {
+        case .less: for i in 0..<n { y[i] = lhs[i] < rhs[i] ? then[i] : otherwise[i] }
+        case .lessOrEqual: for i in 0..<n { y[i] = lhs[i] <= rhs[i] ? then[i] : otherwise[i] }
+        case .greater: for i in 0..<n { y[i] = lhs[i] > rhs[i] ? then[i] : otherwise[i] }
+        case .greaterOrEqual: for i in 0..<n { y[i] = lhs[i] >= rhs[i] ? then[i] : otherwise[i] }
+        }
+    }
+
+    /// `v` limited to `[low, high]`; NaN stays NaN.
+    @inline(__always) static func clamp(_ v: FloatVector, _ low: Float, _ high: Float) -> FloatVector {
+        let above = v.replacing(with: low, where: v .< low)
+        return above.replacing(with: high, where: above .> high)
     }
 }

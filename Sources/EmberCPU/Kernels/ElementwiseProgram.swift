@@ -3,27 +3,25 @@ import EmberOps
 
 /// A function of one vector that an elementwise program applies.
 enum UnaryFunction: Sendable, Equatable {
-    case copy, neg, abs, relu, sigmoid, tanh, exp, log, sqrt, reciprocal, erf, softplus
-    case floor, ceil, round, sign, square, cube, reciprocalSqrt, hardSwish, silu, geluErf, geluTanh
-    case leakyRelu(Float), elu(Float), swish(Float), hardSigmoid(Float, Float), clip(Float, Float)
+    case copy
+    case primitive(ScalarFunction)
+    /// `clamp(x * scale + offset, low, high)`: the constant multiplications, additions and bounds
+    /// of a formula folded into one loop (`relu` is the bounds alone).
+    case affine(scale: Float, offset: Float, low: Float, high: Float)
+    case square, cube, reciprocal, reciprocalSqrt
     /// `x^e` for a constant `e` with no cheaper form, element by element.
     case power(Float)
 }
 
-/// A function of two vectors that an elementwise program applies.
-enum BinaryFunction: Sendable, Equatable {
-    case add, sub, mul, div, max, min, prelu, power, clipBelow, clipAbove
-}
-
-/// One step of an elementwise program: reads registers, writes one. Registers `0..<inputCount`
-/// hold the node's inputs; register `inputCount + k` holds step `k`'s result.
+/// One step of an elementwise program: reads registers, writes one.
 enum ElementwiseInstruction: Sendable, Equatable {
     case unary(UnaryFunction, dst: Int, src: Int)
-    case binary(BinaryFunction, dst: Int, a: Int, b: Int)
+    case binary(ScalarOperation, dst: Int, a: Int, b: Int)
+    case select(ScalarComparison, dst: Int, lhs: Int, rhs: Int, then: Int, otherwise: Int)
 
     var dst: Int {
         switch self {
-        case .unary(_, let dst, _), .binary(_, let dst, _, _): dst
+        case .unary(_, let dst, _), .binary(_, let dst, _, _), .select(_, let dst, _, _, _, _): dst
         }
     }
 
@@ -31,16 +29,34 @@ enum ElementwiseInstruction: Sendable, Equatable {
         switch self {
         case .unary(_, _, let src): [src]
         case .binary(_, _, let a, let b): [a, b]
+        case .select(_, _, let lhs, let rhs, let then, let otherwise): [lhs, rhs, then, otherwise]
+        }
+    }
+
+    /// The instruction with its registers renamed by `rename`.
+    func renamed(_ rename: (Int) -> Int) -> ElementwiseInstruction {
+        switch self {
+        case .unary(let f, let dst, let src): .unary(f, dst: rename(dst), src: rename(src))
+        case .binary(let f, let dst, let a, let b): .binary(f, dst: rename(dst), a: rename(a), b: rename(b))
+        case .select(let c, let dst, let lhs, let rhs, let then, let otherwise):
+            .select(c, dst: rename(dst), lhs: rename(lhs), rhs: rename(rhs), then: rename(then), otherwise: rename(otherwise))
         }
     }
 }
 
-/// A fused elementwise body (or a single elementwise op) compiled to vector instructions over f32
-/// registers. The result of the last instruction is the output.
+/// A fused elementwise body (or a single elementwise op) compiled from its ops' `ScalarFormula`s
+/// to vector instructions over f32 registers of one tile each.
+///
+/// Registers `0..<inputCount` hold the node's inputs, then come the constants (filled once per
+/// thread), then `outputRegister`, which only the last instruction writes (so an output that
+/// shares input 0's buffer is written after every read of it), then scratch registers, reused
+/// once their value is dead.
 struct ElementwiseProgram: Sendable {
     var inputCount: Int
     var instructions: [ElementwiseInstruction]
-    /// Registers in all: the inputs, one per step and one for partial results within a step.
+    /// The constant registers and their values.
+    var constants: [(register: Int, value: Float)]
+    var outputRegister: Int
     var registerCount: Int
     /// Whether each input is read by some instruction (a constant exponent, say, is not).
     var inputUsed: [Bool]
@@ -64,160 +80,237 @@ struct ElementwiseProgram: Sendable {
             throw EmberError.op(
                 node.op.name, "step \(k) (\(steps[k].op.name)) gives \(type.dtype), expected f32", code: .unsupported)
         }
-        var builder = ProgramBuilder(node: node, steps: steps.count)
+        var compiler = FormulaCompiler(inputCount: node.inputTypes.count)
+        var results: [FormulaCompiler.Value] = []
         for (k, step) in steps.enumerated() {
-            try builder.add(step, index: k)
+            guard let op = step.op as? any ScalarElementwise else {
+                throw EmberError.op(node.op.name, "step \(k) (\(step.op.name)) has no vectorized form", code: .unsupported)
+            }
+            let operands: [ScalarFormula?] = step.operands.map { operand in
+                switch operand {
+                case .input(let i)?:
+                    // A constant scalar input is folded into the instructions.
+                    if i < node.constants.count, let t = node.constants[i], t.count == 1, let value = t.scalarDouble {
+                        return .constant(value)
+                    }
+                    return .operand(i)
+                case .step(let j)?: return .operand(node.inputTypes.count + j)
+                case nil: return nil
+                }
+            }
+            results.append(compiler.compile(try op.formula(operands), steps: results))
         }
+        guard let last = results.last else { throw EmberError.op(node.op.name, "has no steps", code: .unsupported) }
+        compiler.finish(last)
+        self.init(compiler)
         inputCount = node.inputTypes.count
-        instructions = builder.instructions
-        registerCount = inputCount + steps.count + 1
-        inputUsed = (0..<inputCount).map { i in builder.instructions.contains { $0.sources.contains(i) } }
         for i in 0..<inputCount where inputUsed[i] && node.inputTypes[i]?.dtype != .f32 {
             throw EmberError.op(
                 node.op.name, "input \(i) has dtype \(node.inputTypes[i]?.dtype.description ?? "?"), expected f32",
                 code: .unsupported)
         }
     }
+
+    /// Assigns the compiler's virtual registers to tiles: each scratch value takes a tile freed
+    /// by a value whose last read came before.
+    private init(_ compiler: FormulaCompiler) {
+        let inputCount = compiler.inputCount
+        let virtual = compiler.instructions
+        var lastRead: [Int: Int] = [:]
+        for (index, instruction) in virtual.enumerated() {
+            for r in instruction.sources { lastRead[r] = index }
+        }
+        var physical: [Int: Int] = [:]
+        for r in 0..<inputCount { physical[r] = r }
+        var constants: [(register: Int, value: Float)] = []
+        for (r, value) in compiler.constants.sorted(by: { $0.key < $1.key }) {
+            physical[r] = inputCount + constants.count
+            constants.append((inputCount + constants.count, value))
+        }
+        let output = inputCount + constants.count
+        var next = output + 1
+        var free: [Int] = []
+        var instructions: [ElementwiseInstruction] = []
+        for (index, instruction) in virtual.enumerated() {
+            // Sources read for the last time here free their tiles, which the result may take:
+            // every loop reads element i before it writes element i.
+            for r in Set(instruction.sources) where r >= inputCount && compiler.constants[r] == nil && lastRead[r] == index {
+                if let slot = physical[r] { free.append(slot) }
+            }
+            if index == virtual.count - 1 {
+                physical[instruction.dst] = output
+            } else if let slot = free.popLast() {
+                physical[instruction.dst] = slot
+            } else {
+                physical[instruction.dst] = next
+                next += 1
+            }
+            instructions.append(instruction.renamed { physical[$0] ?? $0 })
+        }
+        self.inputCount = inputCount
+        self.instructions = instructions
+        self.constants = constants
+        outputRegister = output
+        registerCount = next
+        inputUsed = (0..<inputCount).map { i in virtual.contains { $0.sources.contains(i) } }
+    }
 }
 
-/// Turns steps into instructions, one op at a time.
-private struct ProgramBuilder {
-    let node: KernelNode
+/// Turns formulas into instructions over virtual registers, each written once: the inputs are
+/// `0..<inputCount`, every other value gets a new register. Constant multiplications,
+/// additions and bounds wait as a pending `affine` until something else reads the value, so
+/// `hard_swish`'s `x * clamp(x / 6 + 0.5, 0, 1)` is two loops, not five.
+private struct FormulaCompiler {
+    /// A value of the formula being compiled.
+    enum Value {
+        case register(Int)
+        case constant(Float)
+        /// `clamp(register * scale + offset, low, high)`, not yet computed.
+        case pending(Int, Affine)
+    }
+
+    struct Affine {
+        var scale: Float = 1
+        var offset: Float = 0
+        var low = -Float.infinity
+        var high = Float.infinity
+
+        var isClamped: Bool { low > -.infinity || high < .infinity }
+    }
+
+    let inputCount: Int
     var instructions: [ElementwiseInstruction] = []
+    /// The registers that hold a constant, by register.
+    var constants: [Int: Float] = [:]
+    private var nextRegister: Int
 
-    init(node: KernelNode, steps: Int) {
-        self.node = node
-        temporary = node.inputTypes.count + steps
+    init(inputCount: Int) {
+        self.inputCount = inputCount
+        nextRegister = inputCount
     }
 
-    var inputCount: Int { node.inputTypes.count }
-    /// The register after every step's, for partial results within one step.
-    let temporary: Int
+    private mutating func fresh() -> Int {
+        defer { nextRegister += 1 }
+        return nextRegister
+    }
 
-    func register(_ operand: FusedBody.Operand?, _ op: String) throws -> Int {
-        switch operand {
-        case .input(let i)?: return i
-        case .step(let k)?: return inputCount + k
-        case nil: throw EmberError.op(op, "an operand is absent", code: .unsupported)
+    /// The value of `formula`, whose `.operand(i)` is input `i` below `inputCount` and the
+    /// result of step `i - inputCount` above.
+    mutating func compile(_ formula: ScalarFormula, steps: [Value]) -> Value {
+        switch formula {
+        case .operand(let i): return i < inputCount ? .register(i) : steps[i - inputCount]
+        case .constant(let c): return .constant(Float(c))
+        case .apply(let f, let x):
+            let v = compile(x, steps: steps)
+            if f == .neg, case .pending(let r, var a) = v, !a.isClamped {
+                (a.scale, a.offset) = (-a.scale, -a.offset)
+                return .pending(r, a)
+            }
+            return emit(.primitive(f), v)
+        case .combine(let f, let a, let b):
+            return combine(f, compile(a, steps: steps), compile(b, steps: steps))
+        case .select(let c, let then, let otherwise):
+            let operands = [c.lhs, c.rhs, then, otherwise].map { register(compile($0, steps: steps)) }
+            let dst = fresh()
+            instructions.append(
+                .select(c.comparison, dst: dst, lhs: operands[0], rhs: operands[1], then: operands[2], otherwise: operands[3]))
+            return .register(dst)
         }
     }
 
-    /// The value of an operand that is a constant scalar input, if it is one.
-    func constant(_ operand: FusedBody.Operand?) -> Float? {
-        guard case .input(let i)? = operand, i < node.constants.count, let t = node.constants[i], t.count == 1,
-            let value = t.scalarDouble
-        else { return nil }
-        return Float(value)
-    }
-
-    mutating func add(_ step: FusedBody.Step, index k: Int) throws {
-        let dst = inputCount + k
-        let name = step.op.name
-        let operands = step.operands
-        func unary(_ f: UnaryFunction) throws {
-            guard operands.count == 1 else {
-                throw EmberError.op(name, "expected 1 operand, received \(operands.count)", code: .unsupported)
+    /// `f(a, b)`, folding constants into a pending affine where that is exact enough.
+    private mutating func combine(_ f: ScalarOperation, _ a: Value, _ b: Value) -> Value {
+        switch (f, a, b) {
+        case (_, .constant(let x), .constant(let y)):
+            return .constant(Float(f(Double(x), Double(y))))
+        case (.mul, _, .constant(let c)), (.mul, .constant(let c), _):
+            return affine(a.isConstant ? b : a) { $0.scale *= c; $0.offset *= c }
+        case (.add, _, .constant(let c)), (.add, .constant(let c), _):
+            return affine(a.isConstant ? b : a) { $0.offset += c }
+        case (.sub, _, .constant(let c)):
+            return affine(a) { $0.offset -= c }
+        case (.sub, .constant(let c), _):
+            return affine(b) { $0.scale = -$0.scale; $0.offset = c - $0.offset }
+        case (.max, _, .constant(let c)) where !c.isNaN, (.max, .constant(let c), _) where !c.isNaN:
+            return bound(a.isConstant ? b : a) { $0.low = Swift.max($0.low, c); $0.high = Swift.max($0.high, c) }
+        case (.min, _, .constant(let c)) where !c.isNaN, (.min, .constant(let c), _) where !c.isNaN:
+            return bound(a.isConstant ? b : a) { $0.low = Swift.min($0.low, c); $0.high = Swift.min($0.high, c) }
+        case (.div, .constant(1), _):
+            return emit(.reciprocal, b)
+        case (.pow, _, .constant(let e)):
+            switch e {
+            case 1: return a
+            case 2: return emit(.square, a)
+            case 3: return emit(.cube, a)
+            case 0.5: return emit(.primitive(.sqrt), a)
+            case -1: return emit(.reciprocal, a)
+            case -0.5: return emit(.reciprocalSqrt, a)
+            default: return emit(.power(e), a)
             }
-            instructions.append(.unary(f, dst: dst, src: try register(operands[0], name)))
-        }
-        func binary(_ f: BinaryFunction) throws {
-            guard operands.count == 2 else {
-                throw EmberError.op(name, "expected 2 operands, received \(operands.count)", code: .unsupported)
-            }
-            instructions.append(.binary(f, dst: dst, a: try register(operands[0], name), b: try register(operands[1], name)))
-        }
-        /// A variadic op folded left to right into `dst`.
-        func fold(_ f: BinaryFunction) throws {
-            let registers = try operands.map { try register($0, name) }
-            guard let first = registers.first else { throw EmberError.op(name, "expected operands", code: .unsupported) }
-            if registers.count == 1 { return instructions.append(.unary(.copy, dst: dst, src: first)) }
-            // Partial results go to the scratch register, so an output aliasing input 0 is written last.
-            var partial = first
-            for r in registers.dropFirst().dropLast() {
-                instructions.append(.binary(f, dst: temporary, a: partial, b: r))
-                partial = temporary
-            }
-            instructions.append(.binary(f, dst: dst, a: partial, b: registers[registers.count - 1]))
-        }
-
-        switch step.op {
-        case is Add: try binary(.add)
-        case is Sub: try binary(.sub)
-        case is Mul: try binary(.mul)
-        case is Div: try binary(.div)
-        case is PRelu: try binary(.prelu)
-        case is Max: try fold(.max)
-        case is Min: try fold(.min)
-        case is Sum: try fold(.add)
-        case is Pow: try power(step, dst: dst)
-        case is Clip: try clip(step, dst: dst)
-        case is Neg: try unary(.neg)
-        case is Abs: try unary(.abs)
-        case is Relu: try unary(.relu)
-        case is Sigmoid: try unary(.sigmoid)
-        case is Tanh: try unary(.tanh)
-        case is Exp: try unary(.exp)
-        case is Log: try unary(.log)
-        case is Sqrt: try unary(.sqrt)
-        case is Reciprocal: try unary(.reciprocal)
-        case is Erf: try unary(.erf)
-        case is Softplus: try unary(.softplus)
-        case is Floor: try unary(.floor)
-        case is Ceil: try unary(.ceil)
-        case is Round: try unary(.round)
-        case is Sign: try unary(.sign)
-        case is HardSwish: try unary(.hardSwish)
-        case is Silu: try unary(.silu)
-        case let op as Gelu: try unary(op.approximate == .none ? .geluErf : .geluTanh)
-        case let op as LeakyRelu: try unary(.leakyRelu(Float(op.alpha)))
-        case let op as Elu: try unary(.elu(Float(op.alpha)))
-        case let op as Swish: try unary(.swish(Float(op.alpha)))
-        case let op as HardSigmoid: try unary(.hardSigmoid(Float(op.alpha), Float(op.beta)))
         default:
-            throw EmberError.op(node.op.name, "step \(k) (\(name)) has no vectorized form", code: .unsupported)
+            let (ra, rb) = (register(a), register(b))
+            let dst = fresh()
+            instructions.append(.binary(f, dst: dst, a: ra, b: rb))
+            return .register(dst)
         }
     }
 
-    /// `pow` with a constant scalar exponent becomes its cheapest form; any other exponent must be
-    /// an f32 operand.
-    mutating func power(_ step: FusedBody.Step, dst: Int) throws {
-        let base = try register(step.operands[0], step.op.name)
-        if let e = constant(step.operands[1]) {
-            let f: UnaryFunction =
-                switch e {
-                case 1: .copy
-                case 2: .square
-                case 3: .cube
-                case 0.5: .sqrt
-                case -1: .reciprocal
-                case -0.5: .reciprocalSqrt
-                default: .power(e)
-                }
-            return instructions.append(.unary(f, dst: dst, src: base))
-        }
-        let exponent = try register(step.operands[1], step.op.name)
-        // Step results are f32 (checked before); an input exponent must be too.
-        guard exponent >= inputCount || node.inputTypes[exponent]?.dtype == .f32 else {
-            throw EmberError.op(step.op.name, "a non-f32 exponent must be a constant scalar", code: .unsupported)
-        }
-        instructions.append(.binary(.power, dst: dst, a: base, b: exponent))
+    /// `v` with an unclamped affine change; a clamped pending value is computed first.
+    private mutating func affine(_ v: Value, _ change: (inout Affine) -> Void) -> Value {
+        var (r, a) = pending(v)
+        if a.isClamped { (r, a) = (register(v), Affine()) }
+        change(&a)
+        return .pending(r, a)
     }
 
-    /// `clip` with constant bounds is one instruction; bounds computed at run time take three, the
-    /// first two into the scratch register so that an output aliasing input 0 is written last.
-    mutating func clip(_ step: FusedBody.Step, dst: Int) throws {
-        let x = try register(step.operands[0], step.op.name)
-        let low = step.operands.count > 1 ? step.operands[1] : nil
-        let high = step.operands.count > 2 ? step.operands[2] : nil
-        // An absent bound is infinite; a present one is a constant or nil (known only at run time).
-        let lowValue = low == nil ? -Float.infinity : constant(low)
-        let highValue = high == nil ? Float.infinity : constant(high)
-        if let lowValue, let highValue {
-            return instructions.append(.unary(.clip(lowValue, highValue), dst: dst, src: x))
+    /// `v` with changed bounds.
+    private mutating func bound(_ v: Value, _ change: (inout Affine) -> Void) -> Value {
+        var (r, a) = pending(v)
+        change(&a)
+        return .pending(r, a)
+    }
+
+    private mutating func pending(_ v: Value) -> (Int, Affine) {
+        if case .pending(let r, let a) = v { return (r, a) }
+        return (register(v), Affine())
+    }
+
+    /// `f(v)` in a new register.
+    private mutating func emit(_ f: UnaryFunction, _ v: Value) -> Value {
+        let src = register(v)
+        let dst = fresh()
+        instructions.append(.unary(f, dst: dst, src: src))
+        return .register(dst)
+    }
+
+    /// A register holding `v`, computing a pending affine.
+    mutating func register(_ v: Value) -> Int {
+        switch v {
+        case .register(let r): return r
+        case .constant(let c):
+            if let r = constants.first(where: { $0.value == c })?.key { return r }
+            let r = fresh()
+            constants[r] = c
+            return r
+        case .pending(let r, let a):
+            let dst = fresh()
+            instructions.append(.unary(.affine(scale: a.scale, offset: a.offset, low: a.low, high: a.high), dst: dst, src: r))
+            return dst
         }
-        instructions.append(.unary(.copy, dst: temporary, src: x))
-        if let low { instructions.append(.binary(.clipBelow, dst: temporary, a: temporary, b: try register(low, "clip"))) }
-        if let high { instructions.append(.binary(.clipAbove, dst: temporary, a: temporary, b: try register(high, "clip"))) }
-        instructions.append(.unary(.copy, dst: dst, src: temporary))
+    }
+
+    /// Makes `result` the last instruction's result, which the program writes to its output.
+    mutating func finish(_ result: Value) {
+        if case .register(let r) = result, r >= inputCount, constants[r] == nil, instructions.last?.dst == r { return }
+        let src = register(result)
+        if instructions.last?.dst == src, constants[src] == nil, src >= inputCount { return }
+        instructions.append(.unary(.copy, dst: fresh(), src: src))
+    }
+}
+
+extension FormulaCompiler.Value {
+    fileprivate var isConstant: Bool {
+        if case .constant = self { return true }
+        return false
     }
 }

@@ -1,90 +1,77 @@
 import EmberIR
 import EmberOps
 
-/// Each elementwise op as a CUDA C++ expression. Float operands (f32, f16, bf16) are computed in
-/// f32; i64, i32 and bool operands in `long long`, `int` and `bool` (see `CUDAPrelude.value`).
+/// Each elementwise op as a CUDA C++ expression: the op's `ScalarFormula` rendered in f32 for
+/// float operands (f32, f16, bf16); comparisons, logic, casts and integer arithmetic in the
+/// operands' own C types (see `CUDAPrelude.value`).
 enum CUDAElementwiseExpression {
     /// The expression for `op` applied to `operands` (nil for an absent optional input) of dtypes
     /// `types`, giving a value of `resultType`, or why the op has no CUDA form.
     static func expression(
         _ op: any Operator, _ operands: [String?], types: [DType?], resultType: DType
     ) -> Result<String, Unsupported> {
-        let present = operands.compactMap { $0 }
         if let typed = typedExpression(op, operands, types: types, resultType: resultType) { return typed }
         if let t = types.compactMap({ $0 }).first(where: { !CUDAPrelude.dtypes.contains($0) }) {
             return .failure(Unsupported("\(op.name) of \(t) has no generated CUDA form"))
         }
-        func unary(_ f: (String) -> String) -> Result<String, Unsupported> {
-            guard present.count == 1, let x = operands.first ?? nil else {
-                return .failure(Unsupported("\(op.name) expects one operand"))
-            }
-            return .success(f(x))
-        }
-        func binary(_ f: (String, String) -> String) -> Result<String, Unsupported> {
-            guard operands.count == 2, let a = operands[0], let b = operands[1] else {
-                return .failure(Unsupported("\(op.name) expects two operands"))
-            }
-            return .success(f(a, b))
-        }
-        func fold(_ f: (String, String) -> String) -> Result<String, Unsupported> {
-            guard let first = present.first, present.count == operands.count else {
-                return .failure(Unsupported("\(op.name) expects operands"))
-            }
-            return .success(present.dropFirst().reduce(first) { f($0, $1) })
-        }
-        let l = CUDAPrelude.literal
-        switch op {
-        case is Add: return binary { "(\($0) + \($1))" }
-        case is Sub: return binary { "(\($0) - \($1))" }
-        case is Mul: return binary { "(\($0) * \($1))" }
-        case is Div: return binary { "(\($0) / \($1))" }
-        case is Pow: return binary { "powf(\($0), \($1))" }
-        case is PRelu: return binary { "(\($0) < 0.0f ? \($1) * \($0) : \($0))" }
-        case is Max: return fold { "fmaxf(\($0), \($1))" }
-        case is Min: return fold { "fminf(\($0), \($1))" }
-        case is Sum: return fold { "(\($0) + \($1))" }
-        case is Mean: return fold { "(\($0) + \($1))" }.map { "(\($0) / \(l(Double(present.count))))" }
-        case is Neg: return unary { "(-\($0))" }
-        case is Abs: return unary { "fabsf(\($0))" }
-        case is Exp: return unary { "expf(\($0))" }
-        case is Log: return unary { "logf(\($0))" }
-        case is Sqrt: return unary { "sqrtf(\($0))" }
-        case is Reciprocal: return unary { "(1.0f / \($0))" }
-        case is Floor: return unary { "floorf(\($0))" }
-        case is Ceil: return unary { "ceilf(\($0))" }
-        case is Round: return unary { "rintf(\($0))" }
-        case is Erf: return unary { "erff(\($0))" }
-        case is Sin: return unary { "sinf(\($0))" }
-        case is Cos: return unary { "cosf(\($0))" }
-        case is Tanh: return unary { "tanhf(\($0))" }
-        case is Relu: return unary { "fmaxf(\($0), 0.0f)" }
-        case is Sigmoid: return unary { "(1.0f / (1.0f + expf(-\($0))))" }
-        case is Silu: return unary { "(\($0) / (1.0f + expf(-\($0))))" }
-        case is Softplus: return unary { "ember_softplus(\($0))" }
-        case is Softsign: return unary { "(\($0) / (1.0f + fabsf(\($0))))" }
-        case is Mish: return unary { "(\($0) * tanhf(ember_softplus(\($0))))" }
-        case is HardSwish: return unary { "(\($0) * fmaxf(0.0f, fminf(1.0f, \($0) / 6.0f + 0.5f)))" }
-        case let o as Swish: return unary { "(\($0) / (1.0f + expf(-\(l(o.alpha)) * \($0))))" }
-        case let o as LeakyRelu: return unary { "(\($0) < 0.0f ? \(l(o.alpha)) * \($0) : \($0))" }
-        case let o as Elu: return unary { "(\($0) >= 0.0f ? \($0) : \(l(o.alpha)) * expm1f(\($0)))" }
-        case let o as HardSigmoid:
-            return unary { "fmaxf(0.0f, fminf(1.0f, \(l(o.alpha)) * \($0) + \(l(o.beta))))" }
-        case let o as Gelu:
-            switch o.approximate {
-            case .none: return unary { "(0.5f * \($0) * erfcf(-0.70710678118654752f * \($0)))" }
-            case .tanh:
-                return unary {
-                    "(0.5f * \($0) * (1.0f + tanhf(0.79788456080286536f * (\($0) + 0.044715f * \($0) * \($0) * \($0)))))"
-                }
-            }
-        case is Clip:
-            guard let x = operands.first ?? nil else { return .failure(Unsupported("clip expects an input")) }
-            var e = x
-            if operands.count > 1, let lo = operands[1] { e = "fmaxf(\(e), \(lo))" }
-            if operands.count > 2, let hi = operands[2] { e = "fminf(\(e), \(hi))" }
-            return .success(e)
-        default:
+        guard let op = op as? any ScalarElementwise else {
             return .failure(Unsupported("\(op.name) has no generated CUDA form"))
+        }
+        let leaves = operands.indices.map { operands[$0] == nil ? nil : ScalarFormula.operand($0) }
+        do {
+            return .success(render(try op.formula(leaves), operands))
+        } catch let error as EmberError {
+            return .failure(Unsupported(error.message))
+        } catch {
+            return .failure(Unsupported("\(op.name): \(error)"))
+        }
+    }
+
+    /// `formula` in C, with `operands[i]` for `.operand(i)`.
+    static func render(_ formula: ScalarFormula, _ operands: [String?]) -> String {
+        switch formula {
+        case .operand(let i): return operands[i] ?? "0.0f"
+        case .constant(let c): return CUDAPrelude.literal(c)
+        case .apply(let f, let x): return function(f, render(x, operands))
+        case .combine(let f, let a, let b):
+            let (a, b) = (render(a, operands), render(b, operands))
+            switch f {
+            case .add: return "(\(a) + \(b))"
+            case .sub: return "(\(a) - \(b))"
+            case .mul: return "(\(a) * \(b))"
+            case .div: return "(\(a) / \(b))"
+            case .max: return "fmaxf(\(a), \(b))"
+            case .min: return "fminf(\(a), \(b))"
+            case .pow: return "powf(\(a), \(b))"
+            }
+        case .select(let c, let then, let otherwise):
+            let comparison =
+                switch c.comparison {
+                case .less: "<"
+                case .lessOrEqual: "<="
+                case .greater: ">"
+                case .greaterOrEqual: ">="
+                }
+            return "((\(render(c.lhs, operands)) \(comparison) \(render(c.rhs, operands))) ? "
+                + "\(render(then, operands)) : \(render(otherwise, operands)))"
+        }
+    }
+
+    /// A primitive function of `x` in C.
+    static func function(_ f: ScalarFunction, _ x: String) -> String {
+        switch f {
+        case .neg: "(-\(x))"
+        case .abs: "fabsf(\(x))"
+        case .sign: "(\(x) > 0.0f ? 1.0f : (\(x) < 0.0f ? -1.0f : \(x)))"
+        case .floor: "floorf(\(x))"
+        case .ceil: "ceilf(\(x))"
+        case .round: "rintf(\(x))"
+        case .sigmoid: "(1.0f / (1.0f + expf(-\(x))))"
+        case .softplus: "ember_softplus(\(x))"
+        // The rest are CUDA's single-precision math functions of the same name.
+        case .exp, .expm1, .log, .log1p, .sqrt, .erf, .erfc, .tanh, .sin, .cos, .tan, .asin, .acos, .atan, .sinh,
+            .cosh, .asinh, .acosh, .atanh:
+            "\(f.rawValue)f(\(x))"
         }
     }
 }

@@ -27,7 +27,7 @@ extension ONNXOps {
         "Asinh": .direct(Asinh.self), "Acosh": .direct(Acosh.self), "Atanh": .direct(Atanh.self),
         "IsNaN": .direct(IsNaN.self), "IsInf": .direct(IsInf.self),
         "Relu": .direct(Relu.self), "LeakyRelu": .direct(LeakyRelu.self), "PRelu": .direct(PRelu.self),
-        "ThresholdedRelu": .direct(ThresholdedRelu.self), "Elu": .direct(Elu.self), "Selu": .direct(Selu.self),
+        "ThresholdedRelu": .direct(ThresholdedRelu.self), "Shrink": .direct(Shrink.self), "Elu": .direct(Elu.self), "Selu": .direct(Selu.self),
         "Celu": .direct(Celu.self), "Sigmoid": .direct(Sigmoid.self), "HardSigmoid": .direct(HardSigmoid.self),
         "HardSwish": .direct(HardSwish.self), "Softsign": .direct(Softsign.self), "Softplus": .direct(Softplus.self),
         "Mish": .direct(Mish.self), "Swish": .direct(Swish.self), "Gelu": .direct(Gelu.self),

@@ -89,43 +89,51 @@ func broadcastElements<A, B, R>(_ a: [A], _ b: [B], _ plan: BroadcastPlan, _ f: 
 // MARK: - Ops
 
 /// `a + b` with broadcasting.
-public struct Add: BinaryArithmetic, AttributeFree {
+public struct Add: BinaryFormula, BinaryArithmetic, AttributeFree {
     public static let name = "add"
     public static var traits: OpTraits { [.elementwise, .commutative] }
     public init() {}
     public func apply(_ a: Double, _ b: Double) -> Double { a + b }
     public func apply(_ a: Float, _ b: Float) -> Float { a + b }
     public func apply(_ a: Int64, _ b: Int64) -> Int64 { a &+ b }
+
+    public func formula(of a: ScalarFormula, _ b: ScalarFormula) -> ScalarFormula { a + b }
 }
 
 /// `a - b` with broadcasting.
-public struct Sub: BinaryArithmetic, AttributeFree {
+public struct Sub: BinaryFormula, BinaryArithmetic, AttributeFree {
     public static let name = "sub"
     public init() {}
     public func apply(_ a: Double, _ b: Double) -> Double { a - b }
     public func apply(_ a: Float, _ b: Float) -> Float { a - b }
     public func apply(_ a: Int64, _ b: Int64) -> Int64 { a &- b }
+
+    public func formula(of a: ScalarFormula, _ b: ScalarFormula) -> ScalarFormula { a - b }
 }
 
 /// `a * b` with broadcasting.
-public struct Mul: BinaryArithmetic, AttributeFree {
+public struct Mul: BinaryFormula, BinaryArithmetic, AttributeFree {
     public static let name = "mul"
     public static var traits: OpTraits { [.elementwise, .commutative] }
     public init() {}
     public func apply(_ a: Double, _ b: Double) -> Double { a * b }
     public func apply(_ a: Float, _ b: Float) -> Float { a * b }
     public func apply(_ a: Int64, _ b: Int64) -> Int64 { a &* b }
+
+    public func formula(of a: ScalarFormula, _ b: ScalarFormula) -> ScalarFormula { a * b }
 }
 
 /// `a / b` with broadcasting; integers truncate toward zero, and division by zero gives 0
 /// (undefined in ONNX; Ember never traps on it).
-public struct Div: BinaryArithmetic, AttributeFree {
+public struct Div: BinaryFormula, BinaryArithmetic, AttributeFree {
     public static let name = "div"
     public init() {}
     public func apply(_ a: Double, _ b: Double) -> Double { a / b }
     public func apply(_ a: Float, _ b: Float) -> Float { a / b }
     public func apply(_ a: Int64, _ b: Int64) -> Int64 { b == 0 ? 0 : a.dividedReportingOverflow(by: b).partialValue }
     public func apply(_ a: UInt64, _ b: UInt64) -> UInt64 { b == 0 ? 0 : a / b }
+
+    public func formula(of a: ScalarFormula, _ b: ScalarFormula) -> ScalarFormula { a / b }
 }
 
 /// The remainder of `a / b` with broadcasting.
@@ -172,7 +180,7 @@ public struct Mod: BinaryArithmetic {
 /// An integer base with an integer exponent is raised exactly (wrapping on overflow); a negative
 /// exponent gives the truncated quotient, 0 for `0 ^ -n`. An integer base with a float exponent
 /// computes in `Double` and truncates.
-public struct Pow: AttributeFree {
+public struct Pow: BinaryFormula, AttributeFree {
     public static let name = "pow"
     public static let inputArity: ClosedRange<Int> = 2...2
     public static var traits: OpTraits { .elementwise }
@@ -235,10 +243,12 @@ public struct Pow: AttributeFree {
         }
         return result
     }
+
+    public func formula(of a: ScalarFormula, _ b: ScalarFormula) -> ScalarFormula { .combine(.pow, a, b) }
 }
 
 /// `x` where `x >= 0`, else `slope * x`, with `slope` broadcast against `x`.
-public struct PRelu: BinaryArithmetic, AttributeFree {
+public struct PRelu: BinaryFormula, BinaryArithmetic, AttributeFree {
     public static let name = "prelu"
     public static var dtypes: Set<DType> { DType.floatingPoint.union([.i32, .i64, .u32, .u64]) }
     public init() {}
@@ -246,4 +256,6 @@ public struct PRelu: BinaryArithmetic, AttributeFree {
     public func apply(_ x: Float, _ slope: Float) -> Float { x < 0 ? slope * x : x }
     public func apply(_ x: Int64, _ slope: Int64) -> Int64 { x < 0 ? slope &* x : x }
     public func apply(_ x: UInt64, _ slope: UInt64) -> UInt64 { x }
+
+    public func formula(of a: ScalarFormula, _ b: ScalarFormula) -> ScalarFormula { .choose(a < 0, b * a, a) }
 }

@@ -2,7 +2,7 @@ import EmberIR
 
 /// `x` limited to `[min, max]`; each bound is an optional scalar input of `x`'s dtype.
 /// Where `min > max` every element becomes `max`; NaN stays NaN.
-public struct Clip: AttributeFree {
+public struct Clip: ScalarElementwise, AttributeFree {
     public static let name = "clip"
     public static let inputArity: ClosedRange<Int> = 1...3
     public static var traits: OpTraits { .elementwise }
@@ -58,6 +58,16 @@ public struct Clip: AttributeFree {
     @inline(__always) static func clip<T: FloatingPoint>(_ x: T, _ lo: T, _ hi: T) -> T {
         let y = x < lo ? lo : x
         return y > hi ? hi : y
+    }
+
+    public func formula(_ operands: [ScalarFormula?]) throws -> ScalarFormula {
+        guard let x = operands.first ?? nil else {
+            throw EmberError.op(Self.name, "expected an input", code: .unsupported)
+        }
+        var e = x
+        if operands.count > 1, let low = operands[1] { e = .max(e, low) }
+        if operands.count > 2, let high = operands[2] { e = .min(e, high) }
+        return e
     }
 }
 

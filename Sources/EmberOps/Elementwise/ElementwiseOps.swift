@@ -14,7 +14,7 @@ public enum ElementwiseOps {
         Sin.self, Cos.self, Tan.self, Asin.self, Acos.self, Atan.self,
         Sinh.self, Cosh.self, Tanh.self, Asinh.self, Acosh.self, Atanh.self,
         IsNaN.self, IsInf.self,
-        Relu.self, LeakyRelu.self, PRelu.self, ThresholdedRelu.self, Elu.self, Selu.self, Celu.self,
+        Relu.self, LeakyRelu.self, PRelu.self, ThresholdedRelu.self, Shrink.self, Elu.self, Selu.self, Celu.self,
         Sigmoid.self, HardSigmoid.self, HardSwish.self, Softsign.self, Softplus.self, Mish.self,
         Silu.self, Swish.self, Gelu.self,
     ]

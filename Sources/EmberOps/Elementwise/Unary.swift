@@ -101,7 +101,7 @@ func tanhForFloat(_ x: Double) -> Double {
 let signedIntegers: Set<DType> = [.i64, .i32, .i16, .i8]
 
 /// `|x|`.
-public struct Abs: UnaryMath, AttributeFree {
+public struct Abs: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "abs"
     public static var dtypes: Set<DType> { DType.numeric }
     public init() {}
@@ -109,20 +109,22 @@ public struct Abs: UnaryMath, AttributeFree {
     public func apply(_ x: Float) -> Float { Swift.abs(x) }
     public func apply(_ x: Int64) -> Int64 { x < 0 ? 0 &- x : x }
     public func apply(_ x: UInt64) -> UInt64 { x }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .abs(x) }
 }
 
 /// `-x`.
-public struct Neg: UnaryMath, AttributeFree {
+public struct Neg: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "neg"
     public static var dtypes: Set<DType> { DType.floatingPoint.union(signedIntegers) }
     public init() {}
     public func apply(_ x: Double) -> Double { -x }
     public func apply(_ x: Float) -> Float { -x }
     public func apply(_ x: Int64) -> Int64 { 0 &- x }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .neg(x) }
 }
 
 /// `-1`, `0` or `1` by the sign of `x`; zeros and NaN are kept.
-public struct Sign: UnaryMath, AttributeFree {
+public struct Sign: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "sign"
     public static var dtypes: Set<DType> { DType.numeric }
     public init() {}
@@ -130,154 +132,175 @@ public struct Sign: UnaryMath, AttributeFree {
     public func apply(_ x: Float) -> Float { x > 0 ? 1 : (x < 0 ? -1 : x) }
     public func apply(_ x: Int64) -> Int64 { x.signum() }
     public func apply(_ x: UInt64) -> UInt64 { x == 0 ? 0 : 1 }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .sign(x) }
 }
 
 /// `e^x`.
-public struct Exp: UnaryMath, AttributeFree {
+public struct Exp: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "exp"
     public init() {}
     public func apply(_ x: Double) -> Double { Foundation.exp(x) }
     public func apply(_ x: Float) -> Float { Float(expForFloat(Double(x))) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .exp(x) }
 }
 
 /// The natural logarithm.
-public struct Log: UnaryMath, AttributeFree {
+public struct Log: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "log"
     public init() {}
     public func apply(_ x: Double) -> Double { Foundation.log(x) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .log(x) }
 }
 
 /// `√x`.
-public struct Sqrt: UnaryMath, AttributeFree {
+public struct Sqrt: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "sqrt"
     public init() {}
     // The explicit NaN keeps negative inputs off libm's errno path, so the f32 loop vectorizes.
     public func apply(_ x: Double) -> Double { x < 0 ? .nan : x.squareRoot() }
     public func apply(_ x: Float) -> Float { x < 0 ? .nan : x.squareRoot() }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .sqrt(x) }
 }
 
 /// `1 / x`.
-public struct Reciprocal: UnaryMath, AttributeFree {
+public struct Reciprocal: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "reciprocal"
     public init() {}
     public func apply(_ x: Double) -> Double { 1 / x }
     public func apply(_ x: Float) -> Float { 1 / x }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { 1 / x }
 }
 
 /// The largest integer not above `x`.
-public struct Floor: UnaryMath, AttributeFree {
+public struct Floor: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "floor"
     public init() {}
     public func apply(_ x: Double) -> Double { x.rounded(.down) }
     public func apply(_ x: Float) -> Float { x.rounded(.down) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .floor(x) }
 }
 
 /// The smallest integer not below `x`.
-public struct Ceil: UnaryMath, AttributeFree {
+public struct Ceil: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "ceil"
     public init() {}
     public func apply(_ x: Double) -> Double { x.rounded(.up) }
     public func apply(_ x: Float) -> Float { x.rounded(.up) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .ceil(x) }
 }
 
 /// The nearest integer, halves to even.
-public struct Round: UnaryMath, AttributeFree {
+public struct Round: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "round"
     public init() {}
     public func apply(_ x: Double) -> Double { x.rounded(.toNearestOrEven) }
     public func apply(_ x: Float) -> Float { x.rounded(.toNearestOrEven) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .round(x) }
 }
 
 /// The Gauss error function.
-public struct Erf: UnaryMath, AttributeFree {
+public struct Erf: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "erf"
     public init() {}
     public func apply(_ x: Double) -> Double { Foundation.erf(x) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .erf(x) }
 }
 
 /// The sine (radians).
-public struct Sin: UnaryMath, AttributeFree {
+public struct Sin: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "sin"
     public init() {}
     public func apply(_ x: Double) -> Double { Foundation.sin(x) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .sin(x) }
 }
 
 /// The cosine (radians).
-public struct Cos: UnaryMath, AttributeFree {
+public struct Cos: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "cos"
     public init() {}
     public func apply(_ x: Double) -> Double { Foundation.cos(x) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .cos(x) }
 }
 
 /// The tangent (radians).
-public struct Tan: UnaryMath, AttributeFree {
+public struct Tan: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "tan"
     public init() {}
     public func apply(_ x: Double) -> Double { Foundation.tan(x) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .tan(x) }
 }
 
 /// The arcsine; NaN outside [-1, 1].
-public struct Asin: UnaryMath, AttributeFree {
+public struct Asin: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "asin"
     public init() {}
     public func apply(_ x: Double) -> Double { Foundation.asin(x) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .asin(x) }
 }
 
 /// The arccosine; NaN outside [-1, 1].
-public struct Acos: UnaryMath, AttributeFree {
+public struct Acos: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "acos"
     public init() {}
     public func apply(_ x: Double) -> Double { Foundation.acos(x) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .acos(x) }
 }
 
 /// The arctangent.
-public struct Atan: UnaryMath, AttributeFree {
+public struct Atan: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "atan"
     public init() {}
     public func apply(_ x: Double) -> Double { Foundation.atan(x) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .atan(x) }
 }
 
 /// The hyperbolic sine.
-public struct Sinh: UnaryMath, AttributeFree {
+public struct Sinh: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "sinh"
     public init() {}
     public func apply(_ x: Double) -> Double { Foundation.sinh(x) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .sinh(x) }
 }
 
 /// The hyperbolic cosine.
-public struct Cosh: UnaryMath, AttributeFree {
+public struct Cosh: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "cosh"
     public init() {}
     public func apply(_ x: Double) -> Double { Foundation.cosh(x) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .cosh(x) }
 }
 
 /// The hyperbolic tangent.
-public struct Tanh: UnaryMath, AttributeFree {
+public struct Tanh: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "tanh"
     public init() {}
     public func apply(_ x: Double) -> Double { Foundation.tanh(x) }
     public func apply(_ x: Float) -> Float { Float(tanhForFloat(Double(x))) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .tanh(x) }
 }
 
 /// The inverse hyperbolic sine.
-public struct Asinh: UnaryMath, AttributeFree {
+public struct Asinh: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "asinh"
     public init() {}
     public func apply(_ x: Double) -> Double { Foundation.asinh(x) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .asinh(x) }
 }
 
 /// The inverse hyperbolic cosine; NaN below 1.
-public struct Acosh: UnaryMath, AttributeFree {
+public struct Acosh: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "acosh"
     public init() {}
     public func apply(_ x: Double) -> Double { Foundation.acosh(x) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .acosh(x) }
 }
 
 /// The inverse hyperbolic tangent; NaN outside [-1, 1].
-public struct Atanh: UnaryMath, AttributeFree {
+public struct Atanh: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "atanh"
     public init() {}
     public func apply(_ x: Double) -> Double { Foundation.atanh(x) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .atanh(x) }
 }
 
 // MARK: - Activations
@@ -286,17 +309,18 @@ public struct Atanh: UnaryMath, AttributeFree {
 // an attribute computes exactly what one that spells out the default does.
 
 /// `max(x, 0)`; NaN stays NaN.
-public struct Relu: UnaryMath, AttributeFree {
+public struct Relu: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "relu"
     public static var dtypes: Set<DType> { DType.floatingPoint.union(signedIntegers) }
     public init() {}
     public func apply(_ x: Double) -> Double { x > 0 || x.isNaN ? x : 0 }
     public func apply(_ x: Float) -> Float { x > 0 || x.isNaN ? x : 0 }
     public func apply(_ x: Int64) -> Int64 { Swift.max(x, 0) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .max(x, 0) }
 }
 
 /// `x` where `x >= 0`, else `alpha * x`.
-public struct LeakyRelu: UnaryMath {
+public struct LeakyRelu: UnaryMath, UnaryFormula {
     public static let name = "leaky_relu"
     public var alpha: Double
 
@@ -308,10 +332,11 @@ public struct LeakyRelu: UnaryMath {
     public var attributes: Attributes { Attributes(op: Self.name, [("alpha", .float(alpha))]) }
 
     public func apply(_ x: Double) -> Double { x >= 0 ? x : alpha * x }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .choose(x >= 0, x, .constant(alpha) * x) }
 }
 
 /// `x` where `x > alpha`, else 0.
-public struct ThresholdedRelu: UnaryMath {
+public struct ThresholdedRelu: UnaryMath, UnaryFormula {
     public static let name = "thresholded_relu"
     public var alpha: Double
 
@@ -323,10 +348,38 @@ public struct ThresholdedRelu: UnaryMath {
     public var attributes: Attributes { Attributes(op: Self.name, [("alpha", .float(alpha))]) }
 
     public func apply(_ x: Double) -> Double { x > alpha ? x : 0 }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .choose(x > .constant(alpha), x, 0) }
+}
+
+/// `x + bias` where `x < -lambd`, `x - bias` where `x > lambd`, else 0 (ONNX's Shrink; torch's
+/// hardshrink is `bias = 0`, its softshrink `bias = lambd`).
+public struct Shrink: UnaryMath, UnaryFormula {
+    public static let name = "shrink"
+    public static var dtypes: Set<DType> { DType.numeric }
+    public var lambd: Double
+    public var bias: Double
+
+    public init(lambd: Double = 0.5, bias: Double = 0) {
+        self.lambd = lambd
+        self.bias = bias
+    }
+    public init(attributes: Attributes) throws {
+        try attributes.expectOnly(["lambd", "bias"])
+        lambd = try attributes.float("lambd", default: 0.5)
+        bias = try attributes.float("bias", default: 0)
+    }
+    public var attributes: Attributes {
+        Attributes(op: Self.name, [("lambd", .float(lambd)), ("bias", .float(bias))])
+    }
+
+    public func apply(_ x: Double) -> Double { x < -lambd ? x + bias : (x > lambd ? x - bias : 0) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula {
+        .choose(x < .constant(-lambd), x + .constant(bias), .choose(x > .constant(lambd), x - .constant(bias), 0))
+    }
 }
 
 /// `x` where `x >= 0`, else `alpha * (e^x - 1)`.
-public struct Elu: UnaryMath {
+public struct Elu: UnaryMath, UnaryFormula {
     public static let name = "elu"
     public var alpha: Double
 
@@ -338,10 +391,11 @@ public struct Elu: UnaryMath {
     public var attributes: Attributes { Attributes(op: Self.name, [("alpha", .float(alpha))]) }
 
     public func apply(_ x: Double) -> Double { x >= 0 ? x : alpha * Foundation.expm1(x) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .choose(x >= 0, x, .constant(alpha) * .expm1(x)) }
 }
 
 /// `gamma * x` where `x > 0`, else `gamma * alpha * (e^x - 1)`.
-public struct Selu: UnaryMath {
+public struct Selu: UnaryMath, UnaryFormula {
     public static let name = "selu"
     public var alpha: Double
     public var gamma: Double
@@ -362,10 +416,11 @@ public struct Selu: UnaryMath {
     }
 
     public func apply(_ x: Double) -> Double { x > 0 ? gamma * x : gamma * (alpha * Foundation.exp(x) - alpha) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .choose(x > 0, .constant(gamma) * x, .constant(gamma * alpha) * .expm1(x)) }
 }
 
 /// `max(0, x) + min(0, alpha * (e^(x / alpha) - 1))`; `alpha` must not be 0.
-public struct Celu: UnaryMath {
+public struct Celu: UnaryMath, UnaryFormula {
     public static let name = "celu"
     public var alpha: Double
 
@@ -380,10 +435,11 @@ public struct Celu: UnaryMath {
     public func apply(_ x: Double) -> Double {
         Swift.max(0, x) + Swift.min(0, alpha * Foundation.expm1(x / alpha))
     }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .max(x, 0) + .min(.constant(alpha) * .expm1(x * .constant(1 / alpha)), 0) }
 }
 
 /// `1 / (1 + e^-x)`.
-public struct Sigmoid: UnaryMath, AttributeFree {
+public struct Sigmoid: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "sigmoid"
     public init() {}
     public func apply(_ x: Double) -> Double { Self.sigmoid(x) }
@@ -394,10 +450,11 @@ public struct Sigmoid: UnaryMath, AttributeFree {
         let e = Foundation.exp(-Swift.abs(x))
         return x >= 0 ? 1 / (1 + e) : e / (1 + e)
     }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .sigmoid(x) }
 }
 
 /// `max(0, min(1, alpha * x + beta))`.
-public struct HardSigmoid: UnaryMath {
+public struct HardSigmoid: UnaryMath, UnaryFormula {
     public static let name = "hard_sigmoid"
     public var alpha: Double
     public var beta: Double
@@ -416,24 +473,27 @@ public struct HardSigmoid: UnaryMath {
     }
 
     public func apply(_ x: Double) -> Double { Swift.max(0, Swift.min(1, alpha * x + beta)) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .clamp(.constant(alpha) * x + .constant(beta), 0, 1) }
 }
 
 /// `x * max(0, min(1, x / 6 + 1/2))`.
-public struct HardSwish: UnaryMath, AttributeFree {
+public struct HardSwish: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "hard_swish"
     public init() {}
     public func apply(_ x: Double) -> Double { x * Swift.max(0, Swift.min(1, x / 6 + 0.5)) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { x * .clamp(.constant(1.0 / 6) * x + 0.5, 0, 1) }
 }
 
 /// `x / (1 + |x|)`.
-public struct Softsign: UnaryMath, AttributeFree {
+public struct Softsign: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "softsign"
     public init() {}
     public func apply(_ x: Double) -> Double { x / (1 + Swift.abs(x)) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { x / (.abs(x) + 1) }
 }
 
 /// `log(1 + e^x)`.
-public struct Softplus: UnaryMath, AttributeFree {
+public struct Softplus: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "softplus"
     public init() {}
     public func apply(_ x: Double) -> Double { Self.softplus(x) }
@@ -442,25 +502,28 @@ public struct Softplus: UnaryMath, AttributeFree {
     @inline(__always) static func softplus(_ x: Double) -> Double {
         Swift.max(x, 0) + Foundation.log1p(Foundation.exp(-Swift.abs(x)))
     }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { .softplus(x) }
 }
 
 /// `x * tanh(softplus(x))`.
-public struct Mish: UnaryMath, AttributeFree {
+public struct Mish: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "mish"
     public init() {}
     public func apply(_ x: Double) -> Double { x * Foundation.tanh(Softplus.softplus(x)) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { x * .tanh(.softplus(x)) }
 }
 
 /// `x * sigmoid(x)` (also called swish with `alpha = 1`).
-public struct Silu: UnaryMath, AttributeFree {
+public struct Silu: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "silu"
     public init() {}
     public func apply(_ x: Double) -> Double { x * Sigmoid.sigmoid(x) }
     public func apply(_ x: Float) -> Float { Float(Double(x) * sigmoidForFloat(Double(x))) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { x * .sigmoid(x) }
 }
 
 /// `x * sigmoid(alpha * x)`.
-public struct Swish: UnaryMath {
+public struct Swish: UnaryMath, UnaryFormula {
     public static let name = "swish"
     public var alpha: Double
 
@@ -473,11 +536,12 @@ public struct Swish: UnaryMath {
 
     public func apply(_ x: Double) -> Double { x * Sigmoid.sigmoid(alpha * x) }
     public func apply(_ x: Float) -> Float { Float(Double(x) * sigmoidForFloat(alpha * Double(x))) }
+    public func formula(of x: ScalarFormula) -> ScalarFormula { x * .sigmoid(.constant(alpha) * x) }
 }
 
 /// The Gaussian error linear unit: `x * Φ(x)`, or with `approximate = "tanh"` the tanh
 /// approximation `x/2 * (1 + tanh(√(2/π) * (x + 0.044715 x³)))`.
-public struct Gelu: UnaryMath {
+public struct Gelu: UnaryMath, UnaryFormula {
     public static let name = "gelu"
     public enum Approximation: String, Sendable { case none, tanh }
     public var approximate: Approximation
@@ -511,6 +575,16 @@ public struct Gelu: UnaryMath {
         case .tanh:
             let inner = (2 / Double.pi).squareRoot() * (d + 0.044715 * d * d * d)
             return Float(0.5 * d * (1 + tanhForFloat(inner)))
+        }
+    }
+
+    public func formula(of x: ScalarFormula) -> ScalarFormula {
+        switch approximate {
+        // erfc(-z) is 1 + erf(z) without its cancellation for large negative z.
+        case .none: return 0.5 * x * .erfc(.constant(-0.5.squareRoot()) * x)
+        case .tanh:
+            let inner = .constant((2 / Double.pi).squareRoot()) * (x + 0.044715 * x * x * x)
+            return 0.5 * x * (.tanh(inner) + 1)
         }
     }
 }

@@ -39,7 +39,7 @@ extension BinaryFunction {
 }
 
 /// The elementwise maximum of the inputs; NaN wins.
-public struct Max: VariadicElementwise, BinaryFunction {
+public struct Max: ScalarElementwise, VariadicElementwise, BinaryFunction {
     public static let name = "max"
     public static var dtypes: Set<DType> { DType.numeric }
     public init() {}
@@ -53,10 +53,12 @@ public struct Max: VariadicElementwise, BinaryFunction {
     public func evaluate(_ inputs: [Tensor?], outputCount: Int) throws -> [Tensor] {
         [try fold(try checkedInputs(inputs), op: Self.name)]
     }
+
+    public func formula(_ operands: [ScalarFormula?]) throws -> ScalarFormula { try fold(operands, .max) }
 }
 
 /// The elementwise minimum of the inputs; NaN wins.
-public struct Min: VariadicElementwise, BinaryFunction {
+public struct Min: ScalarElementwise, VariadicElementwise, BinaryFunction {
     public static let name = "min"
     public static var dtypes: Set<DType> { DType.numeric }
     public init() {}
@@ -70,10 +72,12 @@ public struct Min: VariadicElementwise, BinaryFunction {
     public func evaluate(_ inputs: [Tensor?], outputCount: Int) throws -> [Tensor] {
         [try fold(try checkedInputs(inputs), op: Self.name)]
     }
+
+    public func formula(_ operands: [ScalarFormula?]) throws -> ScalarFormula { try fold(operands, .min) }
 }
 
 /// The elementwise sum of the inputs, computed in `Double` and rounded once.
-public struct Sum: VariadicElementwise {
+public struct Sum: ScalarElementwise, VariadicElementwise {
     public static let name = "sum"
     public static var dtypes: Set<DType> { DType.floatingPoint }
     public init() {}
@@ -85,10 +89,12 @@ public struct Sum: VariadicElementwise {
         let dtype = tensors[0].dtype
         return [try Add().fold(tensors.map { $0.cast(to: .f64) }, op: Self.name).cast(to: dtype)]
     }
+
+    public func formula(_ operands: [ScalarFormula?]) throws -> ScalarFormula { try fold(operands, .add) }
 }
 
 /// The elementwise mean of the inputs, computed in `Double` and rounded once.
-public struct Mean: VariadicElementwise {
+public struct Mean: ScalarElementwise, VariadicElementwise {
     public static let name = "mean"
     public static var dtypes: Set<DType> { DType.floatingPoint }
     public init() {}
@@ -100,4 +106,6 @@ public struct Mean: VariadicElementwise {
         let n = Tensor(scalar: Double(tensors.count), .f64)
         return [try Div().broadcast(sum, n, op: Self.name).cast(to: dtype)]
     }
+
+    public func formula(_ operands: [ScalarFormula?]) throws -> ScalarFormula { try fold(operands, .add) / .constant(Double(operands.count)) }
 }

@@ -55,11 +55,12 @@ extension TorchOps {
             try ctx.emitFinal("mul", [halves[0], try ctx.emit1("sigmoid", [halves[1]])])
         }),
         all(["aten.hardshrink.default"], { ctx in
-            // x where |x| > lambd, else 0.
-            let x = try ctx.tensor("self")
-            let dtype = ctx.type(x).dtype
-            let keep = try ctx.emit1("greater", [try ctx.emit1("abs", [x]), ctx.scalar(try ctx.float("lambd", default: 0.5), dtype)])
-            try ctx.emitFinal("where", [keep, x, ctx.scalar(0, dtype)])
+            let lambd = try ctx.float("lambd", default: 0.5)
+            try ctx.emitFinal("shrink", [try ctx.tensor("self")], [("lambd", .float(lambd)), ("bias", .float(0))])
+        }),
+        all(["aten.softshrink.default"], { ctx in
+            let lambd = try ctx.float("lambd", default: 0.5)
+            try ctx.emitFinal("shrink", [try ctx.tensor("self")], [("lambd", .float(lambd)), ("bias", .float(lambd))])
         }),
         // In inference the slope is fixed at the middle of [lower, upper]; the noise passes through.
         all(["aten.rrelu.default", "aten.rrelu_with_noise_functional.default"], { ctx in
