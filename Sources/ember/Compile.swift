@@ -20,6 +20,8 @@ struct Compile: ParsableCommand {
 
     @OptionGroup var shapes: InputShapeOptions
 
+    @OptionGroup var profiles: ProfileOptions
+
     func run() throws {
         try Ember.reportingErrors {
             let target = URL(fileURLWithPath: output)
@@ -29,15 +31,18 @@ struct Compile: ParsableCommand {
             }
             // Refused before the work, not after it: -o onto the model, a device or a FIFO.
             _ = try EngineFile.checkTarget(target, sparing: model)
+            let profiles = try profiles.profiles()
             let file = try ModelFile.open(model)
             if case .engine = file {
                 throw EmberError(.invalidArgument, "'\(model)' is already an engine")
             }
-            let engine = try file.engine(backend, optimization: optimization, shapes: try shapes.shapes())
+            let engine = try file.engine(backend, optimization: optimization, shapes: try shapes.shapes(), profiles: profiles)
             let notes = try EngineFile.write(engine, to: target, sparing: model)
             for note in notes { FileHandle.standardError.write(Data("warning: \(note)\n".utf8)) }
             let precision = engine.backend == .cuda ? ", \(engine.precision.rawValue)" : ""
-            print("wrote \(output): \(engine.backend.rawValue) engine\(precision), \(engine.graph.nodes.count) nodes")
+            let count = engine.profiles.count
+            let served = count == 0 ? "" : ", \(count) shape profile\(count == 1 ? "" : "s")"
+            print("wrote \(output): \(engine.backend.rawValue) engine\(precision), \(engine.graph.nodes.count) nodes\(served)")
         }
     }
 }

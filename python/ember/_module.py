@@ -56,6 +56,9 @@ class CompiledModule(torch.nn.Module):
         self.batch = batch
         self.plan = plan
         self.missing_original = None if original is not None else "the original module is not available"
+        # Shapes outside the engines' profiles are the engines' to refuse, unless allowed here.
+        for engine in self.engines:
+            engine.allow_rebuild = bool(options.get("allow_rebuild", False))
         # Eval mode for this module only: the user's own module keeps the mode it was in.
         self.training = False
 
@@ -99,7 +102,8 @@ class CompiledModule(torch.nn.Module):
         fits = value.dim() == len(expected.shape) and all(
             e is None or e == d for d, e in zip(value.shape, expected.shape))
         symbolic = [d for d, e in zip(value.shape, expected.shape) if e is None]
-        in_range = self.batch is None or all(self.batch[0] <= d <= self.batch[1] for d in symbolic)
+        in_range = (self.batch is None or self.options.get("allow_rebuild", False)
+                    or all(self.batch[0] <= d <= self.batch[1] for d in symbolic))
         if not fits or not in_range:
             where = f" with batch in {self.batch[0]}..{self.batch[1]}" if self.batch and None in expected.shape else ""
             raise EmberError(f"input {index} has shape {show(tuple(value.shape))}, expected {show(expected.shape)}{where}")
