@@ -48,9 +48,10 @@ public struct BoundedCache<Key: Hashable, Value> {
 /// How many input shapes each CPU engine keeps ready: memory plans, and each oneDNN kernel's
 /// primitives. A shape that was let go is planned again when it comes back.
 public enum PlanCacheCapacity {
-    /// The default, for engines that serve a few shapes (a batch range, a handful of sequence
-    /// lengths) and keep every one ready.
-    public static let standard = 64
+    /// The default: enough for an engine serving a few batch sizes and sequence lengths to keep
+    /// every one ready, while one that sees hundreds of shapes holds the primitives of only 32
+    /// (about 0.8 MB a shape for a two-layer BERT; more for models with more matrix products).
+    public static let standard = 32
 
     /// `EMBER_PLAN_CACHE_SIZE` when it is a positive integer, else `standard`; read once.
     public static let current: Int = {
