@@ -74,7 +74,13 @@ public struct Engine: Sendable {
             cudaProgram = nil
             referenceGraph = graph
         case .cpu:
-            program = try CPUProgram(consume graph, providers: CPUBackend.providers, fallbackOps: fallbackOps, packed: packed)
+            let cpu = try CPUProgram(consume graph, providers: CPUBackend.providers, fallbackOps: fallbackOps, packed: packed)
+            // Each profile's OPT shapes are planned now, so the runs most expected find their plan
+            // made. A shape that cannot be planned is left for its run to report.
+            for profile in profiles {
+                if let shapes = profile.optimalShapes(for: cpu.graph) { _ = try? cpu.arenaSize(for: shapes) }
+            }
+            program = cpu
             cudaProgram = nil
             referenceGraph = nil
         case .cuda:

@@ -81,6 +81,27 @@ public struct ShapeProfile: Sendable, Equatable, Codable, CustomStringConvertibl
         ranges.allSatisfy { range in sizes[range.symbol].map { range.min <= $0 && $0 <= range.max } ?? true }
     }
 
+    /// The input shapes (graph input order) with every symbol at its OPT size; nil when an input
+    /// has a symbol this profile does not name, or an unknown dim or rank.
+    public func optimalShapes(for graph: Graph) -> [[Int]]? {
+        var shapes: [[Int]] = []
+        for id in graph.inputs {
+            guard let dims = graph.type(of: id).shape else { return nil }
+            var shape: [Int] = []
+            for dim in dims {
+                switch dim {
+                case .known(let size): shape.append(size)
+                case .symbol(let s):
+                    guard let range = range(of: s) else { return nil }
+                    shape.append(range.opt)
+                case .unknown: return nil
+                }
+            }
+            shapes.append(shape)
+        }
+        return shapes
+    }
+
     /// The range this profile has for `symbol`, if it names it.
     public func range(of symbol: String) -> Range? { ranges.first { $0.symbol == symbol } }
 

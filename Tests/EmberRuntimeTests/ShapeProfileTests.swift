@@ -109,6 +109,15 @@ import Testing
         #expect(zip(got.floats(), expected.floats()).allSatisfy { abs($0 - $1) <= 1e-6 })
     }
 
+    @Test func cpuEnginesPlanEachProfilesOptimalShapesWhenBuilt() throws {
+        let profiles = [try ShapeProfile(parsing: "batch=1:2:4,seq=1:4:8"), try ShapeProfile(parsing: "batch=8:8:8")]
+        #expect(profiles[0].optimalShapes(for: try graph()) == [[2, 4, 8]])
+        #expect(profiles[1].optimalShapes(for: try graph()) == nil)  // 'seq' is free in it
+        let engine = try Engine(graph: try graph(), backend: .cpu, profiles: profiles)
+        #expect(engine.program?.cachedPlanCount == 1)
+        #expect(try Engine(graph: try graph(), backend: .cpu).program?.cachedPlanCount == 0)
+    }
+
     @Test func engineFilesKeepProfilesAndOldEnginesStillLoad() throws {
         let profiles = [try ShapeProfile(parsing: "batch=1:2:4"), try ShapeProfile(parsing: "batch=2:3:9,seq=16:16:32")]
         let engine = try Engine(graph: try graph(), backend: .cpu, profiles: profiles)
