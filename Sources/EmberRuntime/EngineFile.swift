@@ -13,7 +13,7 @@ import Glibc
 ///     0        "EMBERENG"                       magic
 ///     8        u32 format version
 ///     12       u32 header length H
-///     16       header, JSON (H bytes)            versions, backend, CPU features, section offsets
+///     16       header, JSON (H bytes)            versions, backend, CPU features, shape profiles, section offsets
 ///     G        graph, Ember text IR              constants point into the weights (`@blob(offset)`)
 ///     W        weights, 64-byte aligned          raw little-endian tensor bytes
 ///     end - 12 u64 XXH3-64 checksum of every byte before it, then "EEND"

@@ -6,7 +6,18 @@ import Foundation
 /// `ember compile MODEL -o ENGINE`: optimize a model and write the engine file.
 struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Optimize a model for a backend and write the engine file that `ember run` loads.")
+        abstract: "Optimize a model for a backend and write the engine file that `ember run` loads.",
+        discussion: """
+            Shape profiles say which sizes of the model's symbolic dims (as `ember inspect MODEL` lists \
+            them) the engine serves. `--profile` items together make one profile; each `--profile-set` \
+            is one more:
+
+              --profile s0=1:8:16 --profile s1=16:128:512                 (one profile)
+              --profile-set s0=1:8:16,s1=16:128:256 --profile-set s1=257:512:512  (two)
+
+            A run whose sizes fit no profile is refused unless `ember run` or `ember bench` is given \
+            --allow-rebuild. Without profiles, an engine serves any shape its types allow.
+            """)
 
     @Argument(help: "The model (.onnx, or Ember text IR).")
     var model: String
