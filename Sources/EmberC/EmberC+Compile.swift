@@ -56,6 +56,39 @@ public func ember_engine_compile(
     }
 }
 
+@_cdecl("ember_engine_compile_profiled")
+public func ember_engine_compile_profiled(
+    _ path: UnsafePointer<CChar>?, _ backendName: UnsafePointer<CChar>?, _ precision: UnsafePointer<CChar>?,
+    _ profiles: UnsafePointer<CChar>?
+) -> OpaquePointer? {
+    do {
+        guard let path else { throw EmberError(.invalidArgument, "the model path is NULL") }
+        let chosen = try backend(named: backendName.map { String(cString: $0) })
+        let precision = try precisionNamed(precision.map { String(cString: $0) }, for: chosen)
+        let parsed = try ShapeProfile.parseList(profiles.map { String(cString: $0) } ?? "")
+        let file = try ModelFile.open(String(cString: path))
+        if case .engine = file {
+            throw EmberError(.invalidArgument, "'\(String(cString: path))' is already an engine; load it with ember_engine_load")
+        }
+        let graph = try file.graph()
+        try ShapeProfile.validate(parsed, for: graph, limits: file.symbolLimits)
+        return EngineHandle(try Engine.compile(graph, backend: chosen, precision: precision, profiles: parsed)).opaque
+    } catch {
+        LastError.set("\(error)")
+        return nil
+    }
+}
+
+@_cdecl("ember_engine_set_allow_rebuild")
+public func ember_engine_set_allow_rebuild(_ pointer: OpaquePointer?, _ allow: Int32) -> Int32 {
+    reporting { try handle(pointer).engine.allowsRebuild = allow != 0 }
+}
+
+@_cdecl("ember_engine_profiles")
+public func ember_engine_profiles(_ pointer: OpaquePointer?) -> UnsafePointer<CChar>? {
+    (try? handle(pointer)).map { UnsafePointer($0.profiles) }
+}
+
 @_cdecl("ember_engine_save")
 public func ember_engine_save(_ pointer: OpaquePointer?, _ path: UnsafePointer<CChar>?) -> Int32 {
     reporting {
@@ -98,14 +131,14 @@ public func ember_engine_run_device(
 ) -> Int32 {
     reporting {
         let engine = try handle(pointer).engine
-        guard let program = engine.cudaProgram else {
+        guard engine.cudaProgram != nil else {
             throw EmberError(.invalidArgument, "a \(engine.backend.rawValue) engine takes host memory; device memory is for CUDA engines")
         }
         guard let allocate else { throw EmberError(.invalidArgument, "the output allocator is NULL") }
         // Only the names, dtypes, shapes and sizes are read here: the data stays on the device.
         let views = try views(of: inputs, inputCount, for: engine)
         let device = views.map { (address: UInt64(UInt(bitPattern: $0.data)), dtype: $0.dtype, shape: $0.shape) }
-        try program.run(device: device, stream: UInt64(UInt(bitPattern: stream))) { index, dtype, shape in
+        try engine.run(device: device, stream: UInt64(UInt(bitPattern: stream))) { index, dtype, shape in
             UInt64(UInt(bitPattern: try output(index, dtype, shape, of: engine, from: allocate, context)))
         }
     }

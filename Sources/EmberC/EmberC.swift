@@ -9,10 +9,13 @@ import Foundation
 
 /// What a C caller holds: the engine and the C strings its descriptions point to.
 final class EngineHandle {
-    let engine: Engine
+    /// Mutable only for `ember_engine_set_allow_rebuild`, which callers make before running it.
+    var engine: Engine
     let inputs: [TensorInfo]
     let outputs: [TensorInfo]
     let backendName: UnsafeMutablePointer<CChar>
+    /// The engine's shape profiles as `ember_engine_profiles` returns them.
+    let profiles: UnsafeMutablePointer<CChar>
 
     /// An input or output description whose strings and dims stay allocated while the engine lives.
     final class TensorInfo {
@@ -48,9 +51,13 @@ final class EngineHandle {
         inputs = engine.inputs.map { TensorInfo($0.name, $0.type) }
         outputs = engine.outputs.map { TensorInfo($0.name, $0.type) }
         backendName = strdup(engine.backend.rawValue)
+        profiles = strdup(engine.profiles.map(\.description).joined(separator: ";"))
     }
 
-    deinit { free(backendName) }
+    deinit {
+        free(backendName)
+        free(profiles)
+    }
 
     /// A retained handle for C, which `ember_engine_free` releases.
     var opaque: OpaquePointer { OpaquePointer(Unmanaged.passRetained(self).toOpaque()) }

@@ -37,6 +37,12 @@ public struct Engine: Sendable {
     public let program: CPUProgram?
     /// The CUDA backend's program; nil for the other backends.
     public let cudaProgram: CUDAProgram?
+    /// The shape profiles the engine serves; a run's sizes must fit one of them unless
+    /// `allowsRebuild`. None: any shape the graph's types allow.
+    public let profiles: [ShapeProfile]
+    /// Whether runs with shapes outside every profile are served anyway (each new shape gets its
+    /// own plan or build, as without profiles). Not stored in the engine file: the caller opts in.
+    public var allowsRebuild = false
     /// The graph the reference backend evaluates; nil where a program holds it.
     private let referenceGraph: Graph?
 
@@ -51,8 +57,10 @@ public struct Engine: Sendable {
     /// constants (a CPU engine file's packed weights).
     public init(
         graph: consuming Graph, backend: Backend, fallbackOps: Set<String> = [], precision: Precision = .fp32,
-        images: [String: [UInt8]] = [:], packed: [ValueID: PackedConstant] = [:]
+        images: [String: [UInt8]] = [:], packed: [ValueID: PackedConstant] = [:], profiles: [ShapeProfile] = []
     ) throws {
+        try ShapeProfile.validate(profiles, for: graph)
+        self.profiles = profiles
         self.backend = backend
         self.fallbackOps = fallbackOps
         self.precision = precision
@@ -66,7 +74,13 @@ public struct Engine: Sendable {
             cudaProgram = nil
             referenceGraph = graph
         case .cpu:
-            program = try CPUProgram(consume graph, providers: CPUBackend.providers, fallbackOps: fallbackOps, packed: packed)
+            let cpu = try CPUProgram(consume graph, providers: CPUBackend.providers, fallbackOps: fallbackOps, packed: packed)
+            // Each profile's OPT shapes are planned now, so the runs most expected find their plan
+            // made. A shape that cannot be planned is left for its run to report.
+            for profile in profiles {
+                if let shapes = profile.optimalShapes(for: cpu.graph) { _ = try? cpu.arenaSize(for: shapes) }
+            }
+            program = cpu
             cudaProgram = nil
             referenceGraph = nil
         case .cuda:
@@ -93,12 +107,15 @@ public struct Engine: Sendable {
     /// Optimizes `graph` with `passes`, lowers it to `precision` and builds an engine for `backend`.
     public static func compile(
         _ graph: Graph, backend: Backend, fallbackOps: Set<String> = [], precision: Precision = .fp32,
-        passes: PassManager = PassManager(Pipeline.passes(.O2))
+        passes: PassManager = PassManager(Pipeline.passes(.O2)), profiles: [ShapeProfile] = []
     ) throws -> Engine {
+        // Checked before the work: the optimized graph keeps the inputs' types.
+        try ShapeProfile.validate(profiles, for: graph)
         var optimized = graph
         try passes.run(&optimized)
         try lower(&optimized, to: precision)
-        return try Engine(graph: consume optimized, backend: backend, fallbackOps: fallbackOps, precision: precision)
+        return try Engine(
+            graph: consume optimized, backend: backend, fallbackOps: fallbackOps, precision: precision, profiles: profiles)
     }
 
     /// Stores `graph`'s f32 tensors in `precision`'s narrower type, when it has one.
@@ -113,9 +130,47 @@ public struct Engine: Sendable {
 
     /// Runs the engine; inputs are checked against the declared types first.
     public func run(_ inputs: [String: Tensor], profile: StepProfile? = nil) throws -> [(name: String, tensor: Tensor)] {
+        try checkProfiles(inputs.mapValues { ($0.dtype, $0.shape) })
         if let program { return try program.run(inputs, profile: profile) }
         if let cudaProgram { return try cudaProgram.run(inputs) }
         return try ReferenceBackend().run(graph, inputs: inputs)
+    }
+
+    /// Runs a CUDA engine on device memory (engine input order), queued on `stream`; `output`
+    /// returns each output's device address. Shapes are checked against the profiles first.
+    public func run(
+        device inputs: [(address: UInt64, dtype: DType, shape: [Int])], stream: UInt64,
+        output: (_ index: Int, _ dtype: DType, _ shape: [Int]) throws -> UInt64
+    ) throws {
+        guard let cudaProgram else {
+            throw EmberError(.invalidArgument, "a \(backend.rawValue) engine takes host memory; device memory is for CUDA engines")
+        }
+        guard inputs.count == graph.inputs.count else {
+            throw EmberError(.invalidArgument, "expected \(graph.inputs.count) inputs, received \(inputs.count)")
+        }
+        try checkProfiles(zip(graph.inputs, inputs).map { (graph.name(of: $0), ($1.dtype, $1.shape)) })
+        try cudaProgram.run(device: inputs, stream: stream, outputs: output)
+    }
+
+    /// Throws unless the sizes these inputs bind to the graph's symbols fit one of the engine's
+    /// profiles (or the engine allows rebuilding, or has none). The one place every run path
+    /// checks profiles: the CLI, the C API and Python all run through here.
+    public func checkProfiles(_ inputs: [String: (dtype: DType, shape: [Int])]) throws {
+        guard !profiles.isEmpty, !allowsRebuild else { return }
+        try ShapeProfile.check(try graph.checkInputs(shapes: inputs), against: profiles)
+    }
+
+    private func checkProfiles(_ inputs: [TensorView]) throws {
+        guard !profiles.isEmpty, !allowsRebuild else { return }
+        guard inputs.count == graph.inputs.count else {
+            throw EmberError(.invalidArgument, "expected \(graph.inputs.count) inputs, received \(inputs.count)")
+        }
+        try checkProfiles(zip(graph.inputs, inputs).map { (graph.name(of: $0), ($1.dtype, $1.shape)) })
+    }
+
+    private func checkProfiles(_ pairs: [(String, (DType, [Int]))]) throws {
+        guard !profiles.isEmpty, !allowsRebuild else { return }
+        try checkProfiles(Dictionary(pairs.map { ($0.0, (dtype: $0.1.0, shape: $0.1.1)) }, uniquingKeysWith: { a, _ in a }))
     }
 
     /// Runs the engine on inputs in caller memory (engine input order) and returns the outputs as
@@ -144,6 +199,7 @@ public struct Engine: Sendable {
         _ inputs: [TensorView],
         output: (_ index: Int, _ dtype: DType, _ shape: [Int]) throws -> UnsafeMutableRawPointer
     ) throws {
+        try checkProfiles(inputs)
         if let program { return try program.run(inputs, output: output) }
         guard inputs.count == graph.inputs.count else {
             throw EmberError(.invalidArgument, "expected \(graph.inputs.count) inputs, received \(inputs.count)")

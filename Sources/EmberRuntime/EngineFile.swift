@@ -13,7 +13,7 @@ import Glibc
 ///     0        "EMBERENG"                       magic
 ///     8        u32 format version
 ///     12       u32 header length H
-///     16       header, JSON (H bytes)            versions, backend, CPU features, section offsets
+///     16       header, JSON (H bytes)            versions, backend, CPU features, shape profiles, section offsets
 ///     G        graph, Ember text IR              constants point into the weights (`@blob(offset)`)
 ///     W        weights, 64-byte aligned          raw little-endian tensor bytes
 ///     end - 12 u64 XXH3-64 checksum of every byte before it, then "EEND"
@@ -49,6 +49,9 @@ public enum EngineFile {
         var kernels: [KernelImage]?
         /// Weights stored packed for the CPU backend's oneDNN kernels.
         var packed: [PackedWeight]?
+        /// The shape profiles the engine serves; absent (engines before profiles, and engines
+        /// without any) means any shape. Optional, so engines written before it still load.
+        var profiles: [ShapeProfile]?
         var graphOffset: Int
         var graphLength: Int
         var weightsOffset: Int
@@ -134,6 +137,7 @@ public enum EngineFile {
             precision: engine.precision == .fp32 ? nil : engine.precision.rawValue,
             cudaArchitecture: engine.cudaProgram?.kernels.context.device.architecture,
             kernels: engine.backend == .cuda ? kernels : nil, packed: packed.isEmpty ? nil : packed,
+            profiles: engine.profiles.isEmpty ? nil : engine.profiles,
             graphOffset: 0, graphLength: graphBytes.count, weightsOffset: 0, weightsLength: weights.count)
         var headerBytes: [UInt8] = []
         for _ in 0..<4 {
@@ -236,7 +240,7 @@ public enum EngineFile {
         parsed.graph = Graph()  // the engine holds the only copy, so packed weights can be let go
         return try Engine(
             graph: consume graph, backend: parsed.backend, fallbackOps: parsed.fallbackOps,
-            precision: parsed.precision, images: parsed.images, packed: parsed.packed)
+            precision: parsed.precision, images: parsed.images, packed: parsed.packed, profiles: parsed.profiles)
     }
 
     /// What an engine file holds, read.
@@ -247,6 +251,7 @@ public enum EngineFile {
         var graph: Graph
         var images: [String: [UInt8]]
         var packed: [ValueID: PackedConstant]
+        var profiles: [ShapeProfile]
     }
 
     /// The backend, forced fallback ops, graph and kernels of the engine in `bytes`, whose checksum
@@ -325,9 +330,17 @@ public enum EngineFile {
                 format: Array(format), plain: Array(plain),
                 bytes: UnsafeRawBufferPointer(rebasing: weights[entry.offset..<(entry.offset + entry.length)]), owner: owner)
         }
+        // Decoding skips the profiles' own checks: make each again, so a damaged one is refused.
+        let profiles: [ShapeProfile]
+        do {
+            profiles = try (header.profiles ?? []).map { try ShapeProfile($0.ranges) }
+            try ShapeProfile.validate(profiles, for: graph)
+        } catch let error as EmberError {
+            throw EmberError(.invalidModel, "the engine's shape profiles are not valid: \(error.message)")
+        }
         return Parsed(
             backend: backend, fallbackOps: Set(header.fallbackOps ?? []), precision: precision, graph: graph, images: images,
-            packed: packed)
+            packed: packed, profiles: profiles)
     }
 
     /// XXH3-64 of a buffer, computed on another thread; `value` waits for it. The buffer must stay

@@ -39,6 +39,7 @@ struct Bench: ParsableCommand {
 
     @OptionGroup var backend: BackendOptions
     @OptionGroup var optimization: OptimizationOptions
+    @OptionGroup var rebuild: RebuildOptions
 
     enum Peer: String, ExpressibleByArgument, CaseIterable {
         case onnxruntime, torch, reference, none
@@ -68,7 +69,9 @@ struct Bench: ParsableCommand {
             // The imported model is released once the engine is built: only the engine stays.
             let (engine, peerModel) = try { () throws -> (Engine, String?) in
                 let file = try ModelFile.open(model)
-                return (try file.engine(backend, optimization: optimization), try peerModelPath(file))
+                var engine = try file.engine(backend, optimization: optimization)
+                engine.allowsRebuild = rebuild.allowRebuild
+                return (engine, try peerModelPath(file))
             }()
             progress("built a \(engine.backend.rawValue) engine in \(Self.format(milliseconds: clock.now - start)) ms")
             var rows: [Row] = []

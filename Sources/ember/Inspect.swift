@@ -132,6 +132,8 @@ struct InspectReport: Encodable {
     var schema: String? = nil
     var torch_version: String? = nil
     var symbols: [SymbolRange]? = nil
+    /// For engines with shape profiles: each profile's ranges, by symbol.
+    var profiles: [[ShapeProfile.Range]]? = nil
     var inputs: [Port]
     var outputs: [Port]
     var ops_imported: [String: Int]
@@ -143,7 +145,7 @@ struct InspectReport: Encodable {
     private var optimizedHistogram: [(op: String, count: Int)] = []
 
     enum CodingKeys: String, CodingKey {
-        case format, opset, schema, torch_version, symbols, inputs, outputs, ops_imported, ops_optimized, unsupported, partition
+        case format, opset, schema, torch_version, symbols, profiles, inputs, outputs, ops_imported, ops_optimized, unsupported, partition
     }
 
     init(_ file: ModelFile, optimized: Graph?) throws {
@@ -187,6 +189,7 @@ struct InspectReport: Encodable {
                 inputs: graph.inputs.map { Self.port(graph.name(of: $0), graph.type(of: $0)) },
                 outputs: graph.outputs.map { Self.port(graph.name(of: $0), graph.type(of: $0)) },
                 histogram: graph.opHistogram, unsupported: [])
+            profiles = engine.profiles.isEmpty ? nil : engine.profiles.map(\.ranges)
         case .text(let graph):
             self.init(
                 format: "ember-ir", opset: nil,
@@ -234,6 +237,12 @@ struct InspectReport: Encodable {
             }
         } else {
             out = opset.map { "format: ONNX, opset \($0)\n" } ?? "format: \(format == "ember-ir" ? "Ember text IR" : format)\n"
+        }
+        if let profiles {
+            out += "shape profiles (MIN:OPT:MAX):\n"
+            for (index, ranges) in profiles.enumerated() {
+                out += "  profile \(index): \(ranges.map(\.description).joined(separator: ", "))\n"
+            }
         }
         out += "inputs:\n" + inputs.map(describe).joined()
         out += "outputs:\n" + outputs.map(describe).joined()

@@ -26,6 +26,8 @@ struct Run: ParsableCommand {
 
     @OptionGroup var optimization: OptimizationOptions
 
+    @OptionGroup var rebuild: RebuildOptions
+
     func run() throws {
         try Ember.reportingErrors {
             // The output directory and the output file names are checked before anything runs; the
@@ -33,7 +35,8 @@ struct Run: ParsableCommand {
             let directory = try Run.prepareOutputDirectory(outputDir, create: false)
             let clock = ContinuousClock()
             let start = clock.now
-            let engine = try ModelFile.open(model).engine(backend, optimization: optimization)
+            var engine = try ModelFile.open(model).engine(backend, optimization: optimization)
+            engine.allowsRebuild = rebuild.allowRebuild
             let imported = clock.now
             try Run.checkFileNames(engine.outputs.map(\.name))
             let feeds = try readInputs(for: engine.graph)

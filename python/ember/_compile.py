@@ -14,14 +14,15 @@ from torch.fx.passes.utils.fuser_utils import fuse_by_partitions
 
 from . import _lib
 from ._engine import Engine
-from ._export import check_dynamic_batch, export
+from ._export import check_dynamic_batch, export, symbol_ranges
 from ._lib import EmberError, FullCompilationError
 from ._module import CompiledModule, EngineModule
 from ._plan import PYTORCH, Plan, fallback_names, partition
 
 
 def compile(model, example_inputs, *, backend: str = "auto", precision: str = "fp32", dynamic_batch=None,
-            fallback_ops=(), min_block_size: int = 1, require_full_compilation: bool = False) -> CompiledModule:
+            dynamic_shapes=None, allow_rebuild: bool = False, fallback_ops=(), min_block_size: int = 1,
+            require_full_compilation: bool = False) -> CompiledModule:
     """Compiles a PyTorch model with Ember; returns a module called exactly like the original.
 
         compiled = ember.compile(model, (x,), dynamic_batch=(1, 64))
@@ -32,7 +33,11 @@ def compile(model, example_inputs, *, backend: str = "auto", precision: str = "f
     work too). `backend` is "auto" (the best backend this machine has) or a backend's name;
     `precision` is "fp32". `dynamic_batch=(min, max)` exports dim 0 of every tensor input as one
     symbolic batch, so one engine serves every batch size in the range; without it, the shapes are
-    those of the examples. Ops Ember does not support, and those in `fallback_ops` (names such as
+    those of the examples. `dynamic_shapes` is torch.export's own spec (`torch.export.Dim` for any
+    dim of any input), passed to torch.export as it is; `dynamic_batch` is its shorthand for dim 0.
+    Each engine gets a shape profile from it: a symbol's MIN and MAX are its Dim's min and max, OPT
+    the example's size. A call whose sizes lie outside the profile is refused (`EmberError`
+    naming the profile) unless `allow_rebuild=True`, which serves any size the model allows. Ops Ember does not support, and those in `fallback_ops` (names such as
     "aten.relu" or "aten.relu.default", or `torch.ops.aten.relu`), run in PyTorch; regions of fewer
     than `min_block_size` compute ops stay in PyTorch too. `ember.explain` shows the plan, with
     the kernel that runs each op.
@@ -49,11 +54,13 @@ def compile(model, example_inputs, *, backend: str = "auto", precision: str = "f
     batch = check_dynamic_batch(dynamic_batch)
     args, kwargs = example_args(example_inputs)
     original = model.module() if isinstance(model, torch.export.ExportedProgram) else model
-    program, args, kwargs = export(model, args, kwargs, batch)
-    options = {"fallback_ops": sorted(fallback_names(fallback_ops)), "min_block_size": min_block_size}
+    program, args, kwargs = export(model, args, kwargs, batch, dynamic_shapes)
+    options = {"fallback_ops": sorted(fallback_names(fallback_ops)), "min_block_size": min_block_size,
+               "allow_rebuild": bool(allow_rebuild)}
+    ranges = symbol_ranges(program)
 
     def engine_for(region, call, example):
-        return build_engine(region, example, call, backend, precision)
+        return build_engine(region, example, call, backend, precision, ranges)
 
     graph, plan = assemble(program, options, engine_for, torch.utils._pytree.tree_leaves((args, kwargs)),
                            require_full=require_full_compilation)
@@ -149,7 +156,7 @@ def failing_node(region: str, error: EmberError) -> str | None:
 
 
 def explain(model, example_inputs, *, backend: str = "auto", precision: str = "fp32", dynamic_batch=None,
-            fallback_ops=(), min_block_size: int = 1) -> Plan:
+            dynamic_shapes=None, fallback_ops=(), min_block_size: int = 1) -> Plan:
     """The plan `ember.compile` follows: per op, Ember or PyTorch and why, and for each engine
     the kernel that really runs each of its nodes on `backend`, reference kernels marked.
 
@@ -161,7 +168,7 @@ def explain(model, example_inputs, *, backend: str = "auto", precision: str = "f
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return compile(model, example_inputs, backend=backend, precision=precision, dynamic_batch=dynamic_batch,
-                       fallback_ops=fallback_ops, min_block_size=min_block_size).plan
+                       dynamic_shapes=dynamic_shapes, fallback_ops=fallback_ops, min_block_size=min_block_size).plan
 
 
 def check_options(backend, precision) -> None:
@@ -261,18 +268,30 @@ def region_inputs(graph: GraphModule, calls: list[Node], flat_inputs: list) -> d
     return recorded
 
 
-def build_engine(region: GraphModule, example: tuple, call: Node, backend: str, precision: str) -> Engine:
-    """Exports one region (keeping symbolic dims symbolic), saves it as .pt2 and compiles it."""
-    shapes = tuple(symbolic_dims(arg) for arg in call.args)
+def build_engine(region: GraphModule, example: tuple, call: Node, backend: str, precision: str,
+                 ranges: dict[str, tuple[int, int]] | None = None) -> Engine:
+    """Exports one region (keeping symbolic dims symbolic), saves it as .pt2 and compiles it, with
+    a shape profile from `ranges` (the whole program's symbols and their ranges)."""
+    ranges = ranges or {}
+    dims: dict[str, torch.export.Dim] = {}
+    shapes = tuple(symbolic_dims(arg, ranges, dims) for arg in call.args)
     try:
         with torch.no_grad():
-            program = torch.export.export(region, example, dynamic_shapes=shapes)
+            try:
+                program = torch.export.export(region, example, dynamic_shapes=shapes)
+            except Exception:
+                if not dims:
+                    raise
+                # The region narrows a range the program's Dims allow: let torch.export find its own.
+                shapes = tuple(symbolic_dims(arg, {}, {}) for arg in call.args)
+                program = torch.export.export(region, example, dynamic_shapes=shapes)
     except Exception as error:
         raise EmberError(f"torch.export could not capture the region: {type(error).__name__}: {error}") from error
+    profile = region_profile(program, call, example, ranges)
     with tempfile.TemporaryDirectory(prefix="ember-") as directory:
         path = Path(directory) / "region.pt2"
         torch.export.save(program, path)
-        engine = Engine.compile(path, backend, precision)
+        engine = Engine.compile(path, backend, precision, profiles=[profile] if profile else None)
     tensors = [x for x in example if isinstance(x, torch.Tensor)]
     with torch.no_grad():
         expected = region(*example)
@@ -300,10 +319,64 @@ def build_engine(region: GraphModule, example: tuple, call: Node, backend: str, 
     return engine
 
 
-def symbolic_dims(arg):
-    """`dynamic_shapes` for one region input: its symbolic dims stay symbolic."""
+def symbolic_dims(arg, ranges: dict[str, tuple[int, int]], dims: dict[str, torch.export.Dim]):
+    """`dynamic_shapes` for one region input: its symbolic dims stay symbolic. A dim that is one of
+    the program's symbols with a range gets a Dim of that range (one Dim per symbol, kept in
+    `dims`), so the region's engine is exported for the sizes the program serves; others are AUTO."""
     value = arg.meta.get("val") if isinstance(arg, Node) else None
     if not isinstance(value, torch.Tensor):
         return None
-    dims = {d: torch.export.Dim.AUTO for d, size in enumerate(value.shape) if not isinstance(size, int)}
-    return dims or None
+    spec = {}
+    for d, size in enumerate(value.shape):
+        if isinstance(size, int):
+            continue
+        symbol = str(size.node.expr)
+        if symbol in ranges:
+            low, high = ranges[symbol]
+            spec[d] = dims.setdefault(symbol, torch.export.Dim(f"ember_{symbol}", min=low, max=high))
+        else:
+            spec[d] = torch.export.Dim.AUTO
+    return spec or None
+
+
+def region_profile(program: torch.export.ExportedProgram, call: Node, example: tuple,
+                   ranges: dict[str, tuple[int, int]]) -> str | None:
+    """The shape profile of a region's engine, in `Engine.compile`'s form: each symbol of the
+    region's inputs that stands for one of the program's symbols with a range gets that range
+    (within what torch.export recorded for the region), OPT the example's size. None when no
+    symbol has one."""
+    users = list(program.graph_signature.user_inputs)
+    placeholders = {n.name: n for n in program.graph.nodes if n.op == "placeholder"}
+    region_values = [placeholders[name].meta.get("val") for name in users if name in placeholders]
+    outer = [arg.meta.get("val") if isinstance(arg, Node) else None for arg in call.args]
+    limits = {str(symbol): bounds for symbol, bounds in program.range_constraints.items()}
+    found: dict[str, tuple[int, int, int]] = {}
+    for inner, value, sample in zip(region_values, outer, example):
+        if not (isinstance(inner, torch.Tensor) and isinstance(value, torch.Tensor) and isinstance(sample, torch.Tensor)):
+            continue
+        for size, program_size, example_size in zip(inner.shape, value.shape, sample.shape):
+            if isinstance(size, int) or isinstance(program_size, int):
+                continue
+            symbol = str(program_size.node.expr)
+            if symbol not in ranges:
+                continue
+            low, high = ranges[symbol]
+            name = str(size.node.expr)
+            if name in limits:  # the region's own range may be narrower than the program's
+                low, high = clip(low, high, limits[name])
+            if low <= int(example_size) <= high:
+                found[name] = (low, int(example_size), high)
+    return ",".join(f"{name}={lo}:{opt}:{hi}" for name, (lo, opt, hi) in sorted(found.items())) or None
+
+
+def clip(low: int, high: int, bounds) -> tuple[int, int]:
+    """`low..high` within torch.export's `ValueRanges` `bounds`, whose ends may be infinite."""
+    try:
+        low = max(low, int(bounds.lower))
+    except Exception:  # noqa: BLE001 (-int_oo: no lower bound)
+        pass
+    try:
+        high = min(high, int(bounds.upper))
+    except Exception:  # noqa: BLE001 (int_oo: no upper bound)
+        pass
+    return low, high

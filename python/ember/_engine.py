@@ -78,12 +78,36 @@ class Engine:
         self._input_names = [spec.name.encode() for spec in self.inputs]
 
     @classmethod
-    def compile(cls, model_path: str | os.PathLike, backend: str = "auto", precision: str = "fp32") -> Engine:
-        """Optimizes a model file (.pt2, .onnx or Ember text IR) and builds an engine for `backend`."""
-        handle = _lib.lib().ember_engine_compile(os.fsencode(model_path), backend.encode(), precision.encode())
+    def compile(cls, model_path: str | os.PathLike, backend: str = "auto", precision: str = "fp32",
+                profiles: list[str] | None = None) -> Engine:
+        """Optimizes a model file (.pt2, .onnx or Ember text IR) and builds an engine for `backend`.
+
+        `profiles` are shape profiles, each `NAME=MIN:OPT:MAX` ranges of the model's symbolic dims
+        joined by commas (`"s0=1:8:16,s1=16:128:512"`); a run whose sizes fit none is refused
+        unless `allow_rebuild` is set."""
+        text = ";".join(profiles or [])
+        handle = _lib.lib().ember_engine_compile_profiled(os.fsencode(model_path), backend.encode(), precision.encode(),
+                                                          text.encode())
         if not handle:
             raise EmberError(_lib.last_error())
         return cls(handle)
+
+    @property
+    def profiles(self) -> list[str]:
+        """The engine's shape profiles, as `Engine.compile` takes them; empty: any shape runs."""
+        text = _lib.lib().ember_engine_profiles(self._handle).decode()
+        return text.split(";") if text else []
+
+    @property
+    def allow_rebuild(self) -> bool:
+        """Whether runs with shapes outside every profile are served (planned on first use)
+        instead of refused. False unless set; not saved with the engine."""
+        return getattr(self, "_allow_rebuild", False)
+
+    @allow_rebuild.setter
+    def allow_rebuild(self, allow: bool) -> None:
+        _lib.check(_lib.lib().ember_engine_set_allow_rebuild(self._handle, 1 if allow else 0))
+        self._allow_rebuild = bool(allow)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Engine:

@@ -42,20 +42,25 @@ def eval_mode(model: torch.nn.Module):
             module.training = training
 
 
-def export(model, args: tuple, kwargs: dict, dynamic_batch: tuple[int, int] | None):
+def export(model, args: tuple, kwargs: dict, dynamic_batch: tuple[int, int] | None, dynamic_shapes=None):
     """The program `ember.compile` partitions, and the example inputs it was exported with (a batch of
-    1 becomes 2 with `dynamic_batch`). Raises EmberError when torch cannot capture the model."""
+    1 becomes 2 with `dynamic_batch`). `dynamic_shapes` (torch.export's spec, `Dim`s for any dim
+    of any input) goes to torch.export as it is. Raises EmberError when torch cannot capture the
+    model."""
+    if dynamic_batch is not None and dynamic_shapes is not None:
+        raise EmberError("pass dynamic_batch or dynamic_shapes, not both: dynamic_batch=(min, max) is a shorthand for "
+                         "a Dim('batch', min=min, max=max) on dim 0 of every input")
     if isinstance(model, torch.export.ExportedProgram):
-        if dynamic_batch is not None:
+        if dynamic_batch is not None or dynamic_shapes is not None:
             raise EmberError("an ExportedProgram keeps the dynamic shapes it was exported with; "
-                             "export it with a symbolic batch instead of passing dynamic_batch")
+                             "export it with symbolic dims instead of passing dynamic_batch or dynamic_shapes")
         return functional(model), args, kwargs
     if isinstance(model, torch.jit.ScriptModule):
         model = from_torchscript(model, args, kwargs)
     if not isinstance(model, torch.nn.Module):
         raise EmberError(f"ember.compile takes an nn.Module, an ExportedProgram or a TorchScript module, "
                          f"received {type(model).__name__}")
-    shapes = None
+    shapes = dynamic_shapes
     if dynamic_batch is not None:
         args, kwargs = batch_of_two(args, kwargs, dynamic_batch)
         shapes = batch_shapes(model, args, kwargs, dynamic_batch)
@@ -121,3 +126,17 @@ def batch_shapes(model: torch.nn.Module, args: tuple, kwargs: dict, dynamic_batc
         return tuple(pytree.tree_map(mark, tuple(args), is_leaf=lambda x: x is None))
     bound = inspect.signature(model.forward).bind(*args, **kwargs)
     return {name: pytree.tree_map(mark, value) for name, value in bound.arguments.items()}
+
+
+def symbol_ranges(program: torch.export.ExportedProgram) -> dict[str, tuple[int, int]]:
+    """The range torch.export recorded for each symbolic size of `program` (`s0` -> (1, 16)), for
+    the shape profiles of its engines; symbols without a finite range are left out."""
+    ranges = {}
+    for symbol, bounds in program.range_constraints.items():
+        try:
+            low, high = int(bounds.lower), int(bounds.upper)
+        except Exception:  # noqa: BLE001
+            continue  # int_oo: no largest size to build for
+        if 1 <= low <= high < 2 ** 62:
+            ranges[str(symbol)] = (low, high)
+    return ranges

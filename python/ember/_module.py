@@ -1,6 +1,7 @@
 """The modules `ember.compile` returns: the compiled model, and one engine standing in for a region."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import torch
@@ -53,9 +54,13 @@ class CompiledModule(torch.nn.Module):
         self.in_spec = program.call_spec.in_spec
         self.out_spec = program.call_spec.out_spec
         self.input_specs = input_specs(program)
+        self.symbol_places = symbol_places(program)
         self.batch = batch
         self.plan = plan
         self.missing_original = None if original is not None else "the original module is not available"
+        # Shapes outside the engines' profiles are the engines' to refuse, unless allowed here.
+        for engine in self.engines:
+            engine.allow_rebuild = bool(options.get("allow_rebuild", False))
         # Eval mode for this module only: the user's own module keeps the mode it was in.
         self.training = False
 
@@ -83,7 +88,14 @@ class CompiledModule(torch.nn.Module):
         for index, (value, expected) in enumerate(zip(flat, self.input_specs)):
             if expected is not None:
                 self._check(index, value, expected)
-        return pytree.tree_unflatten(list(self.graph_module(*flat)), self.out_spec)
+        try:
+            outputs = self.graph_module(*flat)
+        except EmberError as error:
+            note = symbol_note(str(error), self.symbol_places)
+            if not note:
+                raise
+            raise EmberError(f"{error} ({note})") from error
+        return pytree.tree_unflatten(list(outputs), self.out_spec)
 
     def _check(self, index: int, value, expected: InputSpec) -> None:
         def show(shape):
@@ -99,7 +111,8 @@ class CompiledModule(torch.nn.Module):
         fits = value.dim() == len(expected.shape) and all(
             e is None or e == d for d, e in zip(value.shape, expected.shape))
         symbolic = [d for d, e in zip(value.shape, expected.shape) if e is None]
-        in_range = self.batch is None or all(self.batch[0] <= d <= self.batch[1] for d in symbolic)
+        in_range = (self.batch is None or self.options.get("allow_rebuild", False)
+                    or all(self.batch[0] <= d <= self.batch[1] for d in symbolic))
         if not fits or not in_range:
             where = f" with batch in {self.batch[0]}..{self.batch[1]}" if self.batch and None in expected.shape else ""
             raise EmberError(f"input {index} has shape {show(tuple(value.shape))}, expected {show(expected.shape)}{where}")
@@ -205,3 +218,27 @@ def input_specs(program: torch.export.ExportedProgram) -> list[InputSpec | None]
     return [InputSpec(v.dtype, tuple(d if isinstance(d, int) else None for d in v.shape))
             if isinstance(v, torch.Tensor) else InputSpec(None, value=v)
             if isinstance(v, (int, float, bool, str)) else None for v in values]
+
+
+def symbol_places(program: torch.export.ExportedProgram) -> dict[str, str]:
+    """Where each of torch.export's symbols (`s23`) first appears among the flattened user
+    inputs (`dim 0 of input 0`), so that errors naming symbols can say what they are."""
+    users = {spec.arg.name for spec in program.graph_signature.input_specs
+             if spec.kind == torch.export.graph_signature.InputKind.USER_INPUT}
+    values = [n.meta.get("val") for n in program.graph.nodes if n.op == "placeholder" and n.name in users]
+    places: dict[str, str] = {}
+    for index, value in enumerate(values):
+        if isinstance(value, torch.Tensor):
+            for dim, size in enumerate(value.shape):
+                if not isinstance(size, int):
+                    places.setdefault(str(size.node.expr), f"dim {dim} of input {index}")
+    return places
+
+
+def symbol_note(message: str, places: dict[str, str]) -> str:
+    """`s23 is dim 0 of input 0, ...` for the symbols a shape-profile error names; empty for
+    other errors."""
+    if "shape profile" not in message:
+        return ""
+    named = sorted(set(re.findall(r"\b(s\d+)=", message)) & places.keys(), key=lambda s: int(s[1:]))
+    return ", ".join(f"{symbol} is {places[symbol]}" for symbol in named)

@@ -82,6 +82,23 @@ int ember_engine_run(const ember_engine *engine, const ember_tensor *inputs, int
  * "fp32". Returns NULL on failure (an unsupported op, a damaged file, an unknown backend). */
 ember_engine *ember_engine_compile(const char *model_path, const char *backend, const char *precision);
 
+/* ember_engine_compile with shape profiles: `profiles` lists them as NAME=MIN:OPT:MAX ranges of the
+ * model's symbolic input dims joined by commas, profiles separated by semicolons
+ * ("batch=1:8:16,seq=16:128:512;batch=1:1:1,seq=16:512:512"); NULL or "" for none. A run whose
+ * sizes fit no profile fails unless ember_engine_set_allow_rebuild allowed it. A symbol that is not
+ * a symbolic dim of the inputs, MIN <= OPT <= MAX broken, or a range outside the one torch.export
+ * recorded fails the compile. */
+ember_engine *ember_engine_compile_profiled(const char *model_path, const char *backend, const char *precision,
+                                            const char *profiles);
+
+/* The engine's shape profiles in the form ember_engine_compile_profiled takes ("" for none); the
+ * string lives as long as the engine. */
+const char *ember_engine_profiles(const ember_engine *engine);
+
+/* 1: runs with shapes outside every profile are served (each new shape planned or built on first
+ * use); 0 (the default): they fail, naming the profiles. Call it before running the engine. */
+int ember_engine_set_allow_rebuild(ember_engine *engine, int allow);
+
 /* Checks a backend and precision as ember_engine_compile would, without compiling anything. */
 int ember_check_options(const char *backend, const char *precision);
 

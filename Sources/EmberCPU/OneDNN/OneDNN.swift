@@ -31,8 +31,20 @@ public enum OneDNN {
     /// The library's status in this process, from the first load of `libraryPath`.
     public static let status: Status = {
         limitSpinning()
+        limitPrimitiveCache()
         return load(path: libraryPath)
     }()
+
+    /// The primitives oneDNN keeps in its own cache, where the user has not chosen. Ember's
+    /// kernels keep the primitives of their most recent shapes themselves (`PlanCacheCapacity`);
+    /// oneDNN's cache (1,024 by default) would keep those of every shape since, JIT code and all,
+    /// so an engine serving hundreds of shapes grew by tens of megabytes. 256 still lets a shape
+    /// that comes back after its plans were let go find most of its primitives there.
+    private static func limitPrimitiveCache() {
+        let environment = ProcessInfo.processInfo.environment
+        guard environment["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == nil, environment["DNNL_PRIMITIVE_CACHE_CAPACITY"] == nil else { return }
+        setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "256", 0)
+    }
 
     /// oneDNN's OpenMP threads spin at each barrier, by default for about 300,000 turns. That pays
     /// off only while every thread has a core to itself: where other work shares the cores

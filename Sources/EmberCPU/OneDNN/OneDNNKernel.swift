@@ -114,12 +114,12 @@ extension PlanBuilder {
 }
 
 /// A node run by oneDNN: a plan per concrete input shape, made on first use (at once when every
-/// shape is known and no weights are packed) and cached.
+/// shape is known and no weights are packed) and cached, the most recently used kept.
 final class OneDNNKernel: CPUKernel, @unchecked Sendable {
     private let builder: any PlanBuilder
     private let location: String
     private let lock = NSLock()
-    private var plans: [[[Int]?]: Plan] = [:]
+    private var plans = BoundedCache<[[Int]?], Plan>(capacity: PlanCacheCapacity.current)
 
     init(_ builder: any PlanBuilder, node: KernelNode) throws {
         self.builder = builder
@@ -236,7 +236,8 @@ final class OneDNNKernel: CPUKernel, @unchecked Sendable {
 /// One execution context's bound arguments for each plan it has run. Each entry keeps its plan
 /// alive, so no other plan can take its identity.
 final class BoundPlans {
-    private var arguments: [ObjectIdentifier: (plan: Plan, main: BoundArguments, reorder: BoundArguments?, staged: [BoundArguments])] = [:]
+    private var arguments = BoundedCache<ObjectIdentifier, (plan: Plan, main: BoundArguments, reorder: BoundArguments?, staged: [BoundArguments])>(
+        capacity: PlanCacheCapacity.current)
 
     func arguments(for plan: Plan) throws -> (main: BoundArguments, reorder: BoundArguments?, staged: [BoundArguments]) {
         if let bound = arguments[ObjectIdentifier(plan)] { return (bound.main, bound.reorder, bound.staged) }

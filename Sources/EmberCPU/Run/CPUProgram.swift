@@ -20,7 +20,8 @@ public final class CPUProgram: @unchecked Sendable {
     private let constantAddresses: [UnsafeMutableRawPointer]
     /// The address of constants with no elements, and of those only their kernels' copies hold.
     nonisolated(unsafe) private static let empty = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
-    private let plans = Locked<[[[Int]]: MemoryPlan?]>([:])
+    /// Memory plans by input shapes, the most recently used kept (nil: shapes depend on data).
+    private let plans: Locked<BoundedCache<[[Int]], MemoryPlan?>>
     private let idle = Locked<[ExecutionContext]>([])
 
     /// Builds kernels for every node of `graph`. Nodes whose op is in `fallbackOps` run on the last
@@ -28,10 +29,12 @@ public final class CPUProgram: @unchecked Sendable {
     /// its own is let go as soon as it is packed, so the program never holds it twice: pass the
     /// graph with `consume` for its memory to go. `packed` has the packed copy of each of the
     /// graph's held constants (from an engine file), which kernels take as they are.
+    /// `planCapacity` is how many input shapes keep their memory plan ready.
     public init(
         _ graph: consuming Graph, providers: [any CPUKernelProvider], fallbackOps: Set<String> = [],
-        packed: [ValueID: PackedConstant] = [:]
+        packed: [ValueID: PackedConstant] = [:], planCapacity: Int = PlanCacheCapacity.current
     ) throws {
+        plans = Locked(BoundedCache(capacity: planCapacity))
         var graph = consume graph
         partition = try Partition(graph, providers: providers, fallbackOps: fallbackOps)
         let ids = (graph.constantIDs + graph.heldConstants).sorted()
@@ -126,6 +129,9 @@ public final class CPUProgram: @unchecked Sendable {
 
     /// The arena bytes a run with these input shapes uses, or nil when its shapes depend on data.
     public func arenaSize(for inputShapes: [[Int]]) throws -> Int? { try plan(for: inputShapes)?.arenaSize }
+
+    /// How many input shapes have a memory plan ready now (at most the capacity it was built with).
+    public var cachedPlanCount: Int { plans.withLock { $0.count } }
 
     // MARK: Running
 
