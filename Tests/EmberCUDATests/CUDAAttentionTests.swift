@@ -11,7 +11,7 @@ import Testing
         try Attention(attributes: Attributes(op: Attention.name, entries))
     }
 
-    func plan(_ op: Attention, _ inputs: [CUDATensorType?], outputs: [CUDATensorType]? = nil) throws -> Result<CUDAKernelPlan, Unsupported> {
+    func plan(_ op: Attention, _ inputs: [CUDATensorType?], outputs: [CUDATensorType]? = nil) throws -> Result<CUDAKernelPlan, EmberError> {
         let node = try outputs.map { CUDANode(op: op, name: "attn", inputs: inputs, outputs: $0) }
             ?? CUDANode(op: op, name: "attn", inputs: inputs)
         return CUDAKernelPlan.plan(node, multiprocessors: 132)

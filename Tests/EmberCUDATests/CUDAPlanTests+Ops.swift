@@ -14,7 +14,7 @@ import Testing
         return node
     }
 
-    func plan(_ op: any Operator, _ inputs: [CUDATensorType?], constants: [Tensor?]? = nil, layout: CUDALayout = .rowMajor) throws -> Result<CUDAKernelPlan, Unsupported> {
+    func plan(_ op: any Operator, _ inputs: [CUDATensorType?], constants: [Tensor?]? = nil, layout: CUDALayout = .rowMajor) throws -> Result<CUDAKernelPlan, EmberError> {
         CUDAKernelPlan.plan(try node(op, inputs, constants: constants, layout: layout), multiprocessors: 132)
     }
 

@@ -6,11 +6,11 @@ import Testing
 /// What the provider decides without a device: which nodes run, why others do not, and the
 /// shape of the code it writes.
 @Suite struct CUDAPlanTests: PlanReading {
-    func plan(_ op: any Operator, _ inputs: [CUDATensorType?], constants: [Tensor?]? = nil) throws -> Result<CUDAKernelPlan, Unsupported> {
+    func plan(_ op: any Operator, _ inputs: [CUDATensorType?], constants: [Tensor?]? = nil) throws -> Result<CUDAKernelPlan, EmberError> {
         CUDAKernelPlan.plan(try CUDANode(op: op, name: "n", inputs: inputs, constants: constants), multiprocessors: 132)
     }
 
-    func source(_ r: Result<CUDAKernelPlan, Unsupported>) -> String? { kernel(r)?.source }
+    func source(_ r: Result<CUDAKernelPlan, EmberError>) -> String? { kernel(r)?.source }
 
     @Test func sameShapeInputsReadAtTheOutputIndex() throws {
         // 15 elements: no whole 16-byte groups, so one element per step, no coordinates.
@@ -102,13 +102,13 @@ import Testing
 protocol PlanReading {}
 
 extension PlanReading {
-    func kernel(_ r: Result<CUDAKernelPlan, Unsupported>) -> CUDAGeneratedKernel? {
+    func kernel(_ r: Result<CUDAKernelPlan, EmberError>) -> CUDAGeneratedKernel? {
         if case .success(.generated(let k)) = r { return k }
         return nil
     }
 
-    func reason(_ r: Result<CUDAKernelPlan, Unsupported>) -> String? {
-        if case .failure(let why) = r { return why.reason }
+    func reason(_ r: Result<CUDAKernelPlan, EmberError>) -> String? {
+        if case .failure(let why) = r { return why.message }
         return nil
     }
 }

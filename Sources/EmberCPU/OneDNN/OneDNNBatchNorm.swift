@@ -37,8 +37,8 @@ struct BatchNormBuilder: PlanBuilder {
 
     func plan(_ runShapes: [[Int]?]) throws -> Plan {
         let shapes = concreteShapes(runShapes, node)
-        guard let xs = shapes[0], xs.count >= 2 else { throw Unsupported("batch_norm needs X of rank 2 or more") }
-        for i in 1...4 where shapes[i] != [xs[1]] { throw Unsupported("batch_norm parameter \(i) of shape \(shapes[i] ?? []), expected [\(xs[1])]") }
+        guard let xs = shapes[0], xs.count >= 2 else { throw EmberError(.unsupported, "batch_norm needs X of rank 2 or more") }
+        for i in 1...4 where shapes[i] != [xs[1]] { throw EmberError(.unsupported, "batch_norm parameter \(i) of shape \(shapes[i] ?? []), expected [\(xs[1])]") }
         var data = try MemoryDesc.make(xs, node.inputLayouts[0])
         var dst = try MemoryDesc.make(xs, node.outputLayouts[0])
         if let folded {
@@ -64,7 +64,7 @@ struct BatchNormBuilder: PlanBuilder {
                 Binding(arg: DNNL_ARG_ATTR_MULTIPLE_POST_OP_BASE | DNNL_ARG_SRC_1, desc: channel, source: .buffer(shift)),
             ], reorder: reorder)
         }
-        guard MemoryDesc.equal(data, dst) else { throw Unsupported("batch_norm with computed parameters between layouts") }
+        guard MemoryDesc.equal(data, dst) else { throw EmberError(.unsupported, "batch_norm with computed parameters between layouts") }
         let flags = dnnl_use_global_stats.rawValue | dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
         var desc = dnnl_batch_normalization_desc_t()
         try OneDNN.check(

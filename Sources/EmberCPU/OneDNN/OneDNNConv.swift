@@ -23,7 +23,7 @@ struct ConvBuilder: PlanBuilder {
         window = try Window(conv.attributes)
         group = try conv.attributes.int("group", default: 1)
         outputPadding = conv is ConvTranspose ? try conv.attributes.ints("output_padding") ?? [] : nil
-        guard let x = epilogue.operands[0], let w = epilogue.operands[1] else { throw Unsupported("conv without X or W") }
+        guard let x = epilogue.operands[0], let w = epilogue.operands[1] else { throw EmberError(.unsupported, "conv without X or W") }
         (self.x, self.w) = (x, w)
         b = epilogue.operands.count > 2 ? epilogue.operands[2] : nil
         postOps = epilogue.postOps
@@ -59,7 +59,7 @@ struct ConvBuilder: PlanBuilder {
     private func plan(_ runShapes: [[Int]?], winograd: Bool) throws -> Plan {
         let shapes = concreteShapes(runShapes, node)
         guard let xs = shapes[x], let ws = shapes[w], xs.count >= 3, ws.count == xs.count else {
-            throw Unsupported("conv needs X and W of the same rank >= 3")
+            throw EmberError(.unsupported, "conv needs X and W of the same rank >= 3")
         }
         let spatial = xs.count - 2
         let kernel = Array(ws.dropFirst(2))
@@ -67,7 +67,7 @@ struct ConvBuilder: PlanBuilder {
         // conv's W is [M, C/group, k...]; conv_transpose's [C, M/group, k...].
         let m = outputPadding == nil ? ws[0] : ws[1] * group
         guard c % group == 0, m % group == 0, outputPadding == nil ? ws[1] * group == c : ws[0] == c else {
-            throw Unsupported("X with \(c) channels and W \(ws) do not split into \(group) groups")
+            throw EmberError(.unsupported, "X with \(c) channels and W \(ws) do not split into \(group) groups")
         }
         let geometry = try outputPadding.map { try transposedGeometry(Array(xs.dropFirst(2)), kernel, $0) }
             ?? window.resolve(input: Array(xs.dropFirst(2)), kernel: kernel)
@@ -181,17 +181,17 @@ struct ConvBuilder: PlanBuilder {
         let extra = outputPadding.isEmpty ? Array(repeating: 0, count: n) : outputPadding
         var begin = Array(repeating: 0, count: n), end = begin
         if window.autoPad == "NOTSET", !window.pads.isEmpty {
-            guard window.pads.count == 2 * n else { throw Unsupported("pads \(window.pads) for \(n) spatial dims") }
+            guard window.pads.count == 2 * n else { throw EmberError(.unsupported, "pads \(window.pads) for \(n) spatial dims") }
             begin = Array(window.pads.prefix(n))
             end = Array(window.pads.suffix(n))
         }
-        guard strides.count == n, dilations.count == n, extra.count == n else { throw Unsupported("window attributes do not match \(n) spatial dims") }
+        guard strides.count == n, dilations.count == n, extra.count == n else { throw EmberError(.unsupported, "window attributes do not match \(n) spatial dims") }
         var output: [Int] = []
         for i in 0..<n {
             let span = (kernel[i] - 1) * dilations[i] + 1
             output.append(strides[i] * (input[i] - 1) + extra[i] + span - begin[i] - end[i])
         }
-        guard output.allSatisfy({ $0 > 0 }) else { throw Unsupported("pads leave no output") }
+        guard output.allSatisfy({ $0 > 0 }) else { throw EmberError(.unsupported, "pads leave no output") }
         return (output, begin, zip(end, extra).map { $0 - $1 }, Array(repeating: false, count: n))
     }
 }

@@ -14,7 +14,7 @@ struct EltwiseBuilder: PlanBuilder {
     }
 
     func plan(_ shapes: [[Int]?]) throws -> Plan {
-        guard let xs = shapes[0] else { throw Unsupported("\(node.op.name) of unknown shape") }
+        guard let xs = shapes[0] else { throw EmberError(.unsupported, "\(node.op.name) of unknown shape") }
         var src = try MemoryDesc.make(xs, node.inputLayouts[0])
         let attributes = try PrimitiveAttributes()
         let first = operations[0]
@@ -64,22 +64,22 @@ struct BinaryBuilder: PlanBuilder {
 
     func plan(_ runShapes: [[Int]?]) throws -> Plan {
         let shapes = concreteShapes(runShapes, node)
-        guard let s0 = shapes[0], let s1 = shapes[1] else { throw Unsupported("\(node.op.name) of unknown shapes") }
+        guard let s0 = shapes[0], let s1 = shapes[1] else { throw EmberError(.unsupported, "\(node.op.name) of unknown shapes") }
         let rank = max(s0.count, s1.count)
         let p0 = Array(repeating: 1, count: rank - s0.count) + s0
         let p1 = Array(repeating: 1, count: rank - s1.count) + s1
         let output = zip(p0, p1).map { max($0, $1) }
         var (first, second) = (0, 1)
         if p0 != output {
-            guard commutative, p1 == output else { throw Unsupported("\(node.op.name) whose first operand \(s0) is broadcast") }
+            guard commutative, p1 == output else { throw EmberError(.unsupported, "\(node.op.name) whose first operand \(s0) is broadcast") }
             (first, second) = (1, 0)
         }
         let (pf, ps) = first == 0 ? (p0, p1) : (p1, p0)
         func source(_ i: Int) -> Source { constants[i].map { .buffer($0) } ?? .input(i) }
-        guard zip(ps, output).allSatisfy({ $0 == 1 || $0 == $1 }) else { throw Unsupported("\(s0) and \(s1) do not broadcast") }
+        guard zip(ps, output).allSatisfy({ $0 == 1 || $0 == $1 }) else { throw EmberError(.unsupported, "\(s0) and \(s1) do not broadcast") }
         var src0 = try MemoryDesc.make(pf, node.inputLayouts[first])
         let secondLayout = node.inputLayouts[second]
-        if secondLayout != .plain, ps != output { throw Unsupported("a broadcast operand in \(secondLayout)") }
+        if secondLayout != .plain, ps != output { throw EmberError(.unsupported, "a broadcast operand in \(secondLayout)") }
         var src1 = try MemoryDesc.make(ps, secondLayout)
         var secondSource = source(second)
         if let constant = constants[second], let blocked = try blockedOperand(constant, ps, like: node.inputLayouts[first], plain: src1) {

@@ -11,8 +11,8 @@ struct Eltwise: Sendable {
     /// The eltwise operations that compute the unary `op` (reading its first operand), or why
     /// there are none. `others` are the op's operands after the first (clip's bounds, pow's
     /// exponent).
-    static func of(_ op: any Operator, others: [Operand]) -> Result<[Eltwise], Unsupported> {
-        func one(_ a: dnnl_alg_kind_t, _ alpha: Double = 0, _ beta: Double = 0) -> Result<[Eltwise], Unsupported> {
+    static func of(_ op: any Operator, others: [Operand]) -> Result<[Eltwise], EmberError> {
+        func one(_ a: dnnl_alg_kind_t, _ alpha: Double = 0, _ beta: Double = 0) -> Result<[Eltwise], EmberError> {
             .success([Eltwise(algorithm: a, alpha: Float(alpha), beta: Float(beta))])
         }
         switch op {
@@ -41,33 +41,28 @@ struct Eltwise: Sendable {
             for (i, operand) in others.prefix(2).enumerated() {
                 switch operand {
                 case .absent: continue
-                case .computed: return .failure(Unsupported("clip with a bound that is not a constant"))
+                case .computed: return .failure(EmberError(.unsupported, "clip with a bound that is not a constant"))
                 case .constant(let bound):
-                    guard bound.count == 1 else { return .failure(Unsupported("clip bound of shape \(bound.shape), expected a scalar")) }
+                    guard bound.count == 1 else { return .failure(EmberError(.unsupported, "clip bound of shape \(bound.shape), expected a scalar")) }
                     bounds[i] = bound.doubles()[0]
                 }
             }
             return one(dnnl_eltwise_clip, bounds[0], bounds[1])
         case is Pow:
             guard case .constant(let exponent)? = others.first, exponent.count == 1 else {
-                return .failure(Unsupported("pow with an exponent that is not a constant scalar"))
+                return .failure(EmberError(.unsupported, "pow with an exponent that is not a constant scalar"))
             }
             let p = exponent.doubles()[0]
             return p == 2 ? one(dnnl_eltwise_square) : one(dnnl_eltwise_pow, 1, p)
         case is Softplus:
             // oneDNN 2.6's soft_relu cancels catastrophically for negative inputs.
-            return .failure(Unsupported("softplus: oneDNN's soft_relu is inaccurate below 0"))
+            return .failure(EmberError(.unsupported, "softplus: oneDNN's soft_relu is inaccurate below 0"))
         default:
-            return .failure(Unsupported("\(op.name) has no oneDNN eltwise form"))
+            return .failure(EmberError(.unsupported, "\(op.name) has no oneDNN eltwise form"))
         }
     }
 }
 
-/// Why oneDNN does not run something, as shown in the partition report.
-struct Unsupported: Error {
-    var reason: String
-    init(_ reason: String) { self.reason = reason }
-}
 
 /// An operand of a node or fused step as a kernel builder sees it.
 enum Operand {

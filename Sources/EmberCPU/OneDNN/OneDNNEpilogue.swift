@@ -41,13 +41,13 @@ struct Epilogue {
             anchor.name, types: operands.map { $0.flatMap { node.inputTypes[$0] } },
             constants: operands.map { $0.flatMap { node.constants[$0] } })
         guard let anchorOutput = try? anchor.inferTypes(anchorInputs, outputCount: 1).first?.shape, anchorOutput == output else {
-            throw Unsupported("the epilogue broadcasts the \(anchor.name) result to a larger shape")
+            throw EmberError(.unsupported, "the epilogue broadcasts the \(anchor.name) result to a larger shape")
         }
         for k in 1..<steps.count {
             let step = steps[k]
             let chain = step.operands.firstIndex { $0 == .step(k - 1) }
             guard let chain, step.operands.filter({ if case .step = $0 { true } else { false } }).count == 1 else {
-                throw Unsupported("step \(k) (\(step.op.name)) does not read only the previous step's result")
+                throw EmberError(.unsupported, "step \(k) (\(step.op.name)) does not read only the previous step's result")
             }
             let others: [(Int, Operand)] = step.operands.enumerated().compactMap { position, operand in
                 guard position != chain else { return nil }
@@ -59,10 +59,10 @@ struct Epilogue {
                 let (input, operand) = others[0]
                 postOps += try Self.arithmetic(step.op, chainFirst: chain == 0, input: input, operand, output: output, k: k)
             default:
-                guard chain == 0 else { throw Unsupported("step \(k) (\(step.op.name)) reads the result as a later operand") }
+                guard chain == 0 else { throw EmberError(.unsupported, "step \(k) (\(step.op.name)) reads the result as a later operand") }
                 switch Eltwise.of(step.op, others: others.map(\.1)) {
                 case .success(let ops): postOps += ops.map { .eltwise($0) }
-                case .failure(let error): throw Unsupported("step \(k): \(error.reason)")
+                case .failure(let error): throw EmberError(.unsupported, "step \(k): \(error.message)")
                 }
             }
         }
@@ -84,21 +84,21 @@ struct Epilogue {
             case (is Sub, true): return [linear(1, -v)]
             case (is Sub, false): return [linear(-1, v)]
             case (is Div, true): return [linear(1 / v, 0)]
-            default: throw Unsupported("step \(k) divides by the result")
+            default: throw EmberError(.unsupported, "step \(k) divides by the result")
             }
         }
         var type: TensorType?
         switch operand {
         case .constant(let c): type = c.type
         case .computed(let t): type = t
-        case .absent: throw Unsupported("step \(k) (\(op.name)) has an absent operand")
+        case .absent: throw EmberError(.unsupported, "step \(k) (\(op.name)) has an absent operand")
         }
         guard let shape = type?.shape, let output, shape.count <= output.count else {
-            throw Unsupported("step \(k) (\(op.name)) has an operand of unknown shape or higher rank")
+            throw EmberError(.unsupported, "step \(k) (\(op.name)) has an operand of unknown shape or higher rank")
         }
         let padded = Array(repeating: Dim.known(1), count: output.count - shape.count) + shape
         guard zip(padded, output).allSatisfy({ $0 == .known(1) || $0 == $1 }) else {
-            throw Unsupported("step \(k) (\(op.name)) has an operand \(type!) that does not broadcast to the output")
+            throw EmberError(.unsupported, "step \(k) (\(op.name)) has an operand \(type!) that does not broadcast to the output")
         }
         let full = padded == output
         switch (op, chainFirst) {
@@ -107,7 +107,7 @@ struct Epilogue {
         case (is Sub, false): return [negate, full ? .sum(scale: 1, input: input) : .binary(dnnl_binary_add, input: input)]
         case (is Mul, _): return [.binary(dnnl_binary_mul, input: input)]
         case (is Div, true): return [.binary(dnnl_binary_div, input: input)]
-        default: throw Unsupported("step \(k) divides by the result")
+        default: throw EmberError(.unsupported, "step \(k) divides by the result")
         }
     }
 }

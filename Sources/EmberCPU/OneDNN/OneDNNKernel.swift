@@ -173,8 +173,8 @@ final class OneDNNKernel: CPUKernel, @unchecked Sendable {
             return plan
         } catch let error as EmberError {
             throw error.located(location)
-        } catch let error as Unsupported {
-            throw EmberError(.unsupported, "[onednn] \(error.reason)", at: location)
+        } catch let error as EmberError where error.code == .unsupported {
+            throw EmberError(.unsupported, "[onednn] \(error.message)", at: location)
         }
     }
 

@@ -27,8 +27,8 @@ public struct OneDNNKernels: CPUKernelProvider {
         do {
             _ = try Self.kind(node)
             return .supported
-        } catch let error as Unsupported {
-            return .unsupported(error.reason)
+        } catch let error as EmberError where error.code == .unsupported {
+            return .unsupported(error.message)
         } catch {
             return .unsupported("\(error)")
         }
@@ -82,8 +82,8 @@ public struct OneDNNKernels: CPUKernelProvider {
         let kind: Kind
         do {
             kind = try Self.kind(node)
-        } catch let error as Unsupported {
-            throw EmberError(.unsupported, "[onednn] \(error.reason)", at: node.location)
+        } catch let error as EmberError where error.code == .unsupported {
+            throw EmberError(.unsupported, "[onednn] \(error.message)", at: node.location)
         }
         let builder: any PlanBuilder
         do {
@@ -95,8 +95,8 @@ public struct OneDNNKernels: CPUKernelProvider {
             case .binary: builder = BinaryBuilder(node)
             case .batchNorm(let epsilon): builder = BatchNormBuilder(node, epsilon: epsilon)
             }
-        } catch let error as Unsupported {
-            throw EmberError(.unsupported, "[onednn] \(error.reason)", at: node.location)
+        } catch let error as EmberError where error.code == .unsupported {
+            throw EmberError(.unsupported, "[onednn] \(error.message)", at: node.location)
         }
         return try OneDNNKernel(builder, node: node)
     }
@@ -123,8 +123,8 @@ public struct OneDNNKernels: CPUKernelProvider {
         do {
             _ = try kind(node, whereAvailable: true)
             return .supported
-        } catch let error as Unsupported {
-            return .unsupported(error.reason)
+        } catch let error as EmberError where error.code == .unsupported {
+            return .unsupported(error.message)
         } catch {
             return .unsupported("\(error)")
         }
@@ -132,7 +132,7 @@ public struct OneDNNKernels: CPUKernelProvider {
 
     /// What oneDNN does with `node`, or why it does not run it.
     static func kind(_ node: KernelNode, whereAvailable: Bool = false) throws -> Kind {
-        guard whereAvailable || OneDNN.status.isAvailable else { throw Unsupported("\(OneDNN.status)") }
+        guard whereAvailable || OneDNN.status.isAvailable else { throw EmberError(.unsupported, "\(OneDNN.status)") }
         let op = node.op
         let families: [any Operator.Type] = [
             FusedEpilogue.self, Conv.self, ConvTranspose.self, Gemm.self, MatMul.self, Linear.self, MaxPool.self, AveragePool.self, GlobalMaxPool.self,
@@ -140,16 +140,16 @@ public struct OneDNNKernels: CPUKernelProvider {
         ]
         let eltwise = Eltwise.of(op, others: [])
         if case .failure = eltwise, !families.contains(where: { $0 == Swift.type(of: op) }) {
-            throw Unsupported("no oneDNN kernel for \(op.name)")
+            throw EmberError(.unsupported, "no oneDNN kernel for \(op.name)")
         }
         for case let type? in node.inputTypes where type.dtype != .f32 {
-            throw Unsupported("input of \(type.dtype); oneDNN kernels run f32")
+            throw EmberError(.unsupported, "input of \(type.dtype); oneDNN kernels run f32")
         }
         guard node.outputTypes.count == 1, node.outputTypes[0].dtype == .f32 else {
-            throw Unsupported("expected one f32 output")
+            throw EmberError(.unsupported, "expected one f32 output")
         }
         for case let type? in node.inputTypes + node.outputTypes where (type.rank ?? 0) > Int(DNNL_MAX_NDIMS) {
-            throw Unsupported("rank above \(DNNL_MAX_NDIMS)")
+            throw EmberError(.unsupported, "rank above \(DNNL_MAX_NDIMS)")
         }
         switch op {
         case is FusedEpilogue, is Conv, is ConvTranspose, is Gemm, is MatMul, is Linear:
@@ -157,33 +157,33 @@ public struct OneDNNKernels: CPUKernelProvider {
             switch epilogue.anchor {
             case let transposed as ConvTranspose:
                 let attributes = transposed.attributes
-                if try !(attributes.ints("output_shape") ?? []).isEmpty { throw Unsupported("conv_transpose with output_shape") }
+                if try !(attributes.ints("output_shape") ?? []).isEmpty { throw EmberError(.unsupported, "conv_transpose with output_shape") }
                 if try !["NOTSET", "VALID"].contains(attributes.string("auto_pad", default: "NOTSET")) {
-                    throw Unsupported("conv_transpose with auto_pad SAME_UPPER or SAME_LOWER")
+                    throw EmberError(.unsupported, "conv_transpose with auto_pad SAME_UPPER or SAME_LOWER")
                 }
                 if let rank = epilogue.operands[0].flatMap({ node.inputTypes[$0]?.rank }), !(3...5).contains(rank) {
-                    throw Unsupported("conv_transpose of rank \(rank); oneDNN runs 1-D to 3-D convolutions")
+                    throw EmberError(.unsupported, "conv_transpose of rank \(rank); oneDNN runs 1-D to 3-D convolutions")
                 }
                 return .conv(epilogue)
             case is Conv:
                 if let rank = epilogue.operands[0].flatMap({ node.inputTypes[$0]?.rank }), !(3...5).contains(rank) {
-                    throw Unsupported("conv of rank \(rank); oneDNN runs 1-D to 3-D convolutions")
+                    throw EmberError(.unsupported, "conv of rank \(rank); oneDNN runs 1-D to 3-D convolutions")
                 }
                 return .conv(epilogue)
             case let gemm as Gemm:
                 if epilogue.operands.count > 2, let c = epilogue.operands[2], gemm.beta != 0, gemm.beta != 1, node.constants[c] == nil {
-                    throw Unsupported("gemm with beta \(gemm.beta) and a computed C")
+                    throw EmberError(.unsupported, "gemm with beta \(gemm.beta) and a computed C")
                 }
                 return .matmul(epilogue)
             case is MatMul, is Linear:
                 return .matmul(epilogue)
             default:
-                throw Unsupported("fused_epilogue anchored on \(epilogue.anchor.name); oneDNN fuses conv, conv_transpose, gemm, matmul and linear")
+                throw EmberError(.unsupported, "fused_epilogue anchored on \(epilogue.anchor.name); oneDNN fuses conv, conv_transpose, gemm, matmul and linear")
             }
         case is MaxPool, is AveragePool, is GlobalMaxPool, is GlobalAveragePool:
-            if let rank = node.inputTypes[0]?.rank, !(3...5).contains(rank) { throw Unsupported("pooling of rank \(rank)") }
+            if let rank = node.inputTypes[0]?.rank, !(3...5).contains(rank) { throw EmberError(.unsupported, "pooling of rank \(rank)") }
             if let pool = op as? AveragePool, pool.countIncludePad, try op.attributes.bool("ceil_mode", default: false) {
-                throw Unsupported("average_pool with both count_include_pad and ceil_mode")
+                throw EmberError(.unsupported, "average_pool with both count_include_pad and ceil_mode")
             }
             return .pool
         case _ where op is BatchNorm || op is Clip || op.traits.contains(.elementwise):
@@ -192,11 +192,11 @@ public struct OneDNNKernels: CPUKernelProvider {
             guard let rank = node.outputTypes[0].rank, (3...5).contains(rank), node.outputTypes[0].shape?.count == rank,
                 node.outputTypes[0].knownShape.map({ !$0.contains(0) }) ?? true
             else {
-                throw Unsupported("\(op.name) outside an image-like (rank 3 to 5, non-empty) tensor")
+                throw EmberError(.unsupported, "\(op.name) outside an image-like (rank 3 to 5, non-empty) tensor")
             }
             return try elementwiseKind(node)
         default:
-            throw Unsupported("no oneDNN kernel for \(op.name)")
+            throw EmberError(.unsupported, "no oneDNN kernel for \(op.name)")
         }
     }
 
@@ -205,15 +205,15 @@ public struct OneDNNKernels: CPUKernelProvider {
         let op = node.op
         switch op {
         case is Add, is Sub, is Mul, is Div:
-            guard let output = node.outputTypes[0].shape else { throw Unsupported("\(op.name) of unknown shape") }
+            guard let output = node.outputTypes[0].shape else { throw EmberError(.unsupported, "\(op.name) of unknown shape") }
             let shapes = node.inputTypes.map { $0?.shape }
             let commutative = op is Add || op is Mul
             guard shapes[0] == output || commutative && shapes[1] == output else {
-                throw Unsupported("\(op.name) whose first operand is broadcast to the output")
+                throw EmberError(.unsupported, "\(op.name) whose first operand is broadcast to the output")
             }
             return .binary
         case let bn as BatchNorm:
-            guard node.inputTypes.count == 5, node.inputTypes.allSatisfy({ $0 != nil }) else { throw Unsupported("batch_norm without its 5 inputs") }
+            guard node.inputTypes.count == 5, node.inputTypes.allSatisfy({ $0 != nil }) else { throw EmberError(.unsupported, "batch_norm without its 5 inputs") }
             return .batchNorm(epsilon: bn.epsilon)
         default:
             let others: [Operand] = node.inputTypes.indices.dropFirst().map { i in

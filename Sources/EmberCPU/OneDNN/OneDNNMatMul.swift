@@ -25,7 +25,7 @@ struct MatMulBuilder: PlanBuilder {
 
     init(_ node: KernelNode, _ epilogue: Epilogue) throws {
         self.node = node
-        guard let a = epilogue.operands[0], let b = epilogue.operands[1] else { throw Unsupported("a matrix product without two operands") }
+        guard let a = epilogue.operands[0], let b = epilogue.operands[1] else { throw EmberError(.unsupported, "a matrix product without two operands") }
         (self.a, self.b) = (a, b)
         let third = epilogue.operands.count > 2 ? epilogue.operands[2] : nil
         var postOps = epilogue.postOps
@@ -35,7 +35,7 @@ struct MatMulBuilder: PlanBuilder {
             kind = .gemm(alpha: Float(gemm.alpha), beta: Float(gemm.beta), transA: gemm.transA, transB: gemm.transB)
             alpha = Float(gemm.alpha)
             if let c = third, gemm.beta != 0 {
-                guard gemm.beta == 1 || node.constants[c] != nil else { throw Unsupported("gemm with beta \(gemm.beta) and a computed C") }
+                guard gemm.beta == 1 || node.constants[c] != nil else { throw EmberError(.unsupported, "gemm with beta \(gemm.beta) and a computed C") }
                 if gemm.beta != 1 { scaled = (c, Float(gemm.beta)) }
                 if gemm.alpha == 1 {
                     bias = c
@@ -82,14 +82,14 @@ struct MatMulBuilder: PlanBuilder {
         func rowMajor(_ dims: [Int]) -> [Int] { Tensor.strides(of: dims) }
         switch kind {
         case .linear:
-            guard let k = sa.last, sb.count == 2, sb[0] == k else { throw Unsupported("linear of \(sa) and \(sb)") }
+            guard let k = sa.last, sb.count == 2, sb[0] == k else { throw EmberError(.unsupported, "linear of \(sa) and \(sb)") }
             let m = sa.dropLast().reduce(1, *)
             return Geometry(src: [m, k], srcStrides: [k, 1], weights: sb, weightStrides: [sb[1], 1], dst: [m, sb[1]], output: sa.dropLast() + [sb[1]])
         case .gemm(_, _, let transA, let transB):
-            guard sa.count == 2, sb.count == 2 else { throw Unsupported("gemm of \(sa) and \(sb)") }
+            guard sa.count == 2, sb.count == 2 else { throw EmberError(.unsupported, "gemm of \(sa) and \(sb)") }
             let (m, k) = transA ? (sa[1], sa[0]) : (sa[0], sa[1])
             let (kb, n) = transB ? (sb[1], sb[0]) : (sb[0], sb[1])
-            guard k == kb else { throw Unsupported("gemm inner dims differ: \(sa), \(sb)") }
+            guard k == kb else { throw EmberError(.unsupported, "gemm inner dims differ: \(sa), \(sb)") }
             return Geometry(
                 src: [m, k], srcStrides: transA ? [1, m] : [k, 1], weights: [k, n], weightStrides: transB ? [1, k] : [n, 1],
                 dst: [m, n], output: [m, n])
@@ -97,14 +97,14 @@ struct MatMulBuilder: PlanBuilder {
             let pa = sa.count == 1 ? [1] + sa : sa
             let pb = sb.count == 1 ? sb + [1] : sb
             let (m, k, kb, n) = (pa[pa.count - 2], pa[pa.count - 1], pb[pb.count - 2], pb[pb.count - 1])
-            guard k == kb else { throw Unsupported("matmul inner dims differ: \(sa), \(sb)") }
+            guard k == kb else { throw EmberError(.unsupported, "matmul inner dims differ: \(sa), \(sb)") }
             let batchA = Array(pa.dropLast(2)), batchB = Array(pb.dropLast(2))
             let rank = max(batchA.count, batchB.count)
             let ba = Array(repeating: 1, count: rank - batchA.count) + batchA
             let bb = Array(repeating: 1, count: rank - batchB.count) + batchB
             var batch: [Int] = []
             for (x, y) in zip(ba, bb) {
-                guard x == y || x == 1 || y == 1 else { throw Unsupported("matmul batch dims \(batchA) and \(batchB) do not broadcast") }
+                guard x == y || x == 1 || y == 1 else { throw EmberError(.unsupported, "matmul batch dims \(batchA) and \(batchB) do not broadcast") }
                 batch.append(x == 1 ? y : x)
             }
             var output = batch
@@ -121,7 +121,7 @@ struct MatMulBuilder: PlanBuilder {
 
     func plan(_ runShapes: [[Int]?]) throws -> Plan {
         let shapes = concreteShapes(runShapes, node)
-        guard let sa = shapes[a], let sb = shapes[b], !sa.isEmpty, !sb.isEmpty else { throw Unsupported("matrix product operands of unknown shape") }
+        guard let sa = shapes[a], let sb = shapes[b], !sa.isEmpty, !sb.isEmpty else { throw EmberError(.unsupported, "matrix product operands of unknown shape") }
         let g = try geometry(sa, sb)
         var src = try MemoryDesc.strided(g.src, g.srcStrides)
         let plainWeights = try MemoryDesc.strided(g.weights, g.weightStrides)
@@ -131,19 +131,19 @@ struct MatMulBuilder: PlanBuilder {
         // Epilogue operands, padded to the output's rank, as dims of the primitive's dst.
         let fold: ([Int]) throws -> [Int] = { p in
             if g.dst == g.output { return p }
-            guard sb.count >= 2, let last = p.last else { throw Unsupported("an epilogue operand on a matmul with a 1-D second operand") }
+            guard sb.count >= 2, let last = p.last else { throw EmberError(.unsupported, "an epilogue operand on a matmul with a 1-D second operand") }
             let lead = Array(p.dropLast())
             guard g.dst.count == 2 else { return lead + [1, last] }
             if lead.allSatisfy({ $0 == 1 }) { return [1, last] }
             if lead == Array(g.output.dropLast()) { return [g.dst[0], last] }
-            throw Unsupported("an epilogue operand of shape \(p) on the flattened product \(g.dst)")
+            throw EmberError(.unsupported, "an epilogue operand of shape \(p) on the flattened product \(g.dst)")
         }
         var biasDesc: dnnl_memory_desc_t?
         if let bias {
-            guard let shape = shapes[bias], shape.count <= 2 else { throw Unsupported("bias of unknown shape or rank > 2") }
+            guard let shape = shapes[bias], shape.count <= 2 else { throw EmberError(.unsupported, "bias of unknown shape or rank > 2") }
             let padded = Array(repeating: 1, count: 2 - shape.count) + shape
             guard g.dst.count == 2, zip(padded, g.dst).allSatisfy({ $0 == 1 || $0 == $1 }) else {
-                throw Unsupported("bias of shape \(shape) does not broadcast to \(g.dst)")
+                throw EmberError(.unsupported, "bias of shape \(shape) does not broadcast to \(g.dst)")
             }
             biasDesc = try MemoryDesc.make(padded)
         }

@@ -23,7 +23,7 @@ struct PoolBuilder: PlanBuilder {
     }
 
     func plan(_ shapes: [[Int]?]) throws -> Plan {
-        guard let xs = shapes[0], xs.count >= 3 else { throw Unsupported("pooling needs X of rank 3 or more") }
+        guard let xs = shapes[0], xs.count >= 3 else { throw EmberError(.unsupported, "pooling needs X of rank 3 or more") }
         let spatial = Array(xs.dropFirst(2))
         let n = spatial.count
         var output = Array(repeating: 1, count: n), begin = Array(repeating: 0, count: n), end = begin
@@ -32,7 +32,7 @@ struct PoolBuilder: PlanBuilder {
             kernel = window.kernelShape
             let g = try window.resolve(input: spatial, kernel: kernel)
             if algorithm == dnnl_pooling_avg_include_padding, g.padded.contains(true) {
-                throw Unsupported("average_pool with count_include_pad whose ceil_mode windows pass the padding")
+                throw EmberError(.unsupported, "average_pool with count_include_pad whose ceil_mode windows pass the padding")
             }
             (output, begin, end) = (g.output, g.begin, g.end)
             strides = window.strides(n)

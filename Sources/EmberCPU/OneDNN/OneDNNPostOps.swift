@@ -45,15 +45,15 @@ struct ResolvedPostOps {
 
         func appendBinary(_ algorithm: dnnl_alg_kind_t, _ input: Int) throws {
             guard let shape = shapes[input], shape.count <= output.count else {
-                throw Unsupported("operand \(input) does not broadcast to the output \(output)")
+                throw EmberError(.unsupported, "operand \(input) does not broadcast to the output \(output)")
             }
             let padded = Array(repeating: 1, count: output.count - shape.count) + shape
             guard zip(padded, output).allSatisfy({ $0 == 1 || $0 == $1 }) else {
-                throw Unsupported("operand \(input) of shape \(shape) does not broadcast to the output \(output)")
+                throw EmberError(.unsupported, "operand \(input) of shape \(shape) does not broadcast to the output \(output)")
             }
             let dims = try fold(padded)
             let layout = node.inputLayouts[input]
-            if layout != .plain, dims != dst { throw Unsupported("broadcast operand \(input) in \(layout)") }
+            if layout != .plain, dims != dst { throw EmberError(.unsupported, "broadcast operand \(input) in \(layout)") }
             let desc = try MemoryDesc.make(dims, dims == dst ? layout : .plain)
             let arg = DNNL_ARG_ATTR_MULTIPLE_POST_OP_BASE * Int32(ops.count + 1) | DNNL_ARG_SRC_1
             bindings.append(Binding(arg: arg, desc: desc, source: constants[input].map { .buffer($0) } ?? .input(input)))

@@ -27,12 +27,12 @@ struct Window: Sendable {
         let strides = self.strides.isEmpty ? Array(repeating: 1, count: n) : self.strides
         let dilations = self.dilations.isEmpty ? Array(repeating: 1, count: n) : self.dilations
         guard strides.count == n, dilations.count == n, kernel.count == n else {
-            throw Unsupported("window attributes do not match \(n) spatial dims")
+            throw EmberError(.unsupported, "window attributes do not match \(n) spatial dims")
         }
         var begin = Array(repeating: 0, count: n), end = begin, output = begin
         var extended = Array(repeating: false, count: n)
         if autoPad == "NOTSET", !pads.isEmpty {
-            guard pads.count == 2 * n else { throw Unsupported("pads \(pads) for \(n) spatial dims") }
+            guard pads.count == 2 * n else { throw EmberError(.unsupported, "pads \(pads) for \(n) spatial dims") }
             begin = Array(pads.prefix(n))
             end = Array(pads.suffix(n))
         }
@@ -46,7 +46,7 @@ struct Window: Sendable {
                 end[i] = total - begin[i]
             default:
                 let room = input[i] + begin[i] + end[i] - span
-                guard room >= 0 else { throw Unsupported("window of \(span) is larger than the padded input on spatial axis \(i)") }
+                guard room >= 0 else { throw EmberError(.unsupported, "window of \(span) is larger than the padded input on spatial axis \(i)") }
                 output[i] = room / strides[i] + 1
                 if ceilMode {
                     var size = (room + strides[i] - 1) / strides[i] + 1

@@ -9,21 +9,21 @@ enum CUDAElementwiseExpression {
     /// `types`, giving a value of `resultType`, or why the op has no CUDA form.
     static func expression(
         _ op: any Operator, _ operands: [String?], types: [DType?], resultType: DType
-    ) -> Result<String, Unsupported> {
+    ) -> Result<String, EmberError> {
         if let typed = typedExpression(op, operands, types: types, resultType: resultType) { return typed }
         if let t = types.compactMap({ $0 }).first(where: { !CUDAPrelude.dtypes.contains($0) }) {
-            return .failure(Unsupported("\(op.name) of \(t) has no generated CUDA form"))
+            return .failure(EmberError(.unsupported, "\(op.name) of \(t) has no generated CUDA form"))
         }
         guard let op = op as? any ScalarElementwise else {
-            return .failure(Unsupported("\(op.name) has no generated CUDA form"))
+            return .failure(EmberError(.unsupported, "\(op.name) has no generated CUDA form"))
         }
         let leaves = operands.indices.map { operands[$0] == nil ? nil : ScalarFormula.operand($0) }
         do {
             return .success(render(try op.formula(leaves), operands))
         } catch let error as EmberError {
-            return .failure(Unsupported(error.message))
+            return .failure(EmberError(.unsupported, error.message))
         } catch {
-            return .failure(Unsupported("\(op.name): \(error)"))
+            return .failure(EmberError(.unsupported, "\(op.name): \(error)"))
         }
     }
 
@@ -82,14 +82,14 @@ extension CUDAElementwiseExpression {
     /// when `op` is not one of them (the float table above decides).
     static func typedExpression(
         _ op: any Operator, _ operands: [String?], types: [DType?], resultType: DType
-    ) -> Result<String, Unsupported>? {
+    ) -> Result<String, EmberError>? {
         let isFloat = types.allSatisfy { $0.map(CUDAPrelude.dtypes.contains) ?? true }
         func args(_ n: Int) -> [String]? {
             let present = operands.compactMap { $0 }
             return present.count == n && operands.count == n ? present : nil
         }
-        func need(_ n: Int, _ f: ([String]) -> String) -> Result<String, Unsupported> {
-            guard let a = args(n) else { return .failure(Unsupported("\(op.name) expects \(n) operands")) }
+        func need(_ n: Int, _ f: ([String]) -> String) -> Result<String, EmberError> {
+            guard let a = args(n) else { return .failure(EmberError(.unsupported, "\(op.name) expects \(n) operands")) }
             return .success(f(a))
         }
         switch op {
@@ -105,9 +105,9 @@ extension CUDAElementwiseExpression {
         case is Where: return need(3) { "(\($0[0]) ? \($0[1]) : \($0[2]))" }
         case is Identity: return need(1) { $0[0] }
         case let o as Cast:
-            guard let from = types.first ?? nil else { return .failure(Unsupported("cast expects one operand")) }
+            guard let from = types.first ?? nil else { return .failure(EmberError(.unsupported, "cast expects one operand")) }
             return cast(from: from, to: o.to).map { f in need(1) { f($0[0]) } }
-                ?? .failure(Unsupported("cast from \(from) to \(o.to) is not generated"))
+                ?? .failure(EmberError(.unsupported, "cast from \(from) to \(o.to) is not generated"))
         // Integer arithmetic in the operands' own C type (long long, int).
         case is Add where !isFloat: return need(2) { "(\($0[0]) + \($0[1]))" }
         case is Sub where !isFloat: return need(2) { "(\($0[0]) - \($0[1]))" }
@@ -134,8 +134,3 @@ extension CUDAElementwiseExpression {
     }
 }
 
-/// Why a node cannot run as a generated kernel.
-struct Unsupported: Error, Sendable {
-    var reason: String
-    init(_ reason: String) { self.reason = reason }
-}

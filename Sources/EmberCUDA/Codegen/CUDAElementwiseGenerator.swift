@@ -9,15 +9,15 @@ enum CUDAElementwiseGenerator {
     /// same thread writes it), so neither is declared `__restrict__`.
     static func generate(
         _ body: FusedBody, inputs: [CUDATensorType], output: CUDATensorType, multiprocessors: Int, inPlace: Bool = false
-    ) -> Result<CUDAGeneratedKernel, Unsupported> {
+    ) -> Result<CUDAGeneratedKernel, EmberError> {
         for (i, t) in inputs.enumerated() where !CUDAPrelude.valueDTypes.contains(t.dtype) {
-            return .failure(Unsupported("input \(i) is \(t.dtype); generated kernels read f32, f16, bf16, i64, i32 and bool"))
+            return .failure(EmberError(.unsupported, "input \(i) is \(t.dtype); generated kernels read f32, f16, bf16, i64, i32 and bool"))
         }
         guard CUDAPrelude.valueDTypes.contains(output.dtype) else {
-            return .failure(Unsupported("the output is \(output.dtype); generated kernels write f32, f16, bf16, i64, i32 and bool"))
+            return .failure(EmberError(.unsupported, "the output is \(output.dtype); generated kernels write f32, f16, bf16, i64, i32 and bool"))
         }
         guard body.inputCount == inputs.count else {
-            return .failure(Unsupported("the steps read \(body.inputCount) inputs, the node has \(inputs.count)"))
+            return .failure(EmberError(.unsupported, "the steps read \(body.inputCount) inputs, the node has \(inputs.count)"))
         }
         let stepTypes: [DType]
         switch resultTypes(body, inputs: inputs) {
@@ -25,7 +25,7 @@ enum CUDAElementwiseGenerator {
         case .failure(let why): return .failure(why)
         }
         guard stepTypes.last == output.dtype else {
-            return .failure(Unsupported("the steps give \(stepTypes.last.map { "\($0)" } ?? "nothing"), the output is \(output.dtype)"))
+            return .failure(EmberError(.unsupported, "the steps give \(stepTypes.last.map { "\($0)" } ?? "nothing"), the output is \(output.dtype)"))
         }
         // Floats only: 16-byte accesses where the shape allows. Integers and bools take the
         // one-element-per-step path, typed (they are masks and indices, seldom large).
@@ -36,14 +36,14 @@ enum CUDAElementwiseGenerator {
         var strides: [[Int]] = []
         for (i, t) in inputs.enumerated() {
             guard t.shape.count <= dims.count else {
-                return .failure(Unsupported("input \(i) has rank \(t.shape.count), above the output's \(dims.count)"))
+                return .failure(EmberError(.unsupported, "input \(i) has rank \(t.shape.count), above the output's \(dims.count)"))
             }
             let own = Tensor.strides(of: t.shape)
             let pad = dims.count - t.shape.count
             var s = [Int](repeating: 0, count: dims.count)
             for d in 0..<t.shape.count {
                 guard t.shape[d] == dims[pad + d] || t.shape[d] == 1 else {
-                    return .failure(Unsupported("input \(i) of shape \(t.shape) does not broadcast to \(dims)"))
+                    return .failure(EmberError(.unsupported, "input \(i) of shape \(t.shape) does not broadcast to \(dims)"))
                 }
                 s[pad + d] = t.shape[d] == 1 ? 0 : own[d]
             }
@@ -125,7 +125,7 @@ enum CUDAElementwiseGenerator {
     private static func vectorized(
         _ body: FusedBody, inputs: [CUDATensorType], stepTypes: [DType], dims: [Int], strides: [[Int]],
         output: CUDATensorType, width: Int, multiprocessors: Int, inPlace: Bool
-    ) -> Result<CUDAGeneratedKernel, Unsupported> {
+    ) -> Result<CUDAGeneratedKernel, EmberError> {
         let idx = index(output.count)
         var lines: [String] = ["\(idx) i = g * \(width)u;"]
         let contiguous = Tensor.strides(of: dims)
@@ -208,7 +208,7 @@ enum CUDAElementwiseGenerator {
     }
 
     /// The dtype of every step's result, inferred by the steps' ops from the inputs' types.
-    static func resultTypes(_ body: FusedBody, inputs: [CUDATensorType]) -> Result<[DType], Unsupported> {
+    static func resultTypes(_ body: FusedBody, inputs: [CUDATensorType]) -> Result<[DType], EmberError> {
         var results: [TensorType] = []
         for step in body.steps {
             let types: [TensorType?] = step.operands.map { operand in
@@ -220,11 +220,11 @@ enum CUDAElementwiseGenerator {
             }
             do {
                 guard let t = try step.op.inferTypes(OpInputs(step.op.name, types: types), outputCount: 1).first else {
-                    return .failure(Unsupported("\(step.op.name) gives no result"))
+                    return .failure(EmberError(.unsupported, "\(step.op.name) gives no result"))
                 }
                 results.append(t)
             } catch {
-                return .failure(Unsupported("\(error)"))
+                return .failure(EmberError(.unsupported, "\(error)"))
             }
         }
         return .success(results.map(\.dtype))

@@ -1,14 +1,15 @@
+import EmberIR
 /// Writes the kernel that copies a 4-D tensor between row-major (NCHW) and channels-last (NHWC)
 /// buffers. Each image is a matrix transpose, [C, HW] to [HW, C] or back: a block moves one 32x32
 /// tile through shared memory, so both the reads and the writes of a warp are contiguous.
 /// Values are copied bit for bit.
 enum CUDALayoutGenerator {
-    static func convert(_ type: CUDATensorType, to layout: CUDALayout, multiprocessors: Int) -> Result<CUDAGeneratedKernel, Unsupported> {
+    static func convert(_ type: CUDATensorType, to layout: CUDALayout, multiprocessors: Int) -> Result<CUDAGeneratedKernel, EmberError> {
         guard type.shape.count == 4, type.layout != layout else {
-            return .failure(Unsupported("layout copies take a 4-D tensor between two layouts, given \(type) to \(layout.rawValue)"))
+            return .failure(EmberError(.unsupported, "layout copies take a 4-D tensor between two layouts, given \(type) to \(layout.rawValue)"))
         }
         guard CUDAPrelude.dtypes.contains(type.dtype) else {
-            return .failure(Unsupported("layout copies move f32, f16 and bf16, given \(type.dtype)"))
+            return .failure(EmberError(.unsupported, "layout copies move f32, f16 and bf16, given \(type.dtype)"))
         }
         let (n, c, plane) = (type.shape[0], type.shape[1], type.shape[2] * type.shape[3])
         // Each image of the source is a rows x columns matrix, written transposed.

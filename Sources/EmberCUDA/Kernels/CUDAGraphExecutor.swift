@@ -126,7 +126,7 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
             if hostOps.contains(node.op.name) { return ("host", "'\(node.op.name)' is set to run on the host") }
             do {
                 if case .failure(let why) = CUDAKernelPlan.plan(try cudaNode(node, graph), multiprocessors: 132) {
-                    return ("host", why.reason)
+                    return ("host", why.message)
                 }
                 return ("cuda", nil)
             } catch {

@@ -27,12 +27,12 @@ extension CUDAKernelPlan {
         op is Conv || (op as? FusedEpilogue)?.anchor is Conv
     }
 
-    static func conv(_ node: CUDANode, multiprocessors: Int) -> Result<CUDAKernelPlan, Unsupported> {
+    static func conv(_ node: CUDANode, multiprocessors: Int) -> Result<CUDAKernelPlan, EmberError> {
         // The node as steps: a plain conv is a one-step body; the conv's own bias becomes an add
         // step after it, so every bias is found by the same scan below.
         var steps: [FusedBody.Step]
         if let fused = node.op as? FusedEpilogue {
-            guard node.inputs.allSatisfy({ $0 != nil }) else { return .failure(Unsupported("fused_epilogue has an absent input")) }
+            guard node.inputs.allSatisfy({ $0 != nil }) else { return .failure(EmberError(.unsupported, "fused_epilogue has an absent input")) }
             steps = fused.body.steps
         } else {
             var next = 0
@@ -47,12 +47,12 @@ extension CUDAKernelPlan {
         guard anchor.op is Conv, anchor.operands.count >= 2, case .input(let xi)? = anchor.operands[0],
             case .input(let wi)? = anchor.operands[1], present.indices.contains(xi), present.indices.contains(wi)
         else {
-            return .failure(Unsupported("expected conv(X, W, B?) reading the node's inputs"))
+            return .failure(EmberError(.unsupported, "expected conv(X, W, B?) reading the node's inputs"))
         }
         // The conv's own bias B [K] is a channel vector, unlike a [K] a later add broadcasts over W.
         var ownBias: Int?
         if anchor.operands.count > 2, let b = anchor.operands[2] {
-            guard case .input(let i) = b else { return .failure(Unsupported("the conv's bias must be a node input")) }
+            guard case .input(let i) = b else { return .failure(EmberError(.unsupported, "the conv's bias must be a node input")) }
             ownBias = i
             let shifted = steps.dropFirst().map { step in
                 FusedBody.Step(op: step.op, operands: step.operands.map { operand in
@@ -66,23 +66,23 @@ extension CUDAKernelPlan {
 
         let x = present[xi], w = present[wi]
         guard x.shape.count == 4, w.shape.count == 4 else {
-            return .failure(Unsupported("only 2-D convolutions run on cuDNN; X has rank \(x.shape.count)"))
+            return .failure(EmberError(.unsupported, "only 2-D convolutions run on cuDNN; X has rank \(x.shape.count)"))
         }
         guard x.dtype == w.dtype, [.f32, .f16, .bf16].contains(x.dtype) else {
-            return .failure(Unsupported("convolutions of \(x.dtype) and \(w.dtype) are not supported; expected f32, f16 or bf16"))
+            return .failure(EmberError(.unsupported, "convolutions of \(x.dtype) and \(w.dtype) are not supported; expected f32, f16 or bf16"))
         }
-        guard let output = node.outputs.first, node.outputs.count == 1 else { return .failure(Unsupported("expected one output")) }
+        guard let output = node.outputs.first, node.outputs.count == 1 else { return .failure(EmberError(.unsupported, "expected one output")) }
         for (t, what) in [(x, "X"), (w, "W"), (output, "the output")] where t.layout != .channelsLast {
-            return .failure(Unsupported("\(what) is \(t.layout.rawValue); cuDNN convolutions take channels-last tensors"))
+            return .failure(EmberError(.unsupported, "\(what) is \(t.layout.rawValue); cuDNN convolutions take channels-last tensors"))
         }
         let shape: CUDAConvShape
         switch geometry(anchor.op.attributes, x: x.shape, w: w.shape) {
         case .success(let s): shape = s
         case .failure(let why): return .failure(why)
         }
-        if let why = shape.invalid { return .failure(Unsupported(why)) }
+        if let why = shape.invalid { return .failure(EmberError(.unsupported, why)) }
         guard output.shape == shape.result, output.dtype == x.dtype else {
-            return .failure(Unsupported("the output \(output) is not the convolution's \(x.dtype)\(shape.result)"))
+            return .failure(EmberError(.unsupported, "the output \(output) is not the convolution's \(x.dtype)\(shape.result)"))
         }
 
         // The steps cuDNN fuses: each reads the one before, which nothing later reads.
@@ -126,7 +126,7 @@ extension CUDAKernelPlan {
 
     /// The convolution's sizes from its attributes (ONNX's strides, dilations, pads, auto_pad,
     /// group) and the shapes of X and W.
-    static func geometry(_ attributes: Attributes, x: [Int], w: [Int]) -> Result<CUDAConvShape, Unsupported> {
+    static func geometry(_ attributes: Attributes, x: [Int], w: [Int]) -> Result<CUDAConvShape, EmberError> {
         do {
             let group = try attributes.int("group", default: 1)
             let empty = { (a: [Int]?) in (a ?? []).isEmpty ? nil : a }
@@ -134,15 +134,15 @@ extension CUDAKernelPlan {
             let dilations = try empty(attributes.ints("dilations")) ?? [1, 1]
             let kernel = Array(w.dropFirst(2))
             if let declared = try empty(attributes.ints("kernel_shape")), declared != kernel {
-                return .failure(Unsupported("kernel_shape \(declared) differs from W's \(kernel)"))
+                return .failure(EmberError(.unsupported, "kernel_shape \(declared) differs from W's \(kernel)"))
             }
-            guard strides.count == 2, dilations.count == 2 else { return .failure(Unsupported("expected 2 strides and dilations")) }
+            guard strides.count == 2, dilations.count == 2 else { return .failure(EmberError(.unsupported, "expected 2 strides and dilations")) }
             let input = [x[2], x[3]]
             var begin = [0, 0], end = [0, 0]
             switch try attributes.string("auto_pad", default: "NOTSET") {
             case "NOTSET":
                 if let pads = try empty(attributes.ints("pads")) {
-                    guard pads.count == 4 else { return .failure(Unsupported("expected 4 pads, given \(pads)")) }
+                    guard pads.count == 4 else { return .failure(EmberError(.unsupported, "expected 4 pads, given \(pads)")) }
                     (begin, end) = (Array(pads.prefix(2)), Array(pads.suffix(2)))
                 }
             case "VALID": break
@@ -158,7 +158,7 @@ extension CUDAKernelPlan {
                 batch: x[0], channels: x[1], height: x[2], width: x[3], outChannels: w[0], kernel: kernel, strides: strides,
                 dilations: dilations, padBegin: begin, padEnd: end, groups: group))
         } catch {
-            return .failure(Unsupported("\(error)"))
+            return .failure(EmberError(.unsupported, "\(error)"))
         }
     }
 
@@ -168,7 +168,7 @@ extension CUDAKernelPlan {
     /// when there are no such steps.
     private static func tail(
         _ steps: [FusedBody.Step], from first: Int, _ node: CUDANode, _ ownBias: Int?, _ multiprocessors: Int
-    ) -> Result<Epilogue?, Unsupported> {
+    ) -> Result<Epilogue?, EmberError> {
         guard first < steps.count, let output = node.outputs.first else { return .success(nil) }
         let present = node.inputs.compactMap { $0 }
         var reads: [Int] = []
@@ -179,7 +179,7 @@ extension CUDAKernelPlan {
                 switch operand {
                 case nil: operands.append(nil)
                 case .step(let j)?:
-                    guard j >= first - 1 else { return .failure(Unsupported("a step reads a result cuDNN does not keep")) }
+                    guard j >= first - 1 else { return .failure(EmberError(.unsupported, "a step reads a result cuDNN does not keep")) }
                     operands.append(j == first - 1 ? .input(0) : .step(j - first))
                 case .input(let i)?:
                     if let at = reads.firstIndex(of: i) {
@@ -196,13 +196,13 @@ extension CUDAKernelPlan {
         do {
             body = try FusedBody(rebuilt, op: FusedEpilogue.name)
         } catch {
-            return .failure(Unsupported("\(error)"))
+            return .failure(EmberError(.unsupported, "\(error)"))
         }
         var types = [CUDATensorType(output.dtype, output.storedShape)]
         for i in reads {
             let view = i == ownBias ? CUDATensorType(present[i].dtype, [present[i].count, 1, 1]) : present.indices.contains(i) ? present[i] : nil
             guard let view, let stored = storedView(view) else {
-                return .failure(Unsupported("input \(i) does not broadcast over the channels-last output"))
+                return .failure(EmberError(.unsupported, "input \(i) does not broadcast over the channels-last output"))
             }
             types.append(CUDATensorType(view.dtype, stored))
         }

@@ -34,19 +34,19 @@ enum CUDAKernelPlan {
         }
     }
 
-    static func plan(_ node: CUDANode, multiprocessors: Int) -> Result<CUDAKernelPlan, Unsupported> {
+    static func plan(_ node: CUDANode, multiprocessors: Int) -> Result<CUDAKernelPlan, EmberError> {
         let present = node.inputs.compactMap { $0 }
-        guard let output = node.outputs.first else { return .failure(Unsupported("\(node.op.name) has no output")) }
+        guard let output = node.outputs.first else { return .failure(EmberError(.unsupported, "\(node.op.name) has no output")) }
         if isConvolution(node.op) { return conv(node, multiprocessors: multiprocessors) }
         if prefersChannelsLast(node.op) { return pool(node, multiprocessors: multiprocessors) }
         if present.contains(where: { $0.layout != .rowMajor }) || node.outputs.contains(where: { $0.layout != .rowMajor }) {
-            return .failure(Unsupported("\(node.op.name) takes row-major tensors"))
+            return .failure(EmberError(.unsupported, "\(node.op.name) takes row-major tensors"))
         }
         switch node.op {
         case let fused as FusedElementwise:
-            guard node.outputs.count == 1 else { return .failure(Unsupported("expected one output")) }
+            guard node.outputs.count == 1 else { return .failure(EmberError(.unsupported, "expected one output")) }
             guard present.count == node.inputs.count else {
-                return .failure(Unsupported("fused_elementwise has an absent input"))
+                return .failure(EmberError(.unsupported, "fused_elementwise has an absent input"))
             }
             return CUDAElementwiseGenerator.generate(fused.body, inputs: present, output: output, multiprocessors: multiprocessors)
                 .map { .generated($0) }
@@ -85,26 +85,26 @@ enum CUDAKernelPlan {
             do {
                 body = try FusedBody([FusedBody.Step(op: op, operands: operands)], op: op.name)
             } catch {
-                return .failure(Unsupported("\(error)"))
+                return .failure(EmberError(.unsupported, "\(error)"))
             }
             return CUDAElementwiseGenerator.generate(body, inputs: present, output: output, multiprocessors: multiprocessors)
                 .map { .generated($0) }
         default:
-            return .failure(Unsupported("\(node.op.name) has no CUDA kernel yet"))
+            return .failure(EmberError(.unsupported, "\(node.op.name) has no CUDA kernel yet"))
         }
     }
 
-    private static func floatDType(_ t: CUDATensorType, _ what: String) -> Unsupported? {
-        CUDAPrelude.dtypes.contains(t.dtype) ? nil : Unsupported("\(what) is \(t.dtype); expected f32, f16 or bf16")
+    private static func floatDType(_ t: CUDATensorType, _ what: String) -> EmberError? {
+        CUDAPrelude.dtypes.contains(t.dtype) ? nil : EmberError(.unsupported, "\(what) is \(t.dtype); expected f32, f16 or bf16")
     }
 
-    private static func axisLines(_ node: CUDANode, axis: Int, log: Bool, multiprocessors: Int) -> Result<CUDAKernelPlan, Unsupported> {
-        guard let x = node.inputs.first ?? nil else { return .failure(Unsupported("expected an input")) }
+    private static func axisLines(_ node: CUDANode, axis: Int, log: Bool, multiprocessors: Int) -> Result<CUDAKernelPlan, EmberError> {
+        guard let x = node.inputs.first ?? nil else { return .failure(EmberError(.unsupported, "expected an input")) }
         if let why = floatDType(x, "the input") { return .failure(why) }
         let rank = x.shape.count
         let a = axis < 0 ? axis + rank : axis
         guard (0..<max(rank, 1)).contains(a), rank > 0 else {
-            return .failure(Unsupported("axis \(axis) is out of range for rank \(rank)"))
+            return .failure(EmberError(.unsupported, "axis \(axis) is out of range for rank \(rank)"))
         }
         let outer = x.shape[..<a].reduce(1, *)
         let inner = x.shape[(a + 1)...].reduce(1, *)
@@ -112,12 +112,12 @@ enum CUDAKernelPlan {
             x.dtype, outer: outer, length: x.shape[a], inner: inner, log: log, multiprocessors: multiprocessors)))
     }
 
-    private static func layerNorm(_ op: LayerNorm, _ node: CUDANode, centered: Bool = true) -> Result<CUDAKernelPlan, Unsupported> {
+    private static func layerNorm(_ op: LayerNorm, _ node: CUDANode, centered: Bool = true) -> Result<CUDAKernelPlan, EmberError> {
         guard node.outputs.count == 1 else {
-            return .failure(Unsupported("layer_norm's mean and inverse deviation outputs are not generated"))
+            return .failure(EmberError(.unsupported, "layer_norm's mean and inverse deviation outputs are not generated"))
         }
         guard node.inputs.count >= 2, let x = node.inputs[0], let scale = node.inputs[1] else {
-            return .failure(Unsupported("expected x and scale"))
+            return .failure(EmberError(.unsupported, "expected x and scale"))
         }
         let bias = node.inputs.count > 2 ? node.inputs[2] : nil
         for (t, what) in [(x, "x"), (scale, "scale")] + (bias.map { [($0, "bias")] } ?? []) {
@@ -125,25 +125,25 @@ enum CUDAKernelPlan {
         }
         let rank = x.shape.count
         let a = op.axis < 0 ? op.axis + rank : op.axis
-        guard (0..<rank).contains(a) else { return .failure(Unsupported("axis \(op.axis) is out of range")) }
+        guard (0..<rank).contains(a) else { return .failure(EmberError(.unsupported, "axis \(op.axis) is out of range")) }
         let normalized = Array(x.shape[a...])
         let length = normalized.reduce(1, *)
         for (t, what) in [(scale, "scale")] + (bias.map { [($0, "bias")] } ?? []) where t.count != length {
-            return .failure(Unsupported("\(what) of shape \(t.shape) is broadcast; expected \(normalized)"))
+            return .failure(EmberError(.unsupported, "\(what) of shape \(t.shape) is broadcast; expected \(normalized)"))
         }
         return .success(.generated(CUDARowGenerator.layerNorm(
             x: x.dtype, scale: scale.dtype, bias: bias?.dtype, rows: x.count / max(length, 1), length: length,
             epsilon: op.epsilon, centered: centered)))
     }
 
-    private static func reduce(_ node: CUDANode, _ combine: CUDARowGenerator.Combine) -> Result<CUDAKernelPlan, Unsupported> {
-        guard let x = node.inputs.first ?? nil else { return .failure(Unsupported("expected an input")) }
+    private static func reduce(_ node: CUDANode, _ combine: CUDARowGenerator.Combine) -> Result<CUDAKernelPlan, EmberError> {
+        guard let x = node.inputs.first ?? nil else { return .failure(EmberError(.unsupported, "expected an input")) }
         if let why = floatDType(x, "the input") { return .failure(why) }
         let rank = x.shape.count
         var axes: [Int]
         if node.inputs.count > 1, node.inputs[1] != nil {
             guard let constant = node.constants.count > 1 ? node.constants[1] : nil else {
-                return .failure(Unsupported("the axes are computed at run time; expected a constant"))
+                return .failure(EmberError(.unsupported, "the axes are computed at run time; expected a constant"))
             }
             axes = constant.ints().map { $0 < 0 ? $0 + rank : $0 }.sorted()
         } else {
@@ -151,10 +151,10 @@ enum CUDAKernelPlan {
         }
         if axes.isEmpty { axes = Array(0..<rank) }  // noop_with_empty_axes is refused below by shape.
         guard let first = axes.first, let last = axes.last, axes == Array(first...last), first >= 0, last < rank else {
-            return .failure(Unsupported("reduced axes \(axes) are not one contiguous run"))
+            return .failure(EmberError(.unsupported, "reduced axes \(axes) are not one contiguous run"))
         }
         guard let output = node.outputs.first, output.count == x.count / max(x.shape[first...last].reduce(1, *), 1) else {
-            return .failure(Unsupported("the output shape does not match a reduction of axes \(axes)"))
+            return .failure(EmberError(.unsupported, "the output shape does not match a reduction of axes \(axes)"))
         }
         var kernel = CUDARowGenerator.reduce(
             x.dtype, outer: x.shape[..<first].reduce(1, *), length: x.shape[first...last].reduce(1, *),
@@ -165,35 +165,35 @@ enum CUDAKernelPlan {
 
     /// `linear(x, W, b?)` or `matmul(x, W)` with x `[..., M, K]` and W `[K, N]` or `[..., K, N]`
     /// with the same leading dims.
-    private static func matmul(_ node: CUDANode, bias: Bool, activation: CUDAMatmulActivation) -> Result<CUDAKernelPlan, Unsupported> {
+    private static func matmul(_ node: CUDANode, bias: Bool, activation: CUDAMatmulActivation) -> Result<CUDAKernelPlan, EmberError> {
         guard node.inputs.count >= 2, let x = node.inputs[0], let w = node.inputs[1] else {
-            return .failure(Unsupported("expected x and W"))
+            return .failure(EmberError(.unsupported, "expected x and W"))
         }
         guard x.dtype == w.dtype, [.f32, .f16, .bf16].contains(x.dtype) else {
-            return .failure(Unsupported("matrix products of \(x.dtype) and \(w.dtype) are not supported"))
+            return .failure(EmberError(.unsupported, "matrix products of \(x.dtype) and \(w.dtype) are not supported"))
         }
         guard x.shape.count >= 2 || (x.shape.count == 1 && w.shape.count == 2), w.shape.count >= 2 else {
-            return .failure(Unsupported("x of rank \(x.shape.count) and W of rank \(w.shape.count) are not supported"))
+            return .failure(EmberError(.unsupported, "x of rank \(x.shape.count) and W of rank \(w.shape.count) are not supported"))
         }
         let k = x.shape[x.shape.count - 1]
         let n = w.shape[w.shape.count - 1]
-        guard w.shape[w.shape.count - 2] == k else { return .failure(Unsupported("inner dims differ")) }
+        guard w.shape[w.shape.count - 2] == k else { return .failure(EmberError(.unsupported, "inner dims differ")) }
         var shape: CUDAMatmul.Shape
         if w.shape.count == 2 {
             shape = CUDAMatmul.Shape(m: x.count / max(k, 1), n: n, k: k)
         } else {
             guard x.shape.count == w.shape.count, x.shape.dropLast(2) == w.shape.dropLast(2) else {
-                return .failure(Unsupported("batched W of shape \(w.shape) must match x's leading dims \(x.shape)"))
+                return .failure(EmberError(.unsupported, "batched W of shape \(w.shape) must match x's leading dims \(x.shape)"))
             }
             shape = CUDAMatmul.Shape(
                 batch: x.shape.dropLast(2).reduce(1, *), m: x.shape[x.shape.count - 2], n: n, k: k, batchedWeight: true)
         }
         if bias {
             guard node.inputs.count > 2, let b = node.inputs[2], b.dtype == x.dtype, b.count == n else {
-                return .failure(Unsupported("expected a bias of \(n) elements of \(x.dtype)"))
+                return .failure(EmberError(.unsupported, "expected a bias of \(n) elements of \(x.dtype)"))
             }
         }
-        guard shape.m > 0, shape.n > 0, shape.k > 0 else { return .failure(Unsupported("the product is empty")) }
+        guard shape.m > 0, shape.n > 0, shape.k > 0 else { return .failure(EmberError(.unsupported, "the product is empty")) }
         return .success(.matmul(MatmulPlan(shape: shape, dtype: x.dtype, hasBias: bias, activation: activation)))
     }
 
@@ -201,17 +201,17 @@ enum CUDAKernelPlan {
     /// bias add of a 1-D input, then relu or tanh-GELU); a generated kernel runs the rest in place.
     private static func matmulEpilogue(
         _ body: FusedBody, _ node: CUDANode, multiprocessors: Int
-    ) -> Result<CUDAKernelPlan, Unsupported> {
+    ) -> Result<CUDAKernelPlan, EmberError> {
         let anchor = body.steps[0]
         guard anchor.op is Linear || anchor.op is MatMul || anchor.op is Gemm else {
-            return .failure(Unsupported("epilogues of \(anchor.op.name) are not run by cuBLASLt"))
+            return .failure(EmberError(.unsupported, "epilogues of \(anchor.op.name) are not run by cuBLASLt"))
         }
         // A gemm reads A, B and maybe C; a linear its own bias too.
         let reads = anchor.op is MatMul ? 2 : anchor.operands.count
         guard anchor.operands.count == reads, anchor.operands == (0..<reads).map({ .input($0) }),
             node.inputs.allSatisfy({ $0 != nil })
         else {
-            return .failure(Unsupported("the product must read the node's first inputs in order"))
+            return .failure(EmberError(.unsupported, "the product must read the node's first inputs in order"))
         }
         if let gemm = anchor.op as? Gemm {
             // cuBLASLt runs the gemm with its C as bias; a generated kernel runs every later step.
@@ -219,7 +219,7 @@ enum CUDAKernelPlan {
             inner.inputs = Array(node.inputs.prefix(reads))
             inner.outputs = [CUDATensorType(node.outputs[0].dtype, node.outputs[0].shape)]
             guard case .success(.matmul(let product)) = Self.gemm(gemm, inner, multiprocessors: multiprocessors) else {
-                return .failure(Unsupported("the gemm of this epilogue is not one cuBLASLt product"))
+                return .failure(EmberError(.unsupported, "the gemm of this epilogue is not one cuBLASLt product"))
             }
             return epilogue(body, after: 0, product: product, productShape: [product.shape.m, product.shape.n], node,
                             multiprocessors: multiprocessors)
@@ -249,7 +249,7 @@ enum CUDAKernelPlan {
         guard case .success(.matmul(let product)) = matmul(inner, bias: hasBias, activation: activation) else {
             return matmul(inner, bias: hasBias, activation: activation)
         }
-        guard let x = node.inputs[0] else { return .failure(Unsupported("no input")) }
+        guard let x = node.inputs[0] else { return .failure(EmberError(.unsupported, "no input")) }
         return epilogue(body, after: last, product: product, productShape: Array(x.shape.dropLast()) + [product.shape.n], node,
                         multiprocessors: multiprocessors)
     }
@@ -258,14 +258,14 @@ enum CUDAKernelPlan {
     /// the output buffer and writes it back in place.
     private static func epilogue(
         _ body: FusedBody, after last: Int, product: MatmulPlan, productShape: [Int], _ node: CUDANode, multiprocessors: Int
-    ) -> Result<CUDAKernelPlan, Unsupported> {
+    ) -> Result<CUDAKernelPlan, EmberError> {
         if last == body.steps.count - 1 { return .success(.matmul(product)) }
 
         // The rest: operand `%last` becomes input 0 (the product, in the output buffer); node inputs
         // the rest reads become inputs 1, 2, ...
-        guard let output = node.outputs.first, let x = node.inputs[0] else { return .failure(Unsupported("no output")) }
+        guard let output = node.outputs.first, let x = node.inputs[0] else { return .failure(EmberError(.unsupported, "no output")) }
         guard output.shape == productShape, output.dtype == x.dtype else {
-            return .failure(Unsupported("the epilogue changes the product's shape or dtype; expected \(x.dtype)\(productShape)"))
+            return .failure(EmberError(.unsupported, "the epilogue changes the product's shape or dtype; expected \(x.dtype)\(productShape)"))
         }
         var reads: [Int] = []
         var steps: [FusedBody.Step] = []
@@ -286,7 +286,7 @@ enum CUDAKernelPlan {
         do {
             rest = try FusedBody(steps, op: FusedEpilogue.name)
         } catch {
-            return .failure(Unsupported("\(error)"))
+            return .failure(EmberError(.unsupported, "\(error)"))
         }
         let types = [CUDATensorType(x.dtype, productShape)] + reads.compactMap { node.inputs[$0] }
         return CUDAElementwiseGenerator.generate(

@@ -62,7 +62,7 @@ public final class CUDAKernels: Sendable {
         case .success(.conv):
             dnn == nil ? .unsupported(dnnFailure ?? "cuDNN is unavailable") : .supported
         case .success: .supported
-        case .failure(let why): .unsupported(why.reason)
+        case .failure(let why): .unsupported(why.message)
         }
     }
 
@@ -80,7 +80,7 @@ public final class CUDAKernels: Sendable {
         do {
             switch CUDAKernelPlan.plan(node, multiprocessors: context.device.multiprocessorCount) {
             case .failure(let why):
-                throw EmberError(.unsupported, "[cuda] \(why.reason)", at: node.location)
+                throw EmberError(.unsupported, "[cuda] \(why.message)", at: node.location)
             case .success(.generated(let generated)):
                 return CUDAGeneratedOpKernel(function: try compiler.function(generated), kernel: generated)
             case .success(.matmul(let plan)):
@@ -104,7 +104,7 @@ extension CUDAKernels {
     func layoutCopy(_ type: CUDATensorType, to layout: CUDALayout) throws -> CUDAGeneratedOpKernel {
         switch CUDALayoutGenerator.convert(type, to: layout, multiprocessors: context.device.multiprocessorCount) {
         case .success(let kernel): return CUDAGeneratedOpKernel(function: try compiler.function(kernel), kernel: kernel)
-        case .failure(let why): throw EmberError(.unsupported, "[cuda] \(why.reason)")
+        case .failure(let why): throw EmberError(.unsupported, "[cuda] \(why.message)")
         }
     }
 
