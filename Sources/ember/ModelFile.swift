@@ -10,15 +10,26 @@ extension ModelFile {
     /// An engine ready to run: an engine file as it is, any other model optimized and built for `backend`.
     /// `shapes` fixes the named inputs' shapes first. With `--require-full`, an engine with any node
     /// on a reference kernel or on the host of a CUDA engine is refused, naming those nodes.
-    func engine(_ backend: BackendOptions, optimization: OptimizationOptions, shapes: [String: [Int]] = [:]) throws -> Engine {
-        let engine = try buildEngine(backend, optimization: optimization, shapes: shapes)
+    /// `check` sees the graph as imported (an engine's own graph), before any optimization or
+    /// kernel work: flags that name inputs or dims are refused there, not after a long compile.
+    func engine(
+        _ backend: BackendOptions, optimization: OptimizationOptions, shapes: [String: [Int]] = [:],
+        check: (Graph) throws -> Void = { _ in }
+    ) throws -> Engine {
+        let engine = try buildEngine(backend, optimization: optimization, shapes: shapes, check: check)
         if backend.requireFull { try NodePlacement.requireFull(try engine.placements(), backend: engine.backend) }
         return engine
     }
 
-    private func buildEngine(_ backend: BackendOptions, optimization: OptimizationOptions, shapes: [String: [Int]]) throws -> Engine {
-        if case .engine(let engine) = self { return engine }
+    private func buildEngine(
+        _ backend: BackendOptions, optimization: OptimizationOptions, shapes: [String: [Int]], check: (Graph) throws -> Void
+    ) throws -> Engine {
+        if case .engine(let engine) = self {
+            try check(engine.graph)
+            return engine
+        }
         var graph = try graph()
+        try check(graph)
         if !shapes.isEmpty { try Pipeline.specialize(&graph, inputs: shapes) }
         try optimization.optimize(&graph)
         try Engine.lower(&graph, to: backend.precision)
