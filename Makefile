@@ -5,12 +5,12 @@ SWIFT ?= swift
 EMBER := .build/debug/ember
 PYTEST_FLAGS ?= -q
 
-.PHONY: demo test zoo build system-deps python-deps python-package swift-test python-test fuzz fuzz-build clean
+.PHONY: demo test zoo build system-deps python-deps python-package swift-test python-test fuzz fuzz-build fuzz-smoke clean
 
 demo: build python-deps
 	$(PYTHON) scripts/demo.py
 
-test: build python-deps swift-test python-test
+test: build python-deps swift-test fuzz-smoke python-test
 
 # Swift packages come from the package manager; the ONNX protobuf code is generated and committed.
 build: system-deps
@@ -49,7 +49,10 @@ zoo: build python-deps
 # Coverage-guided fuzzing of the readers of untrusted files (.onnx, .pt2, engines, .npy): libFuzzer
 # with AddressSanitizer, built in its own folder so the normal build is left alone, then
 # FUZZ_SECONDS per reader from the seeds in fuzz/corpus. Any crash fails it (see fuzz/run.sh).
+# clang, lld, libFuzzer and ASan's runtime all come with the Swift toolchain. `make test` runs
+# fuzz-smoke: FUZZ_SMOKE_SECONDS per reader, about 5 minutes with the build on 2 cores.
 FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 30
 FUZZ_BUILD := .build-fuzz
 
 fuzz-build: system-deps
@@ -58,6 +61,9 @@ fuzz-build: system-deps
 
 fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh $(FUZZ_BUILD)/debug/ember-fuzz $(FUZZ_BUILD)/fuzz
+
+fuzz-smoke: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) fuzz/run.sh $(FUZZ_BUILD)/debug/ember-fuzz $(FUZZ_BUILD)/fuzz
 
 clean:
 	rm -rf .build $(FUZZ_BUILD)

@@ -37,7 +37,7 @@ for target in "${targets[@]}"; do
     if ! "$fuzzer" "$target" "${dirs[@]}" \
         -max_total_time="$seconds" -max_len="$(max_len "$target")" -timeout=10 \
         -rss_limit_mb=2048 -malloc_limit_mb=1024 -detect_leaks=0 -print_final_stats=1 \
-        -artifact_prefix="$workdir/crashes/$target-" 2>&1 | grep -v '^#[0-9]*.*\(NEW\|REDUCE\)\|# Uses: '; then
+        -artifact_prefix="$workdir/crashes/$target-" 2>&1 | grep -v '^#[0-9]*.*\(NEW\|REDUCE\)\|# Uses: \|^\s*NEW_FUNC'; then
         echo "!! the $target reader failed: see $workdir/crashes/"
         status=1
     fi

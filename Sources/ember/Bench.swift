@@ -69,9 +69,11 @@ struct Bench: ParsableCommand {
             // The imported model is released once the engine is built: only the engine stays.
             let (engine, peerModel) = try { () throws -> (Engine, String?) in
                 let file = try ModelFile.open(model)
-                var engine = try file.engine(backend, optimization: optimization)
+                // Flags that name things are checked against the model before the compile.
+                let peerModel = try peerModelPath(file)
+                var engine = try file.engine(backend, optimization: optimization, check: checkDimNames)
                 engine.allowsRebuild = rebuild.allowRebuild
-                return (engine, try peerModelPath(file))
+                return (engine, peerModel)
             }()
             progress("built a \(engine.backend.rawValue) engine in \(Self.format(milliseconds: clock.now - start)) ms")
             var rows: [Row] = []
@@ -191,19 +193,23 @@ struct Bench: ParsableCommand {
         return row
     }
 
-    /// Random inputs of the engine's input types: symbolic dims from --dim, else the batch size.
-    private func randomInputs(_ graph: Graph, batch: Int) throws -> [String: Tensor] {
-        let sizes = Dictionary(dim.compactMap(Self.parseDim), uniquingKeysWith: { $1 })
+    /// Refuses a `--dim` that names no symbolic dim of `graph`'s inputs, naming those there are.
+    func checkDimNames(_ graph: Graph) throws {
         var symbols: [String] = []
         for id in graph.inputs {
             for case .symbol(let s) in graph.type(of: id).shape ?? [] where !symbols.contains(s) { symbols.append(s) }
         }
-        for name in sizes.keys.sorted() where !symbols.contains(name) {
+        for name in Set(dim.compactMap { Self.parseDim($0)?.0 }).sorted() where !symbols.contains(name) {
             throw EmberError(
                 .invalidArgument,
                 "--dim '\(name)' is not a symbolic dim of the model's inputs; "
                     + (symbols.isEmpty ? "they have none" : "they are: \(symbols.joined(separator: ", "))"))
         }
+    }
+
+    /// Random inputs of the engine's input types: symbolic dims from --dim, else the batch size.
+    private func randomInputs(_ graph: Graph, batch: Int) throws -> [String: Tensor] {
+        let sizes = Dictionary(dim.compactMap(Self.parseDim), uniquingKeysWith: { $1 })
         var inputs: [String: Tensor] = [:]
         var inputBytes = 0
         for (position, id) in graph.inputs.enumerated() {

@@ -43,11 +43,12 @@ struct Compile: ParsableCommand {
             // Refused before the work, not after it: -o onto the model, a device or a FIFO.
             _ = try EngineFile.checkTarget(target, sparing: model)
             let profiles = try profiles.profiles()
+            let fixed = try shapes.shapes()
             let file = try ModelFile.open(model)
             if case .engine = file {
                 throw EmberError(.invalidArgument, "'\(model)' is already an engine")
             }
-            let engine = try file.engine(backend, optimization: optimization, shapes: try shapes.shapes(), profiles: profiles)
+            let engine = try file.engine(backend, optimization: optimization, shapes: fixed, profiles: profiles)
             let notes = try EngineFile.write(engine, to: target, sparing: model)
             for note in notes { FileHandle.standardError.write(Data("warning: \(note)\n".utf8)) }
             let precision = engine.backend == .cuda ? ", \(engine.precision.rawValue)" : ""

@@ -28,6 +28,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         try Ember.reportingErrors {
+            let fixed = try shapes.shapes()
             let file = try ModelFile.open(model)
             var backend = backend.backend.resolved
             var fallbackOps = self.backend.fallbackOps
@@ -44,7 +45,6 @@ struct Inspect: ParsableCommand {
                 optimized = try engine.completeGraph()  // already optimized
             } else {
                 var graph = try file.graph()
-                let fixed = try shapes.shapes()
                 if !fixed.isEmpty { try Pipeline.specialize(&graph, inputs: fixed) }
                 try optimization.optimize(&graph)
                 if backend == .cuda { try Engine.lower(&graph, to: self.backend.precision) }

@@ -35,11 +35,12 @@ struct Run: ParsableCommand {
             let directory = try Run.prepareOutputDirectory(outputDir, create: false)
             let clock = ContinuousClock()
             let start = clock.now
-            var engine = try ModelFile.open(model).engine(backend, optimization: optimization)
+            // The inputs are named and read against the imported model, before the compile.
+            var feeds: [String: Tensor] = [:]
+            var engine = try ModelFile.open(model).engine(backend, optimization: optimization) { feeds = try readInputs(for: $0) }
             engine.allowsRebuild = rebuild.allowRebuild
             let imported = clock.now
             try Run.checkFileNames(engine.outputs.map(\.name))
-            let feeds = try readInputs(for: engine.graph)
             let ran = clock.now
             let outputs = try engine.run(feeds)
             _ = try Run.prepareOutputDirectory(outputDir, create: true)
@@ -72,7 +73,9 @@ struct Run: ParsableCommand {
             } else if names.count == 1, eq == nil || FileManager.default.fileExists(atPath: spec) {
                 (name, path) = (names[0], spec)
             } else if let eq {
-                (name, path) = (String(spec[..<eq]), String(spec[spec.index(after: eq)...]))
+                throw EmberError(
+                    .invalidArgument,
+                    "--input '\(spec)': the model has no input named '\(spec[..<eq])'; its inputs are: \(names.joined(separator: ", "))")
             } else {
                 throw EmberError(
                     .invalidArgument,

@@ -94,4 +94,17 @@ import Testing
         }
         #expect { try load(external("missing.bin"), directory: dir).importGraph() } throws: { "\($0)".contains("missing.bin") }
     }
+
+    /// A long chain imports in time linear in its length: one copy of the graph per node (a
+    /// builder copied on each append) took minutes here, which the time limit turns into a failure.
+    @Test(.timeLimit(.minutes(2))) func importsAHundredThousandNodeChain() throws {
+        let n = 100_000
+        let nodes = (0..<n).map { ONNXTestModels.node("Relu", ["v\($0)"], ["v\($0 + 1)"]) }
+        let model = ONNXTestModels.model(nodes, inputs: [ONNXTestModels.valueInfo("v0", .f32, [1, 4])], outputs: ["v\(n)"])
+        let graph = try load(model).importGraph()
+        #expect(graph.nodes.count == n)
+        #expect(graph.nodes.allSatisfy { $0.op.name == "relu" })
+        #expect(graph.type(of: graph.outputs[0]) == TensorType(.f32, [1, 4]))
+        #expect(graph.name(of: graph.outputs[0]) == "v\(n)")
+    }
 }

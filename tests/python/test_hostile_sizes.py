@@ -141,6 +141,22 @@ def test_unknown_fallback_op_and_dim_names_are_refused_with_the_known_names(tmp_
     assert_refused(ember_limited("bench", relu, "--against", "none", "--dim", "seq=3"), "'seq'", "they are: n")
 
 
+@pytest.mark.parametrize("command, flags, words", [
+    ("bench", ("--against", "none", "--dim", "seq=3"), ("'seq'", "they are: n")),
+    ("run", ("--input", "nope={d}/x.npy"), ("'nope'", "its inputs are: x")),
+    ("compile", ("--input", "nope=2x4", "-o", "{d}/out.engine"), ("'nope'", "its inputs are: x")),
+    ("inspect", ("--input", "nope=2x4"), ("'nope'", "its inputs are: x")),
+])
+def test_flags_naming_unknown_dims_or_inputs_are_refused_before_any_compile_work(tmp_path, command, flags, words):
+    relu = save(tmp_path / "r.onnx", [helper.make_node("Relu", ["x"], ["y"])], [vi("x", ["n", 4])], [vi("y", None)])
+    np.save(tmp_path / "x.npy", np.ones((2, 4), np.float32))
+    proc = ember_limited(command, relu, *(f.format(d=tmp_path) for f in flags), "--pass-stats")
+    assert_refused(proc, *words)
+    # --pass-stats prints the optimizer's table once it has run, and bench says when it built the engine.
+    assert b"total" not in proc.stdout and "built a" not in proc.text, proc
+    assert not (tmp_path / "out.engine").exists()
+
+
 def test_a_100k_node_chain_imports_and_optimizes_in_linear_time(tmp_path):
     n = 100_000
     nodes = [helper.make_node("Relu", [f"v{i}"], [f"v{i + 1}"]) for i in range(n)]
