@@ -250,7 +250,7 @@ public struct Pow: BinaryFormula, AttributeFree {
 /// `x` where `x >= 0`, else `slope * x`, with `slope` broadcast against `x`.
 public struct PRelu: BinaryFormula, BinaryArithmetic, AttributeFree {
     public static let name = "prelu"
-    public static var dtypes: Set<DType> { DType.floatingPoint.union([.i32, .i64, .u32, .u64]) }
+    public static let dtypes: Set<DType> = DType.floatingPoint.union([.i32, .i64, .u32, .u64])
     public init() {}
     public func apply(_ x: Double, _ slope: Double) -> Double { x < 0 ? slope * x : x }
     public func apply(_ x: Float, _ slope: Float) -> Float { x < 0 ? slope * x : x }

@@ -115,7 +115,7 @@ public struct Abs: UnaryMath, UnaryFormula, AttributeFree {
 /// `-x`.
 public struct Neg: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "neg"
-    public static var dtypes: Set<DType> { DType.floatingPoint.union(signedIntegers) }
+    public static let dtypes: Set<DType> = DType.floatingPoint.union(signedIntegers)
     public init() {}
     public func apply(_ x: Double) -> Double { -x }
     public func apply(_ x: Float) -> Float { -x }
@@ -311,7 +311,7 @@ public struct Atanh: UnaryMath, UnaryFormula, AttributeFree {
 /// `max(x, 0)`; NaN stays NaN.
 public struct Relu: UnaryMath, UnaryFormula, AttributeFree {
     public static let name = "relu"
-    public static var dtypes: Set<DType> { DType.floatingPoint.union(signedIntegers) }
+    public static let dtypes: Set<DType> = DType.floatingPoint.union(signedIntegers)
     public init() {}
     public func apply(_ x: Double) -> Double { x > 0 || x.isNaN ? x : 0 }
     public func apply(_ x: Float) -> Float { x > 0 || x.isNaN ? x : 0 }

@@ -131,7 +131,7 @@ public struct ReduceMean: AxesReduction {
 public struct ReduceMax: AxesReduction {
     public static let name = "reduce_max"
     public static let kind = ReduceKind.max
-    public static var dtypes: Set<DType> { DType.floatingPoint.union([.i64, .i32, .u64, .u32, .i8, .u8, .bool]) }
+    public static let dtypes: Set<DType> = DType.floatingPoint.union([.i64, .i32, .u64, .u32, .i8, .u8, .bool])
     public var options: ReductionOptions
     public init(options: ReductionOptions) { self.options = options }
 }
@@ -140,7 +140,7 @@ public struct ReduceMax: AxesReduction {
 public struct ReduceMin: AxesReduction {
     public static let name = "reduce_min"
     public static let kind = ReduceKind.min
-    public static var dtypes: Set<DType> { DType.floatingPoint.union([.i64, .i32, .u64, .u32, .i8, .u8, .bool]) }
+    public static let dtypes: Set<DType> = DType.floatingPoint.union([.i64, .i32, .u64, .u32, .i8, .u8, .bool])
     public var options: ReductionOptions
     public init(options: ReductionOptions) { self.options = options }
 }
