@@ -114,12 +114,16 @@ struct Bench: ParsableCommand {
         let inputs = try randomInputs(engine.graph, batch: batch)
         // Ember's runs: `warmup` untimed ones (at least one), then `count` timed; every timed run's
         // ms and the outputs.
+        let memory = engine.cudaProgram == nil ? try CallerMemory(engine, inputs) : nil
         let timeEmber = { (warmup: Int, count: Int) throws -> ([Double], [(name: String, tensor: Tensor)]) in
             if let cuda = engine.cudaProgram {
                 // GPU callers keep their tensors on the device: time runs on inputs already there.
                 return try cuda.deviceMilliseconds(inputs, warmup: warmup, iterations: count)
             }
-            return try Self.time(warmup: warmup, iterations: count) { try engine.run(inputs) }
+            guard let memory else { throw EmberError(.internalError, "no caller memory for a host engine") }
+            // Host callers hand Ember their own buffers: time runs on inputs and outputs allocated once.
+            let (times, _) = try Self.time(warmup: warmup, iterations: count) { try memory.run() }
+            return (times, try memory.results())
         }
         var peer: PeerProcess?
         if against == .onnxruntime || against == .torch {
