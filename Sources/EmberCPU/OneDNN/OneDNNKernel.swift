@@ -171,10 +171,10 @@ final class OneDNNKernel: CPUKernel, @unchecked Sendable {
             let plan = try builder.plan(shapes)
             plans[shapes] = plan
             return plan
-        } catch let error as EmberError {
-            throw error.located(location)
         } catch let error as EmberError where error.code == .unsupported {
             throw EmberError(.unsupported, "[onednn] \(error.message)", at: location)
+        } catch let error as EmberError {
+            throw error.located(location)
         }
     }
 
