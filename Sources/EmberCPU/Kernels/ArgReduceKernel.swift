@@ -26,8 +26,7 @@ struct ArgReduceKernel: CPUKernel {
     func run(_ inputs: [TensorView?], _ outputs: [TensorView], _ context: KernelContext) throws {
         let x = try inputs.required(0, node.op.name)
         let rank = x.shape.count
-        let a = axis < 0 ? axis + rank : axis
-        guard a >= 0, a < max(rank, 1) else { throw node.error(.invalidArgument, "axis \(axis) is out of range for rank \(rank)") }
+        let a = try Axes.normalize(axis, rank: rank, op: node.op.name)
         var shape = x.shape
         if rank > 0 { if keepdims { shape[a] = 1 } else { shape.remove(at: a) } }
         guard let y = outputs.first else { throw node.error(.invalidArgument, "expected an output") }

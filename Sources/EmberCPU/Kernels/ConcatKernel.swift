@@ -18,8 +18,7 @@ struct ConcatKernel: CPUKernel {
         let parts = try inputs.indices.map { try inputs.required($0, node.op.name) }
         guard let first = parts.first, let y = outputs.first else { throw node.error(.invalidArgument, "expected inputs") }
         let rank = first.shape.count
-        let a = axis < 0 ? axis + rank : axis
-        guard a >= 0, a < rank else { throw node.error(.invalidArgument, "axis \(axis) is out of range for rank \(rank)") }
+        let a = try Axes.normalize(axis, rank: rank, op: node.op.name)
         var shape = first.shape
         shape[a] = 0
         for (i, part) in parts.enumerated() {
@@ -58,7 +57,7 @@ struct ConcatKernel: CPUKernel {
     /// Whether `node` joins rank 3 to 5 tensors along dim 1, the dim a channel-blocked layout splits.
     static func joinsChannels(_ node: KernelNode) -> Bool {
         guard let op = node.op as? Concat, let rank = node.outputTypes.first?.rank, (3...5).contains(rank) else { return false }
-        return (op.axis < 0 ? op.axis + rank : op.axis) == 1 && node.inputTypes.allSatisfy { $0?.rank == rank }
+        return (try? Axes.normalize(op.axis, rank: rank, op: op.name)) == 1 && node.inputTypes.allSatisfy { $0?.rank == rank }
     }
 
     /// Joins `parts` along the channels where either side may be channel-blocked. A blocked part

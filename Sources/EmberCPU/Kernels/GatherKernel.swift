@@ -21,8 +21,7 @@ struct GatherKernel: CPUKernel {
         let data = try inputs.required(0, node.op.name)
         let indexView = try inputs.required(1, node.op.name)
         let rank = data.shape.count
-        let a = axis < 0 ? axis + rank : axis
-        guard a >= 0, a < rank else { throw node.error(.invalidArgument, "axis \(axis) is out of range for rank \(rank)") }
+        let a = try Axes.normalize(axis, rank: rank, op: node.op.name)
         let size = data.shape[a]
         let indices = try indexView.indexValues(node, "indices").map { i in
             let j = i < 0 ? i + size : i

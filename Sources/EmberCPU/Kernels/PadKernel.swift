@@ -19,8 +19,9 @@ struct PadKernel: CPUKernel {
         let pads = try inputs.required(1, node.op.name).indexValues(node, "pads")
         let rank = x.shape.count
         let axes = try (inputs.count > 3 ? inputs[3] : nil).map { try $0.indexValues(node, "axes") } ?? Array(0..<rank)
-        let normalized = axes.map { $0 < 0 ? $0 + rank : $0 }
-        guard pads.count == 2 * axes.count, Set(normalized).count == axes.count, normalized.allSatisfy({ $0 >= 0 && $0 < rank }) else {
+        // In the order given: pads pair with axes.
+        let normalized = try axes.map { try Axes.normalize($0, rank: rank, op: node.op.name) }
+        guard pads.count == 2 * axes.count, Set(normalized).count == axes.count else {
             throw node.error(.invalidArgument, "pads \(pads) and axes \(axes) do not fit rank \(rank)")
         }
         var begin = Array(repeating: 0, count: rank), end = begin

@@ -29,11 +29,7 @@ struct ReduceKernel: CPUKernel {
         let rank = x.shape.count
         var axes = try (inputs.count > 1 ? inputs[1] : nil).map { try $0.indexValues(node, "axes") } ?? []
         if axes.isEmpty && !options.noopWithEmptyAxes { axes = Array(0..<rank) }
-        axes = try axes.map { a in
-            let b = a < 0 ? a + rank : a
-            guard b >= 0, b < rank else { throw node.error(.invalidArgument, "axis \(a) is out of range for rank \(rank)") }
-            return b
-        }
+        axes = try axes.map { try Axes.normalize($0, rank: rank, op: node.op.name) }
         let reduced = Set(axes)
         let kept = (0..<rank).filter { !reduced.contains($0) }
         let shape = options.keepdims ? x.shape.indices.map { reduced.contains($0) ? 1 : x.shape[$0] } : kept.map { x.shape[$0] }

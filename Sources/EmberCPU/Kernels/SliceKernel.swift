@@ -25,9 +25,9 @@ struct SliceKernel: CPUKernel {
         let rowMajor = Tensor.strides(of: x.shape)
         var shape = x.shape, strides = rowMajor, offset = 0, seen = Set<Int>()
         for (i, axis) in axes.enumerated() {
-            let a = axis < 0 ? axis + rank : axis
-            guard a >= 0, a < rank, seen.insert(a).inserted else {
-                throw node.error(.invalidArgument, "axes \(axes) are out of range or repeat for rank \(rank)")
+            let a = try Axes.normalize(axis, rank: rank, op: node.op.name)
+            guard seen.insert(a).inserted else {
+                throw node.error(.invalidArgument, "axes \(axes) repeat an axis")
             }
             guard steps[i] != 0 else { throw node.error(.invalidArgument, "step is 0, expected nonzero") }
             let (start, count) = Self.resolve(start: starts[i], end: ends[i], step: steps[i], dim: x.shape[a])

@@ -17,8 +17,7 @@ struct SplitKernel: CPUKernel {
     func run(_ inputs: [TensorView?], _ outputs: [TensorView], _ context: KernelContext) throws {
         let x = try inputs.required(0, node.op.name)
         let rank = x.shape.count
-        let a = axis < 0 ? axis + rank : axis
-        guard a >= 0, a < rank else { throw node.error(.invalidArgument, "axis \(axis) is out of range for rank \(rank)") }
+        let a = try Axes.normalize(axis, rank: rank, op: node.op.name)
         let sizes = outputs.map { $0.shape.count == rank ? $0.shape[a] : -1 }
         if let split = try (inputs.count > 1 ? inputs[1] : nil)?.indexValues(node, "split"), split != sizes {
             throw node.error(.shapeMismatch, "split sizes \(split) do not match the outputs' \(sizes)")

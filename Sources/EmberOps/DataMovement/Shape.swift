@@ -27,9 +27,8 @@ public struct Shape: Operator {
     }
 
     /// The dims taken from a tensor of `rank`.
-    func range(rank: Int) -> Swift.Range<Int> {
-        func clamp(_ v: Int) -> Int { min(max(v < 0 ? v + rank : v, 0), rank) }
-        let (s, e) = (clamp(start), clamp(end ?? rank))
+    public func range(rank: Int) -> Swift.Range<Int> {
+        let (s, e) = (Axes.clamp(start, count: rank), Axes.clamp(end ?? rank, count: rank))
         return s..<max(s, e)
     }
 

@@ -11,6 +11,10 @@ public enum Axes {
         return a
     }
 
+    /// A start or end of a range over `count` items, counted from the end when negative and
+    /// clamped to `0...count`: the rule for the bounds of `shape` and `slice`.
+    public static func clamp(_ index: Int, count: Int) -> Int { min(max(index < 0 ? index + count : index, 0), count) }
+
     /// Normalized, sorted, distinct axes.
     public static func normalize(_ axes: [Int], rank: Int, op: String) throws -> [Int] {
         let normalized = try axes.map { try normalize($0, rank: rank, op: op) }

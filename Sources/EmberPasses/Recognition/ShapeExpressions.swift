@@ -32,9 +32,7 @@ extension MatchView {
         switch node.op {
         case let shape as Shape:
             guard let x = input, let rank = type(x).rank else { return nil }
-            func clamp(_ i: Int) -> Int { min(max(i < 0 ? i + rank : i, 0), rank) }
-            let (start, end) = (clamp(shape.start), clamp(shape.end ?? rank))
-            return start < end ? (start..<end).map { dimExpression(x, $0) } : []
+            return shape.range(rank: rank).map { dimExpression(x, $0) }
         case let concat as Concat:
             guard concat.axis == 0 || concat.axis == -1 else { return nil }
             var out: [DimExpression] = []
@@ -61,9 +59,7 @@ extension MatchView {
                 return nil
             }
             if node.inputs.count > 4, let steps = node.inputs[4], constant(steps)?.ints() != [1] { return nil }
-            let n = source.count
-            func clamp(_ i: Int) -> Int { min(max(i < 0 ? i + n : i, 0), n) }
-            let (start, end) = (clamp(starts[0]), clamp(ends[0]))
+            let (start, end) = (Axes.clamp(starts[0], count: source.count), Axes.clamp(ends[0], count: source.count))
             return start < end ? Array(source[start..<end]) : []
         case is Unsqueeze, is Squeeze, is Cast, is Identity, is Reshape:
             guard let source = dimExpressions(input, depth: depth - 1), source.count == 1 || !(node.op is Reshape) else {

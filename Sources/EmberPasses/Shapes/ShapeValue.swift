@@ -195,10 +195,7 @@ struct ShapeAnalysis {
         switch op {
         case let shape as Shape:
             guard let dims = types.first??.shape else { return [] }
-            let rank = dims.count
-            func clamp(_ v: Int) -> Int { min(max(v < 0 ? v + rank : v, 0), rank) }
-            let (s, e) = (clamp(shape.start), clamp(shape.end ?? rank))
-            let picked = Array(dims[s..<max(s, e)])
+            let picked = Array(dims[shape.range(rank: dims.count)])
             return [ShapeValue(dtype: .i64, shape: [picked.count], elements: picked.map { SymbolicInt($0) })]
         case is Size:
             guard let dims = types.first??.shape else { return [] }

@@ -254,8 +254,9 @@ public struct TorchNodeContext {
 
     /// Normalizes a possibly negative axis against `rank`.
     func axis(_ a: Int, rank: Int) throws -> Int {
-        let r = a < 0 ? a + rank : a
-        guard r >= 0, r < max(rank, 1) else { throw fail("dim \(a) is out of range for rank \(rank)", .invalidArgument) }
+        guard let r = try? Axes.normalize(a, rank: rank, op: target) else {
+            throw fail("dim \(a) is out of range for rank \(rank)", .invalidArgument)
+        }
         return r
     }
 
