@@ -25,6 +25,7 @@ extension CUDAKernelPlan {
         }
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let kind: CUDAPoolGenerator.Kind
+        let attributes: WindowAttributes
         switch node.op {
         case is GlobalAveragePool, is GlobalMaxPool:
             kind = node.op is GlobalMaxPool ? .max : .average(countIncludePad: false)
@@ -35,13 +36,10 @@ extension CUDAKernelPlan {
             return .success(.generated(CUDARowGenerator.reduce(
                 x.dtype, outer: n * c, length: h * w, inner: 1, combine: kind == .max ? .max : .mean)))
         case let op as AveragePool:
-            kind = .average(countIncludePad: op.countIncludePad)
-        case is MaxPool:
-            kind = .max
+            (kind, attributes) = (.average(countIncludePad: op.countIncludePad), op.window)
+        case let op as MaxPool:
+            (kind, attributes) = (.max, op.window)
         default:
-            return .failure(EmberError(.unsupported, "\(node.op.name) is not a pool"))
-        }
-        guard let attributes = (node.op as? MaxPool)?.window ?? (node.op as? AveragePool)?.window else {
             return .failure(EmberError(.unsupported, "\(node.op.name) is not a pool"))
         }
         let window: CUDAPoolWindow
@@ -57,7 +55,7 @@ extension CUDAKernelPlan {
 
     /// The window of a 2-D pool (its kernel_shape, strides, dilations, pads, auto_pad and
     /// ceil_mode) over an `height` x `width` input, resolved by the op's own geometry.
-    static func poolWindow(_ window: WindowAttributes, height: Int, width: Int, op: String = MaxPool.name) -> Result<CUDAPoolWindow, EmberError> {
+    static func poolWindow(_ window: WindowAttributes, height: Int, width: Int, op: String) -> Result<CUDAPoolWindow, EmberError> {
         let kernel = window.kernelShape
         guard kernel.count == 2, kernel.allSatisfy({ $0 > 0 }) else {
             return .failure(EmberError(.unsupported, "expected a kernel_shape of 2 positive sizes"))
