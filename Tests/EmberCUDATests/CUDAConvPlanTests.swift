@@ -74,7 +74,8 @@ import Testing
 
     @Test func theGeometryFollowsONNX() throws {
         let attributes = Attributes(op: Conv.name, [("strides", .ints([2, 2])), ("auto_pad", .string("SAME_UPPER")), ("group", .int(2))])
-        guard case .success(let s) = CUDAKernelPlan.geometry(attributes, x: [1, 4, 7, 7], w: [6, 2, 3, 3]) else {
+        let conv = try Conv(attributes: attributes)
+        guard case .success(let s) = CUDAKernelPlan.geometry(conv, x: [1, 4, 7, 7], w: [6, 2, 3, 3]) else {
             Issue.record("expected a geometry")
             return
         }

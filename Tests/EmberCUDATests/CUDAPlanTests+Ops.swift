@@ -79,7 +79,7 @@ import Testing
             let op = try AveragePool(attributes: attributes(AveragePool.name, entries))
             let x = TensorType(.f32, known: [1, 2, h, w])
             let expected = try #require(try op.inferTypes(OpInputs(op.name, types: [x]), outputCount: 1).first?.knownShape)
-            let window = try CUDAKernelPlan.poolWindow(op.attributes, height: h, width: w).get()
+            let window = try CUDAKernelPlan.poolWindow(op.window, height: h, width: w, op: op.name).get()
             #expect(window.output == Array(expected.suffix(2)), "\(entries) at \(h)x\(w)")
             #expect(kernel(try plan(op, [CUDATensorType(.f32, [1, 2, h, w])], layout: .channelsLast)) != nil)
         }

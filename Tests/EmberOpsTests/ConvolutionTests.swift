@@ -54,6 +54,41 @@ import Testing
         #expect(throws: EmberError.self) { try evaluateOp(try make(ConvTranspose.self, [("pads", .ints([3, 3]))]), [x, w]) }
     }
 
+    /// Backends read the window as typed values and resolve it with the op's own geometry; the
+    /// sizes and pads are those of ONNX's operator documentation examples.
+    @Test func windowsAreTypedAndResolveAsONNXDocumentsThem() throws {
+        let pool = try make(MaxPool.self, [("kernel_shape", .ints([2, 2])), ("auto_pad", .string("SAME_LOWER"))])
+        #expect(pool.window.autoPad == .sameLower && pool.window.kernelShape == [2, 2] && pool.window.strides.isEmpty)
+        // maxpool_2d_same_lower: 5x5 stays 5x5, the one pad of each axis at its beginning.
+        let lower = try pool.window.geometry(input: [5, 5], kernel: [2, 2], op: MaxPool.name)
+        #expect(lower.output == [5, 5] && lower.padBegin == [1, 1] && lower.padEnd == [0, 0] && lower.strides == [1, 1])
+        // maxpool_2d_ceil: a 3x3 window with stride 2 over 4x4 gives 2x2.
+        let ceil = try make(MaxPool.self, [("kernel_shape", .ints([3, 3])), ("strides", .ints([2, 2])), ("ceil_mode", .int(1))])
+        #expect(ceil.window.ceilMode)
+        #expect(try ceil.window.geometry(input: [4, 4], kernel: [3, 3], op: MaxPool.name).output == [2, 2])
+        // Without ceil_mode the same window fits once.
+        let floor = try make(AveragePool.self, [("kernel_shape", .ints([3, 3])), ("strides", .ints([2, 2]))])
+        #expect(!floor.window.ceilMode)
+        #expect(try floor.window.geometry(input: [4, 4], kernel: [3, 3], op: AveragePool.name).output == [1, 1])
+        let conv = try make(Conv.self, [("strides", .ints([2, 2])), ("auto_pad", .string("SAME_UPPER")), ("group", .int(2))])
+        #expect(conv.group == 2 && !conv.window.ceilMode)
+        // conv_with_strides_and_asymmetric_padding's shape under SAME_UPPER: 7x5 by 3x3, stride 2 -> 4x3.
+        let same = try conv.window.geometry(input: [7, 5], kernel: [3, 3], op: Conv.name)
+        #expect(same.output == [4, 3] && same.padBegin == [1, 1] && same.padEnd == [1, 1])
+        // convtranspose_pads: 3x3 by 3x3, strides [3, 2], pads [1, 2, 1, 2] -> 7x3.
+        let pads = try make(ConvTranspose.self, [("strides", .ints([3, 2])), ("pads", .ints([1, 2, 1, 2]))])
+        #expect(pads.outputPadding.isEmpty && pads.outputShape.isEmpty)
+        let padded = try pads.geometry(input: [3, 3], kernel: [3, 3])
+        #expect(padded.output == [7, 3] && padded.padBegin == [1, 2] && padded.padEnd == [1, 2])
+        // convtranspose with output_padding [1, 1] and strides [3, 2] -> 10x8.
+        let extra = try make(ConvTranspose.self, [("strides", .ints([3, 2])), ("output_padding", .ints([1, 1]))])
+        #expect(extra.outputPadding == [1, 1])
+        #expect(try extra.geometry(input: [3, 3], kernel: [3, 3]).output == [10, 8])
+        // A kernel that does not match the input's spatial axes is an error, not a crash.
+        #expect(throws: EmberError.self) { try conv.window.geometry(input: [7, 5], kernel: [3], op: Conv.name) }
+        #expect(throws: EmberError.self) { try pads.geometry(input: [3, 3], kernel: [3]) }
+    }
+
     @Test func maxPoolGivesValuesAndIndices() throws {
         let op = try make(MaxPool.self, [("kernel_shape", .ints([2, 2])), ("strides", .ints([2, 2])), ("ceil_mode", .int(1))])
         let x = Tensor(shape: [1, 1, 3, 3], floats: [1, 9, 2, 3, 4, 8, 5, 7, 6])

@@ -7,10 +7,10 @@ import EmberOps
 /// when a plan is made; computed weights are read in their plain layout on every run.
 struct ConvBuilder: PlanBuilder {
     var node: KernelNode
-    let window: Window
+    /// The anchor: a conv's window, or the transposed convolution whose geometry sizes the output.
+    let window: WindowAttributes
+    let transposed: ConvTranspose?
     let group: Int
-    /// `conv_transpose`'s `output_padding`; nil for `conv`.
-    let outputPadding: [Int]?
     let x: Int, w: Int, b: Int?
     let postOps: [PostOp]
     let constants: [AlignedBuffer?]
@@ -20,9 +20,11 @@ struct ConvBuilder: PlanBuilder {
     init(_ node: KernelNode, _ epilogue: Epilogue) throws {
         let conv = epilogue.anchor
         self.node = node
-        window = try Window(conv.attributes)
-        group = try conv.attributes.int("group", default: 1)
-        outputPadding = conv is ConvTranspose ? try conv.attributes.ints("output_padding") ?? [] : nil
+        switch conv {
+        case let op as Conv: (window, transposed, group) = (op.window, nil, op.group)
+        case let op as ConvTranspose: (window, transposed, group) = (op.window, op, op.group)
+        default: throw EmberError(.unsupported, "\(conv.name) is not a convolution")
+        }
         guard let x = epilogue.operands[0], let w = epilogue.operands[1] else { throw EmberError(.unsupported, "conv without X or W") }
         (self.x, self.w) = (x, w)
         b = epilogue.operands.count > 2 ? epilogue.operands[2] : nil
@@ -61,24 +63,24 @@ struct ConvBuilder: PlanBuilder {
         guard let xs = shapes[x], let ws = shapes[w], xs.count >= 3, ws.count == xs.count else {
             throw EmberError(.unsupported, "conv needs X and W of the same rank >= 3")
         }
-        let spatial = xs.count - 2
         let kernel = Array(ws.dropFirst(2))
         let c = xs[1]
         // conv's W is [M, C/group, k...]; conv_transpose's [C, M/group, k...].
-        let m = outputPadding == nil ? ws[0] : ws[1] * group
-        guard c % group == 0, m % group == 0, outputPadding == nil ? ws[1] * group == c : ws[0] == c else {
+        let m = transposed == nil ? ws[0] : ws[1] * group
+        guard c % group == 0, m % group == 0, transposed == nil ? ws[1] * group == c : ws[0] == c else {
             throw EmberError(.unsupported, "X with \(c) channels and W \(ws) do not split into \(group) groups")
         }
-        let geometry = try outputPadding.map { try transposedGeometry(Array(xs.dropFirst(2)), kernel, $0) }
-            ?? window.resolve(input: Array(xs.dropFirst(2)), kernel: kernel)
+        let input = Array(xs.dropFirst(2))
+        let geometry = try transposed.map { try OneDNNWindow($0, input: input, kernel: kernel) }
+            ?? OneDNNWindow(window, input: input, kernel: kernel, op: Conv.name)
         let dst = [xs[0], m] + geometry.output
-        let (weightDims, plainWeights) = try Self.weightsDesc(ws, group: group, transposed: outputPadding != nil)
+        let (weightDims, plainWeights) = try Self.weightsDesc(ws, group: group, transposed: transposed != nil)
         var src = try MemoryDesc.make(xs, node.inputLayouts[x])
         var out = try MemoryDesc.make(dst, node.outputLayouts[0])
         var weights = packedWeights != nil ? try MemoryDesc.any(weightDims) : plainWeights
         var bias = try MemoryDesc.make([m])
-        let strides = window.strides(spatial).map(Int64.init)
-        let dilations = window.oneDNNDilations(spatial).map(Int64.init)
+        let strides = geometry.strides.map(Int64.init)
+        let dilations = geometry.dilations.map(Int64.init)
         let (begin, end) = (geometry.begin.map(Int64.init), geometry.end.map(Int64.init))
 
         let post = try ResolvedPostOps(postOps, node: node, shapes: shapes, constants: constants, output: dst, dst: dst) { $0 }
@@ -89,7 +91,7 @@ struct ConvBuilder: PlanBuilder {
             var desc = dnnl_convolution_desc_t()
             let status = withUnsafePointer(to: &bias) { biasPointer in
                 let biasDesc = b == nil ? nil : biasPointer
-                if outputPadding == nil {
+                if transposed == nil {
                     return ember_dnnl_dilated_convolution_forward_desc_init(
                         &desc, dnnl_forward_inference, algorithm, &src, &weights, biasDesc, &out, strides, dilations, begin, end)
                 }
@@ -104,14 +106,14 @@ struct ConvBuilder: PlanBuilder {
         // weights depend on the batch and cannot be reordered back, so a weight gets them for at
         // most two batch layouts; other batches run the direct algorithm.
         var primitive: Primitive?
-        if winograd, let packedWeights, outputPadding == nil, group == 1, kernel == [3, 3],
+        if winograd, let packedWeights, transposed == nil, group == 1, kernel == [3, 3],
            strides.allSatisfy({ $0 == 1 }), dilations.allSatisfy({ $0 == 0 }), geometry.output.allSatisfy({ $0 >= 14 }),
            let candidate = try? make(dnnl_convolution_winograd),
            let format = candidate.desc(dnnl_query_weights_md),
            packedWeights.holds(format) || packedWeights.winogradCount < 2 {
             primitive = candidate
         }
-        let direct = outputPadding == nil ? dnnl_convolution_direct : dnnl_deconvolution_direct
+        let direct = transposed == nil ? dnnl_convolution_direct : dnnl_deconvolution_direct
         var chosen = try primitive ?? make(direct)
         // oneDNN's optimized convolutions want source and destination in matching formats (both
         // channel-blocked, both plain...); for other pairs, such as a blocked source with a plain
@@ -168,30 +170,5 @@ struct ConvBuilder: PlanBuilder {
         }
         return Plan(
             chosen, bindings + post.bindings, reorder: (try Reorder.make(from: chosenOut, to: nodeOut), chosenOut, nodeOut), staged: staged)
-    }
-
-    /// A transposed convolution's output sizes and pads: `out = stride * (in - 1) +
-    /// output_padding + (kernel - 1) * dilation + 1 - pad_begin - pad_end`. oneDNN takes the
-    /// output padding off the end padding.
-    private func transposedGeometry(_ input: [Int], _ kernel: [Int], _ outputPadding: [Int]) throws
-        -> (output: [Int], begin: [Int], end: [Int], padded: [Bool])
-    {
-        let n = input.count
-        let strides = window.strides(n), dilations = window.dilations.isEmpty ? Array(repeating: 1, count: n) : window.dilations
-        let extra = outputPadding.isEmpty ? Array(repeating: 0, count: n) : outputPadding
-        var begin = Array(repeating: 0, count: n), end = begin
-        if window.autoPad == "NOTSET", !window.pads.isEmpty {
-            guard window.pads.count == 2 * n else { throw EmberError(.unsupported, "pads \(window.pads) for \(n) spatial dims") }
-            begin = Array(window.pads.prefix(n))
-            end = Array(window.pads.suffix(n))
-        }
-        guard strides.count == n, dilations.count == n, extra.count == n else { throw EmberError(.unsupported, "window attributes do not match \(n) spatial dims") }
-        var output: [Int] = []
-        for i in 0..<n {
-            let span = (kernel[i] - 1) * dilations[i] + 1
-            output.append(strides[i] * (input[i] - 1) + extra[i] + span - begin[i] - end[i])
-        }
-        guard output.allSatisfy({ $0 > 0 }) else { throw EmberError(.unsupported, "pads leave no output") }
-        return (output, begin, zip(end, extra).map { $0 - $1 }, Array(repeating: false, count: n))
     }
 }

@@ -156,9 +156,8 @@ public struct OneDNNKernels: CPUKernelProvider {
             let epilogue = try Epilogue(node)
             switch epilogue.anchor {
             case let transposed as ConvTranspose:
-                let attributes = transposed.attributes
-                if try !(attributes.ints("output_shape") ?? []).isEmpty { throw EmberError(.unsupported, "conv_transpose with output_shape") }
-                if try !["NOTSET", "VALID"].contains(attributes.string("auto_pad", default: "NOTSET")) {
+                if !transposed.outputShape.isEmpty { throw EmberError(.unsupported, "conv_transpose with output_shape") }
+                if ![.notSet, .valid].contains(transposed.window.autoPad) {
                     throw EmberError(.unsupported, "conv_transpose with auto_pad SAME_UPPER or SAME_LOWER")
                 }
                 if let rank = epilogue.operands[0].flatMap({ node.inputTypes[$0]?.rank }), !(3...5).contains(rank) {
@@ -182,7 +181,7 @@ public struct OneDNNKernels: CPUKernelProvider {
             }
         case is MaxPool, is AveragePool, is GlobalMaxPool, is GlobalAveragePool:
             if let rank = node.inputTypes[0]?.rank, !(3...5).contains(rank) { throw EmberError(.unsupported, "pooling of rank \(rank)") }
-            if let pool = op as? AveragePool, pool.countIncludePad, try op.attributes.bool("ceil_mode", default: false) {
+            if let pool = op as? AveragePool, pool.countIncludePad, pool.window.ceilMode {
                 throw EmberError(.unsupported, "average_pool with both count_include_pad and ceil_mode")
             }
             return .pool

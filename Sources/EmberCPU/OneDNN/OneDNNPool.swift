@@ -7,7 +7,7 @@ struct PoolBuilder: PlanBuilder {
     let node: KernelNode
     let algorithm: dnnl_alg_kind_t
     /// nil for the global pools, whose window is the whole input.
-    let window: Window?
+    let window: WindowAttributes?
 
     init(_ node: KernelNode) throws {
         self.node = node
@@ -19,7 +19,7 @@ struct PoolBuilder: PlanBuilder {
         default:
             algorithm = dnnl_pooling_avg_exclude_padding
         }
-        window = node.op is MaxPool || node.op is AveragePool ? try Window(node.op.attributes) : nil
+        window = (node.op as? MaxPool)?.window ?? (node.op as? AveragePool)?.window
     }
 
     func plan(_ shapes: [[Int]?]) throws -> Plan {
@@ -30,13 +30,12 @@ struct PoolBuilder: PlanBuilder {
         var kernel = spatial, strides = Array(repeating: 1, count: n), dilations = Array(repeating: 0, count: n)
         if let window {
             kernel = window.kernelShape
-            let g = try window.resolve(input: spatial, kernel: kernel)
+            let g = try OneDNNWindow(window, input: spatial, kernel: kernel, op: node.op.name)
             if algorithm == dnnl_pooling_avg_include_padding, g.padded.contains(true) {
                 throw EmberError(.unsupported, "average_pool with count_include_pad whose ceil_mode windows pass the padding")
             }
             (output, begin, end) = (g.output, g.begin, g.end)
-            strides = window.strides(n)
-            dilations = window.oneDNNDilations(n)
+            (strides, dilations) = (g.strides, g.dilations)
         }
         let dims = Array(xs.prefix(2)) + output
         var src = try MemoryDesc.make(xs, node.inputLayouts[0])

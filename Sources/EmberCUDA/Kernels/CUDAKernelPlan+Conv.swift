@@ -44,7 +44,7 @@ extension CUDAKernelPlan {
         }
         let present = node.inputs.compactMap { $0 }
         let anchor = steps[0]
-        guard anchor.op is Conv, anchor.operands.count >= 2, case .input(let xi)? = anchor.operands[0],
+        guard let conv = anchor.op as? Conv, anchor.operands.count >= 2, case .input(let xi)? = anchor.operands[0],
             case .input(let wi)? = anchor.operands[1], present.indices.contains(xi), present.indices.contains(wi)
         else {
             return .failure(EmberError(.unsupported, "expected conv(X, W, B?) reading the node's inputs"))
@@ -76,7 +76,7 @@ extension CUDAKernelPlan {
             return .failure(EmberError(.unsupported, "\(what) is \(t.layout.rawValue); cuDNN convolutions take channels-last tensors"))
         }
         let shape: CUDAConvShape
-        switch geometry(anchor.op.attributes, x: x.shape, w: w.shape) {
+        switch geometry(conv, x: x.shape, w: w.shape) {
         case .success(let s): shape = s
         case .failure(let why): return .failure(why)
         }
@@ -124,39 +124,27 @@ extension CUDAKernelPlan {
             unfused: unfused)))
     }
 
-    /// The convolution's sizes from its attributes (ONNX's strides, dilations, pads, auto_pad,
-    /// group) and the shapes of X and W.
-    static func geometry(_ attributes: Attributes, x: [Int], w: [Int]) -> Result<CUDAConvShape, EmberError> {
+    /// The convolution's sizes from its window and group (resolved by the op's own geometry)
+    /// and the shapes of X and W.
+    static func geometry(_ conv: Conv, x: [Int], w: [Int]) -> Result<CUDAConvShape, EmberError> {
+        let window = conv.window
+        let kernel = Array(w.dropFirst(2))
+        if !window.kernelShape.isEmpty, window.kernelShape != kernel {
+            return .failure(EmberError(.unsupported, "kernel_shape \(window.kernelShape) differs from W's \(kernel)"))
+        }
+        guard window.strides(2).count == 2, window.dilations(2).count == 2 else {
+            return .failure(EmberError(.unsupported, "expected 2 strides and dilations"))
+        }
+        if window.autoPad == .notSet, !window.pads.isEmpty, window.pads.count != 4 {
+            return .failure(EmberError(.unsupported, "expected 4 pads, given \(window.pads)"))
+        }
         do {
-            let group = try attributes.int("group", default: 1)
-            let empty = { (a: [Int]?) in (a ?? []).isEmpty ? nil : a }
-            let strides = try empty(attributes.ints("strides")) ?? [1, 1]
-            let dilations = try empty(attributes.ints("dilations")) ?? [1, 1]
-            let kernel = Array(w.dropFirst(2))
-            if let declared = try empty(attributes.ints("kernel_shape")), declared != kernel {
-                return .failure(EmberError(.unsupported, "kernel_shape \(declared) differs from W's \(kernel)"))
-            }
-            guard strides.count == 2, dilations.count == 2 else { return .failure(EmberError(.unsupported, "expected 2 strides and dilations")) }
-            let input = [x[2], x[3]]
-            var begin = [0, 0], end = [0, 0]
-            switch try attributes.string("auto_pad", default: "NOTSET") {
-            case "NOTSET":
-                if let pads = try empty(attributes.ints("pads")) {
-                    guard pads.count == 4 else { return .failure(EmberError(.unsupported, "expected 4 pads, given \(pads)")) }
-                    (begin, end) = (Array(pads.prefix(2)), Array(pads.suffix(2)))
-                }
-            case "VALID": break
-            case let mode:
-                for i in 0..<2 {
-                    let out = (input[i] + strides[i] - 1) / strides[i]
-                    let total = max(0, (out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - input[i])
-                    begin[i] = mode == "SAME_UPPER" ? total / 2 : total - total / 2
-                    end[i] = total - begin[i]
-                }
-            }
+            let g = try window.geometry(input: Array(x.dropFirst(2)), kernel: kernel, op: Conv.name)
             return .success(CUDAConvShape(
-                batch: x[0], channels: x[1], height: x[2], width: x[3], outChannels: w[0], kernel: kernel, strides: strides,
-                dilations: dilations, padBegin: begin, padEnd: end, groups: group))
+                batch: x[0], channels: x[1], height: x[2], width: x[3], outChannels: w[0], kernel: kernel, strides: g.strides,
+                dilations: g.dilations, padBegin: g.padBegin, padEnd: g.padEnd, groups: conv.group))
+        } catch let error as EmberError {
+            return .failure(EmberError(.unsupported, error.message))
         } catch {
             return .failure(EmberError(.unsupported, "\(error)"))
         }

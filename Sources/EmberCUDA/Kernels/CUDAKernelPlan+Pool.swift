@@ -25,6 +25,7 @@ extension CUDAKernelPlan {
         }
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let kind: CUDAPoolGenerator.Kind
+        let attributes: WindowAttributes
         switch node.op {
         case is GlobalAveragePool, is GlobalMaxPool:
             kind = node.op is GlobalMaxPool ? .max : .average(countIncludePad: false)
@@ -35,14 +36,14 @@ extension CUDAKernelPlan {
             return .success(.generated(CUDARowGenerator.reduce(
                 x.dtype, outer: n * c, length: h * w, inner: 1, combine: kind == .max ? .max : .mean)))
         case let op as AveragePool:
-            kind = .average(countIncludePad: op.countIncludePad)
-        case is MaxPool:
-            kind = .max
+            (kind, attributes) = (.average(countIncludePad: op.countIncludePad), op.window)
+        case let op as MaxPool:
+            (kind, attributes) = (.max, op.window)
         default:
             return .failure(EmberError(.unsupported, "\(node.op.name) is not a pool"))
         }
         let window: CUDAPoolWindow
-        switch poolWindow(node.op.attributes, height: h, width: w) {
+        switch poolWindow(attributes, height: h, width: w, op: node.op.name) {
         case .success(let resolved): window = resolved
         case .failure(let why): return .failure(why)
         }
@@ -52,53 +53,25 @@ extension CUDAKernelPlan {
         return .success(.generated(CUDAPoolGenerator.pool(x, y, window: window, kind: kind, multiprocessors: multiprocessors)))
     }
 
-    /// The window of a 2-D pool from its attributes (ONNX's kernel_shape, strides, dilations,
-    /// pads, auto_pad, ceil_mode) over an `height` x `width` input.
-    static func poolWindow(_ attributes: Attributes, height: Int, width: Int) -> Result<CUDAPoolWindow, EmberError> {
+    /// The window of a 2-D pool (its kernel_shape, strides, dilations, pads, auto_pad and
+    /// ceil_mode) over an `height` x `width` input, resolved by the op's own geometry.
+    static func poolWindow(_ window: WindowAttributes, height: Int, width: Int, op: String) -> Result<CUDAPoolWindow, EmberError> {
+        let kernel = window.kernelShape
+        guard kernel.count == 2, kernel.allSatisfy({ $0 > 0 }) else {
+            return .failure(EmberError(.unsupported, "expected a kernel_shape of 2 positive sizes"))
+        }
+        guard window.strides(2).count == 2, window.dilations(2).count == 2 else {
+            return .failure(EmberError(.unsupported, "expected 2 positive strides and dilations"))
+        }
+        if window.autoPad == .notSet, !window.pads.isEmpty, window.pads.count != 4 {
+            return .failure(EmberError(.unsupported, "expected 4 pads of 0 or more, given \(window.pads)"))
+        }
         do {
-            let empty = { (a: [Int]?) in (a ?? []).isEmpty ? nil : a }
-            guard let kernel = try empty(attributes.ints("kernel_shape")), kernel.count == 2, kernel.allSatisfy({ $0 > 0 }) else {
-                return .failure(EmberError(.unsupported, "expected a kernel_shape of 2 positive sizes"))
-            }
-            let strides = try empty(attributes.ints("strides")) ?? [1, 1]
-            let dilations = try empty(attributes.ints("dilations")) ?? [1, 1]
-            guard strides.count == 2, dilations.count == 2, (strides + dilations).allSatisfy({ $0 > 0 }) else {
-                return .failure(EmberError(.unsupported, "expected 2 positive strides and dilations"))
-            }
-            let ceilMode = try attributes.bool("ceil_mode", default: false)
-            let input = [height, width]
-            var begin = [0, 0], end = [0, 0], output = [0, 0]
-            let mode = try attributes.string("auto_pad", default: "NOTSET")
-            if mode == "NOTSET", let pads = try empty(attributes.ints("pads")) {
-                guard pads.count == 4, pads.allSatisfy({ $0 >= 0 }) else {
-                    return .failure(EmberError(.unsupported, "expected 4 pads of 0 or more, given \(pads)"))
-                }
-                (begin, end) = (Array(pads.prefix(2)), Array(pads.suffix(2)))
-            }
-            for i in 0..<2 {
-                let span = (kernel[i] - 1) * dilations[i] + 1
-                switch mode {
-                case "NOTSET", "VALID":
-                    let room = input[i] + begin[i] + end[i] - span
-                    guard room >= 0 else { return .failure(EmberError(.unsupported, "the window is larger than the padded input")) }
-                    if ceilMode {
-                        output[i] = (room + strides[i] - 1) / strides[i] + 1
-                        // The last window starts inside the input or its begin padding.
-                        if (output[i] - 1) * strides[i] >= input[i] + begin[i] { output[i] -= 1 }
-                    } else {
-                        output[i] = room / strides[i] + 1
-                    }
-                case "SAME_UPPER", "SAME_LOWER":
-                    output[i] = (input[i] + strides[i] - 1) / strides[i]
-                    let total = max(0, (output[i] - 1) * strides[i] + span - input[i])
-                    begin[i] = mode == "SAME_UPPER" ? total / 2 : total - total / 2
-                    end[i] = total - begin[i]
-                default:
-                    return .failure(EmberError(.unsupported, "auto_pad '\(mode)' is not known"))
-                }
-            }
+            let g = try window.geometry(input: [height, width], kernel: kernel, op: op)
             return .success(CUDAPoolWindow(
-                kernel: kernel, strides: strides, dilations: dilations, padBegin: begin, padEnd: end, output: output))
+                kernel: kernel, strides: g.strides, dilations: g.dilations, padBegin: g.padBegin, padEnd: g.padEnd, output: g.output))
+        } catch let error as EmberError {
+            return .failure(EmberError(.unsupported, error.message))
         } catch {
             return .failure(EmberError(.unsupported, "\(error)"))
         }

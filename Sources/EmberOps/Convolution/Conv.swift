@@ -15,7 +15,9 @@ public struct Conv: Operator {
     public static let inputArity: ClosedRange<Int> = 2...3
     static let dtypes: Set<DType> = [.f64, .f32, .f16, .bf16]
 
-    var window: WindowAttributes
+    /// The window: kernel shape (else W's), strides, dilations, pads and auto_pad.
+    public var window: WindowAttributes
+    /// Groups of input channels, each convolved with its own `M / group` filters.
     public var group: Int
 
     public init(attributes: Attributes) throws {

@@ -11,9 +11,14 @@ public struct ConvTranspose: Operator {
     public static let name = "conv_transpose"
     public static let inputArity: ClosedRange<Int> = 2...3
 
-    var window: WindowAttributes
+    /// The window: kernel shape (else W's), strides, dilations, pads and auto_pad.
+    public var window: WindowAttributes
+    /// Groups of input channels, each with its own `M / group` output channels.
     public var group: Int
+    /// Added to the end of every spatial output size; empty for none.
     public var outputPadding: [Int]
+    /// The spatial output sizes (optionally with N and C in front), from which the pads then
+    /// follow; empty when the output size follows from the pads.
     public var outputShape: [Int]
 
     public init(attributes: Attributes) throws {
@@ -55,7 +60,7 @@ public struct ConvTranspose: Operator {
         if kernel.count == spatial, kernel.allSatisfy({ $0 > 0 }) {
             // Axes are independent: a large stand-in for unknown sizes keeps the others computable.
             let sizes = input.map { $0 ?? 1_000_003 }
-            let g = try resolve(input: sizes, kernel: kernel)
+            let g = try geometry(input: sizes, kernel: kernel)
             for i in 0..<spatial where input[i] != nil { out[i] = .known(g.output[i]) }
         }
         if !outputShape.isEmpty, outputShape.count >= spatial {
@@ -64,9 +69,14 @@ public struct ConvTranspose: Operator {
         return [TensorType(x.dtype, [xs[0], m] + out)]
     }
 
-    /// Output sizes and pads for inputs of spatial sizes `input`.
-    func resolve(input: [Int], kernel: [Int]) throws -> WindowGeometry {
+    /// Output sizes and pads for inputs of spatial sizes `input` and a kernel of sizes `kernel`,
+    /// following ONNX (`output_shape`, `auto_pad`, `output_padding`). `padEnd` is the pad taken
+    /// off the end of the full output, which includes `output_padding`.
+    public func geometry(input: [Int], kernel: [Int]) throws -> WindowGeometry {
         let n = input.count
+        guard kernel.count == n else {
+            throw EmberError(.shapeMismatch, "[\(Self.name)] a kernel of \(kernel.count) sizes \(kernel) for \(n) spatial axes")
+        }
         func list(_ values: [Int], _ name: String, _ fallback: Int) throws -> [Int] {
             if values.isEmpty { return Array(repeating: fallback, count: n) }
             guard values.count == n else {
@@ -147,7 +157,7 @@ public struct ConvTranspose: Operator {
                 throw EmberError(.shapeMismatch, "[\(Self.name)] B has shape \(bias.shape), expected [\(m)]")
             }
         }
-        let g = try resolve(input: spatial, kernel: kernel)
+        let g = try geometry(input: spatial, kernel: kernel)
         let work: DType = x.dtype == .f32 ? .f32 : .f64
         let (inCount, taps) = (g.inputCount, g.kernelCount)
         let rows = mg * taps

@@ -199,35 +199,32 @@ extension Pooling {
 }
 
 /// Attributes and shape logic shared by the windowed pooling ops.
-struct PoolAttributes: Equatable, Sendable {
-    var window: WindowAttributes
-    var ceilMode: Bool
-
-    init(_ attributes: Attributes, op: String) throws {
-        window = try WindowAttributes(attributes, op: op)
-        ceilMode = try attributes.bool("ceil_mode", default: false)
-        guard !window.kernelShape.isEmpty else {
+extension WindowAttributes {
+    /// A pool's window, whose `kernel_shape` is required.
+    init(pool attributes: Attributes, op: String) throws {
+        try self.init(attributes, op: op)
+        guard !kernelShape.isEmpty else {
             throw EmberError.op(op, "attribute 'kernel_shape' is required")
         }
     }
 
-    var entries: [(String, Attribute)] { window.entries + [("ceil_mode", .int(ceilMode ? 1 : 0))] }
+    var poolEntries: [(String, Attribute)] { entries + [("ceil_mode", .int(ceilMode ? 1 : 0))] }
 
-    func outputType(_ x: TensorType, op: String) throws -> TensorType {
+    func poolOutputType(_ x: TensorType, op: String) throws -> TensorType {
         guard let xs = x.shape else { return TensorType(x.dtype, nil) }
-        guard xs.count == window.kernelShape.count + 2 else {
-            throw EmberError(.shapeMismatch, "[\(op)] X has rank \(xs.count), expected \(window.kernelShape.count + 2) for kernel_shape \(window.kernelShape)")
+        guard xs.count == kernelShape.count + 2 else {
+            throw EmberError(.shapeMismatch, "[\(op)] X has rank \(xs.count), expected \(kernelShape.count + 2) for kernel_shape \(kernelShape)")
         }
-        let out = try window.outputDims(input: Array(xs.dropFirst(2)), kernel: window.kernelShape, ceilMode: ceilMode, op: op)
+        let out = try outputDims(input: Array(xs.dropFirst(2)), kernel: kernelShape, op: op)
         return TensorType(x.dtype, Array(xs.prefix(2)) + out)
     }
 
-    func geometry(_ x: Tensor, op: String) throws -> WindowGeometry {
+    func poolGeometry(_ x: Tensor, op: String) throws -> WindowGeometry {
         let spatial = try WindowInput.spatial(x.shape, op: op)
-        guard spatial.count == window.kernelShape.count else {
-            throw EmberError(.shapeMismatch, "[\(op)] X has rank \(x.rank), expected \(window.kernelShape.count + 2) for kernel_shape \(window.kernelShape)")
+        guard spatial.count == kernelShape.count else {
+            throw EmberError(.shapeMismatch, "[\(op)] X has rank \(x.rank), expected \(kernelShape.count + 2) for kernel_shape \(kernelShape)")
         }
-        return try window.geometry(input: spatial, kernel: window.kernelShape, ceilMode: ceilMode, op: op)
+        return try geometry(input: spatial, kernel: kernelShape, op: op)
     }
 }
 
@@ -243,31 +240,32 @@ public struct MaxPool: Operator {
     public static let outputArity: ClosedRange<Int> = 1...2
     static let dtypes: Set<DType> = [.f64, .f32, .f16, .bf16, .i8, .u8]
 
-    var pool: PoolAttributes
+    /// The window: kernel shape, strides, dilations, pads, auto_pad and ceil mode.
+    public var window: WindowAttributes
     public var storageOrder: Int
 
     public init(attributes: Attributes) throws {
         try attributes.expectOnly(["auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"])
-        pool = try PoolAttributes(attributes, op: Self.name)
+        window = try WindowAttributes(pool: attributes, op: Self.name)
         storageOrder = try attributes.int("storage_order", default: 0)
         guard storageOrder == 0 || storageOrder == 1 else {
             throw EmberError.op(Self.name, "attribute 'storage_order' expected 0 or 1, received \(storageOrder)")
         }
     }
 
-    public var attributes: Attributes { Attributes(op: Self.name, pool.entries + [("storage_order", .int(storageOrder))]) }
+    public var attributes: Attributes { Attributes(op: Self.name, window.poolEntries + [("storage_order", .int(storageOrder))]) }
 
     public func inferTypes(_ inputs: OpInputs, outputCount: Int) throws -> [TensorType] {
         let x = try inputs.type(0)
         try x.expectDType(Self.dtypes, Self.name, input: "X")
-        let y = try pool.outputType(x, op: Self.name)
+        let y = try window.poolOutputType(x, op: Self.name)
         return outputCount == 2 ? [y, TensorType(.i64, y.shape)] : [y]
     }
 
     public func evaluate(_ inputs: [Tensor?], outputCount: Int) throws -> [Tensor] {
         let x = try inputs.required(0, Self.name)
         try x.expectDType(Self.dtypes, Self.name, input: "X")
-        let g = try pool.geometry(x, op: Self.name)
+        let g = try window.poolGeometry(x, op: Self.name)
         let r = Pooling.run(x, geometry: g, kind: .max, wantIndices: outputCount == 2, columnMajor: storageOrder == 1)
         let shape = Array(x.shape.prefix(2)) + g.output
         let y = Tensor(x.dtype, shape: shape, doubles: r.values)
@@ -281,29 +279,30 @@ public struct AveragePool: Operator {
     public static let name = "average_pool"
     public static let inputArity: ClosedRange<Int> = 1...1
 
-    var pool: PoolAttributes
+    /// The window: kernel shape, strides, dilations, pads, auto_pad and ceil mode.
+    public var window: WindowAttributes
     public var countIncludePad: Bool
 
     public init(attributes: Attributes) throws {
         try attributes.expectOnly(["auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "strides"])
-        pool = try PoolAttributes(attributes, op: Self.name)
+        window = try WindowAttributes(pool: attributes, op: Self.name)
         countIncludePad = try attributes.bool("count_include_pad", default: false)
     }
 
     public var attributes: Attributes {
-        Attributes(op: Self.name, pool.entries + [("count_include_pad", .int(countIncludePad ? 1 : 0))])
+        Attributes(op: Self.name, window.poolEntries + [("count_include_pad", .int(countIncludePad ? 1 : 0))])
     }
 
     public func inferTypes(_ inputs: OpInputs, outputCount: Int) throws -> [TensorType] {
         let x = try inputs.type(0)
         try x.expectDType(Conv.dtypes, Self.name, input: "X")
-        return [try pool.outputType(x, op: Self.name)]
+        return [try window.poolOutputType(x, op: Self.name)]
     }
 
     public func evaluate(_ inputs: [Tensor?], outputCount: Int) throws -> [Tensor] {
         let x = try inputs.required(0, Self.name)
         try x.expectDType(Conv.dtypes, Self.name, input: "X")
-        let g = try pool.geometry(x, op: Self.name)
+        let g = try window.poolGeometry(x, op: Self.name)
         let r = Pooling.run(x, geometry: g, kind: .average(countIncludePad: countIncludePad))
         return [Tensor(x.dtype, shape: Array(x.shape.prefix(2)) + g.output, doubles: r.values)]
     }
@@ -314,28 +313,29 @@ public struct LpPool: Operator {
     public static let name = "lp_pool"
     public static let inputArity: ClosedRange<Int> = 1...1
 
-    var pool: PoolAttributes
+    /// The window: kernel shape, strides, dilations, pads, auto_pad and ceil mode.
+    public var window: WindowAttributes
     public var p: Int
 
     public init(attributes: Attributes) throws {
         try attributes.expectOnly(["auto_pad", "ceil_mode", "dilations", "kernel_shape", "p", "pads", "strides"])
-        pool = try PoolAttributes(attributes, op: Self.name)
+        window = try WindowAttributes(pool: attributes, op: Self.name)
         p = try attributes.int("p", default: 2)
         guard p >= 1 else { throw EmberError.op(Self.name, "attribute 'p' expected a positive value, received \(p)") }
     }
 
-    public var attributes: Attributes { Attributes(op: Self.name, pool.entries + [("p", .int(p))]) }
+    public var attributes: Attributes { Attributes(op: Self.name, window.poolEntries + [("p", .int(p))]) }
 
     public func inferTypes(_ inputs: OpInputs, outputCount: Int) throws -> [TensorType] {
         let x = try inputs.type(0)
         try x.expectDType(Conv.dtypes, Self.name, input: "X")
-        return [try pool.outputType(x, op: Self.name)]
+        return [try window.poolOutputType(x, op: Self.name)]
     }
 
     public func evaluate(_ inputs: [Tensor?], outputCount: Int) throws -> [Tensor] {
         let x = try inputs.required(0, Self.name)
         try x.expectDType(Conv.dtypes, Self.name, input: "X")
-        let g = try pool.geometry(x, op: Self.name)
+        let g = try window.poolGeometry(x, op: Self.name)
         let r = Pooling.run(x, geometry: g, kind: .lp(p: p))
         return [Tensor(x.dtype, shape: Array(x.shape.prefix(2)) + g.output, doubles: r.values)]
     }

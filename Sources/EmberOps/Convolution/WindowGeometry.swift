@@ -1,17 +1,31 @@
 import EmberIR
 
 /// The sliding-window attributes shared by convolution and pooling (`kernel_shape`, `strides`,
-/// `dilations`, `pads`, `auto_pad`), read and checked once.
-struct WindowAttributes: Equatable, Sendable {
-    enum AutoPad: String, Sendable { case notSet = "NOTSET", sameUpper = "SAME_UPPER", sameLower = "SAME_LOWER", valid = "VALID" }
+/// `dilations`, `pads`, `auto_pad`, and the pools' `ceil_mode`), read and checked once when the
+/// op is made. Backends read these typed values and resolve them with ``geometry(input:kernel:op:)``
+/// rather than re-reading the attributes, so every backend pads and sizes a window alike.
+///
+///     let conv = try Conv(attributes: Attributes(op: Conv.name, [("strides", .ints([2, 2])), ("auto_pad", .string("SAME_UPPER"))]))
+///     let g = try conv.window.geometry(input: [7, 7], kernel: [3, 3], op: Conv.name)  // g.output == [4, 4]
+public struct WindowAttributes: Equatable, Sendable {
+    /// ONNX's `auto_pad`: the explicit `pads` (`notSet`), no padding (`valid`), or pads that
+    /// give `ceil(input / stride)` outputs with the odd pad at the end (`sameUpper`) or the
+    /// beginning (`sameLower`).
+    public enum AutoPad: String, Sendable { case notSet = "NOTSET", sameUpper = "SAME_UPPER", sameLower = "SAME_LOWER", valid = "VALID" }
 
-    var autoPad: AutoPad
-    /// Empty where the attribute is absent: taken from the weights, or the ONNX default.
-    var kernelShape: [Int]
-    var strides: [Int]
-    var dilations: [Int]
-    /// Begin pads for every spatial axis, then end pads.
-    var pads: [Int]
+    public var autoPad: AutoPad
+    /// Empty where the attribute is absent: taken from the weights (convolutions).
+    public var kernelShape: [Int]
+    /// Empty where the attribute is absent: 1 on every spatial axis.
+    public var strides: [Int]
+    /// Empty where the attribute is absent: 1 on every spatial axis.
+    public var dilations: [Int]
+    /// Begin pads for every spatial axis, then end pads; empty for none. Read only under
+    /// `autoPad == .notSet`.
+    public var pads: [Int]
+    /// Whether a pool's output sizes round up, adding a last window that starts inside the
+    /// input or its begin padding; always false for convolutions, which have no `ceil_mode`.
+    public var ceilMode: Bool
 
     init(_ attributes: Attributes, op: String) throws {
         let text = try attributes.string("auto_pad", default: "NOTSET")
@@ -23,6 +37,8 @@ struct WindowAttributes: Equatable, Sendable {
         strides = try attributes.ints("strides") ?? []
         dilations = try attributes.ints("dilations") ?? []
         pads = try attributes.ints("pads") ?? []
+        // Convolutions refuse `ceil_mode` in their `expectOnly`, so theirs is always false.
+        ceilMode = try attributes.bool("ceil_mode", default: false)
         if kernelShape.contains(where: { $0 < 1 }) {
             throw EmberError.op(op, "attribute 'kernel_shape' expected positive sizes, received \(kernelShape)")
         }
@@ -37,7 +53,7 @@ struct WindowAttributes: Equatable, Sendable {
         }
     }
 
-    /// Every attribute; an empty list stands for the default.
+    /// Every attribute but `ceil_mode` (which only the pools print); an empty list stands for the default.
     var entries: [(String, Attribute)] {
         [
             ("auto_pad", .string(autoPad.rawValue)), ("kernel_shape", .ints(kernelShape)), ("strides", .ints(strides)),
@@ -45,9 +61,21 @@ struct WindowAttributes: Equatable, Sendable {
         ]
     }
 
-    /// The window over inputs with `spatial` spatial axes of sizes `input` and a kernel of `kernel`.
-    func geometry(input: [Int], kernel: [Int], ceilMode: Bool = false, op: String) throws -> WindowGeometry {
+    /// The strides of `n` spatial axes, defaults filled in (without checking the count).
+    public func strides(_ n: Int) -> [Int] { strides.isEmpty ? Array(repeating: 1, count: n) : strides }
+
+    /// The dilations of `n` spatial axes, defaults filled in (without checking the count).
+    public func dilations(_ n: Int) -> [Int] { dilations.isEmpty ? Array(repeating: 1, count: n) : dilations }
+
+    /// The window over spatial input sizes `input` with a kernel of sizes `kernel` (a
+    /// convolution's from W, a pool's `kernelShape`): output sizes, and the pads that `auto_pad`
+    /// resolves to, following ONNX (and `ceilMode`). `op` names the op in errors, which say
+    /// which attribute does not fit the input.
+    public func geometry(input: [Int], kernel: [Int], op: String) throws -> WindowGeometry {
         let n = input.count
+        guard kernel.count == n else {
+            throw EmberError(.shapeMismatch, "[\(op)] a kernel of \(kernel.count) sizes \(kernel) for \(n) spatial axes")
+        }
         let strides = try check(self.strides, n, "strides", op) ?? Array(repeating: 1, count: n)
         let dilations = try check(self.dilations, n, "dilations", op) ?? Array(repeating: 1, count: n)
         var begin = Array(repeating: 0, count: n)
@@ -87,7 +115,7 @@ struct WindowAttributes: Equatable, Sendable {
     }
 
     /// Output sizes for symbolic input dims: known where the input dim is known.
-    func outputDims(input: [Dim], kernel: [Int], ceilMode: Bool = false, op: String) throws -> [Dim] {
+    func outputDims(input: [Dim], kernel: [Int], op: String) throws -> [Dim] {
         let known = input.map { $0.value ?? 1_000_003 }
         let n = input.count
         // Validate the attribute counts even when no dim is known.
@@ -95,12 +123,12 @@ struct WindowAttributes: Equatable, Sendable {
         _ = try check(dilations, n, "dilations", op)
         guard input.allSatisfy({ $0.value != nil }) else {
             var dims = [Dim](repeating: .unknown, count: n)
-            if let g = try? geometry(input: known, kernel: kernel, ceilMode: ceilMode, op: op) {
+            if let g = try? geometry(input: known, kernel: kernel, op: op) {
                 for i in 0..<n where input[i].value != nil { dims[i] = .known(g.output[i]) }
             }
             return dims
         }
-        return try geometry(input: known, kernel: kernel, ceilMode: ceilMode, op: op).output.map { .known($0) }
+        return try geometry(input: known, kernel: kernel, op: op).output.map { .known($0) }
     }
 
     private func check(_ values: [Int], _ n: Int, _ name: String, _ op: String) throws -> [Int]? {
@@ -112,19 +140,27 @@ struct WindowAttributes: Equatable, Sendable {
     }
 }
 
-/// A resolved sliding window: sizes, strides, dilations and pads of every spatial axis.
-struct WindowGeometry: Sendable {
-    var input: [Int]
-    var kernel: [Int]
-    var output: [Int]
-    var strides: [Int]
-    var dilations: [Int]
-    var padBegin: [Int]
-    var padEnd: [Int]
+/// A resolved sliding window: sizes, strides, dilations and pads of every spatial axis, with
+/// every default filled in. Output position `o` of axis `i` reads input coordinates
+/// `o * strides[i] - padBegin[i] + k * dilations[i]` for kernel taps `k` (for a transposed
+/// convolution, input position `o` writes those output coordinates).
+public struct WindowGeometry: Equatable, Sendable {
+    public var input: [Int]
+    public var kernel: [Int]
+    public var output: [Int]
+    public var strides: [Int]
+    public var dilations: [Int]
+    public var padBegin: [Int]
+    public var padEnd: [Int]
 
-    var inputCount: Int { input.reduce(1, *) }
-    var kernelCount: Int { kernel.reduce(1, *) }
-    var outputCount: Int { output.reduce(1, *) }
+    public init(input: [Int], kernel: [Int], output: [Int], strides: [Int], dilations: [Int], padBegin: [Int], padEnd: [Int]) {
+        (self.input, self.kernel, self.output) = (input, kernel, output)
+        (self.strides, self.dilations, self.padBegin, self.padEnd) = (strides, dilations, padBegin, padEnd)
+    }
+
+    public var inputCount: Int { input.reduce(1, *) }
+    public var kernelCount: Int { kernel.reduce(1, *) }
+    public var outputCount: Int { output.reduce(1, *) }
 
     /// Per spatial axis, per kernel tap, per output position: the input coordinate it reads,
     /// or -1 when that lands in the padding. Laid out `[tap][position]`.

@@ -37,15 +37,11 @@ public struct PatchConvolutionAsMatmul: Pass {
         else { return nil }
         let bias = node.inputs.count > 2 ? node.inputs[2] : nil
         if let bias, graph.constants[bias] == nil { return nil }
-        let a = conv.attributes
+        let window = conv.window
         let (o, c, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
-        let kernel = try a.ints("kernel_shape") ?? []
-        let strides = try a.ints("strides") ?? [1, 1]
-        let pads = try a.ints("pads") ?? [0, 0, 0, 0]
-        let dilations = try a.ints("dilations") ?? [1, 1]
-        let autoPad = try a.string("auto_pad", default: "NOTSET")
-        guard kernel.isEmpty || kernel == [kh, kw], strides == [kh, kw], pads.allSatisfy({ $0 == 0 }),
-            dilations.allSatisfy({ $0 == 1 }), autoPad == "NOTSET" || autoPad == "VALID",
+        guard window.kernelShape.isEmpty || window.kernelShape == [kh, kw], window.strides(2) == [kh, kw],
+            window.pads.allSatisfy({ $0 == 0 }), window.dilations.allSatisfy({ $0 == 1 }),
+            window.autoPad == .notSet || window.autoPad == .valid,
             xs[1] == c, xs[2] % kh == 0, xs[3] % kw == 0, kh * kw > 1
         else { return nil }
         let (n, hp, wp) = (xs[0], xs[2] / kh, xs[3] / kw)
