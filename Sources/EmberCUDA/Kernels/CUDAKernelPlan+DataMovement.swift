@@ -69,8 +69,7 @@ extension CUDAKernelPlan {
         var view = CUDACopyGenerator.View(dims: x.shape, strides: strides, offset: 0)
         var seen: Set<Int> = []
         for i in starts.indices {
-            let a = axes[i] < 0 ? axes[i] + rank : axes[i]
-            guard (0..<rank).contains(a), seen.insert(a).inserted, steps[i] != 0 else {
+            guard rank > 0, let a = Axes.normalized(axes[i], rank: rank), seen.insert(a).inserted, steps[i] != 0 else {
                 return .failure(EmberError(.unsupported, "axis \(axes[i]) with step \(steps[i]) is not a valid slice of rank \(rank)"))
             }
             let (dim, step) = (x.shape[a], steps[i])
@@ -116,8 +115,9 @@ extension CUDAKernelPlan {
             return .failure(EmberError(.unsupported, "concat has an absent input"))
         }
         let rank = first.shape.count
-        let a = op.axis < 0 ? op.axis + rank : op.axis
-        guard (0..<rank).contains(a) else { return .failure(EmberError(.unsupported, "axis \(op.axis) is out of range for rank \(rank)")) }
+        guard rank > 0, let a = Axes.normalized(op.axis, rank: rank) else {
+            return .failure(EmberError(.unsupported, "axis \(op.axis) is out of range for rank \(rank)"))
+        }
         var shape = first.shape
         shape[a] = parts.reduce(0) { $0 + ($1.shape.count == rank ? $1.shape[a] : 0) }
         for p in parts where p.dtype != first.dtype || p.shape.count != rank
@@ -142,8 +142,9 @@ extension CUDAKernelPlan {
             return .failure(EmberError(.unsupported, "indices are \(indices.dtype); expected i64 or i32"))
         }
         let rank = data.shape.count
-        let a = op.axis < 0 ? op.axis + rank : op.axis
-        guard (0..<rank).contains(a) else { return .failure(EmberError(.unsupported, "axis \(op.axis) is out of range for rank \(rank)")) }
+        guard rank > 0, let a = Axes.normalized(op.axis, rank: rank) else {
+            return .failure(EmberError(.unsupported, "axis \(op.axis) is out of range for rank \(rank)"))
+        }
         let shape = Array(data.shape[..<a]) + indices.shape + Array(data.shape[(a + 1)...])
         guard y.shape == shape, y.dtype == data.dtype else {
             return .failure(EmberError(.unsupported, "the output \(y) is not \(data.dtype)\(shape)"))

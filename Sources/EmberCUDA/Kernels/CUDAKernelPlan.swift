@@ -102,8 +102,7 @@ enum CUDAKernelPlan {
         guard let x = node.inputs.first ?? nil else { return .failure(EmberError(.unsupported, "expected an input")) }
         if let why = floatDType(x, "the input") { return .failure(why) }
         let rank = x.shape.count
-        let a = axis < 0 ? axis + rank : axis
-        guard (0..<max(rank, 1)).contains(a), rank > 0 else {
+        guard let a = Axes.normalized(axis, rank: rank), rank > 0 else {
             return .failure(EmberError(.unsupported, "axis \(axis) is out of range for rank \(rank)"))
         }
         let outer = x.shape[..<a].reduce(1, *)
@@ -124,8 +123,9 @@ enum CUDAKernelPlan {
             if let why = floatDType(t, what) { return .failure(why) }
         }
         let rank = x.shape.count
-        let a = op.axis < 0 ? op.axis + rank : op.axis
-        guard (0..<rank).contains(a) else { return .failure(EmberError(.unsupported, "axis \(op.axis) is out of range")) }
+        guard rank > 0, let a = Axes.normalized(op.axis, rank: rank) else {
+            return .failure(EmberError(.unsupported, "axis \(op.axis) is out of range"))
+        }
         let normalized = Array(x.shape[a...])
         let length = normalized.reduce(1, *)
         for (t, what) in [(scale, "scale")] + (bias.map { [($0, "bias")] } ?? []) where t.count != length {

@@ -67,8 +67,7 @@ struct CUDAStridedView: Equatable {
         case let gather as Gather:
             // One constant index, a scalar: the axis is dropped.
             guard constants.count > 1, let index = constants[1], index.shape.isEmpty, let i = index.ints().first else { return nil }
-            let axis = gather.axis < 0 ? gather.axis + dims.count : gather.axis
-            guard (0..<dims.count).contains(axis) else { return nil }
+            guard !dims.isEmpty, let axis = Axes.normalized(gather.axis, rank: dims.count) else { return nil }
             let size = shape[axis]
             let position = i < 0 ? i + size : i
             guard (0..<size).contains(position) else { return nil }

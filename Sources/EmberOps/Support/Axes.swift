@@ -4,11 +4,16 @@ import EmberIR
 public enum Axes {
     /// `axis` in `0..<rank`, from an axis that may be negative.
     public static func normalize(_ axis: Int, rank: Int, op: String) throws -> Int {
-        let a = axis < 0 ? axis + rank : axis
-        guard a >= 0, a < max(rank, 1) || (rank == 0 && a == 0) else {
+        guard let a = normalized(axis, rank: rank) else {
             throw EmberError(.invalidArgument, "[\(op)] axis \(axis) is out of range for rank \(rank)")
         }
         return a
+    }
+
+    /// `axis` in `0..<rank` (0 for a scalar), or nil when it is out of range.
+    public static func normalized(_ axis: Int, rank: Int) -> Int? {
+        let a = axis < 0 ? axis + rank : axis
+        return a >= 0 && a < max(rank, 1) ? a : nil
     }
 
     /// A start or end of a range over `count` items, counted from the end when negative and
