@@ -29,7 +29,7 @@ struct ElementwiseKernel: CPUKernel {
             shapes.append(view.shape)
             bases.append(view.floats)
         }
-        let layout = try BroadcastLayout(inputs: shapes, output: output.shape, op: node.op.name)
+        let layout = try BroadcastStrides(inputs: shapes, output: output.shape, op: node.op.name)
         for i in 0..<program.inputCount where bases[i] == output.floats && shapes[i] != output.shape {
             throw node.error(.invalidArgument, "the output shares input \(i)'s buffer, but that input is broadcast")
         }
@@ -53,7 +53,7 @@ struct ElementwiseKernel: CPUKernel {
 
     /// Tiles `items` (row-major over rows, then tiles of a row) with one thread's scratch.
     private func runItems(
-        _ items: Range<Int>, layout: BroadcastLayout, bases: [UnsafeMutablePointer<Float>?],
+        _ items: Range<Int>, layout: BroadcastStrides, bases: [UnsafeMutablePointer<Float>?],
         output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
     ) {
         let tile = Self.tile

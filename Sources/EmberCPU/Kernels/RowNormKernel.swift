@@ -83,7 +83,7 @@ struct RowNormKernel: CPUKernel {
         guard view.dtype == .f32 else { throw node.error(.typeMismatch, "\(what) has dtype \(view.dtype), expected f32") }
         let size = shape.reduce(1, *)
         if view.count == size { return view.floats }
-        guard let layout = try? BroadcastLayout(inputs: [view.shape], output: shape, op: node.op.name) else {
+        guard let layout = try? BroadcastStrides(inputs: [view.shape], output: shape, op: node.op.name) else {
             throw node.error(.shapeMismatch, "\(what) has shape \(view.shape), which does not broadcast to \(shape)")
         }
         var offsets = [0]

@@ -2,7 +2,7 @@ import EmberIR
 import EmberOps
 
 /// `where(condition, x, y)` of any dtype with broadcasting: element by element over the rows of
-/// a `BroadcastLayout`, copying whole elements by their byte size.
+/// a `BroadcastStrides`, copying whole elements by their byte size.
 struct WhereKernel: CPUKernel {
     let node: KernelNode
 
@@ -22,7 +22,7 @@ struct WhereKernel: CPUKernel {
         let shape = try Broadcast.shape(views.map(\.shape), op: node.op.name)
         try out.expect(shape: shape, dtype: views[1].dtype, node)
         guard out.count > 0 else { return }
-        let layout = try BroadcastLayout(inputs: views.map(\.shape), output: shape, op: node.op.name)
+        let layout = try BroadcastStrides(inputs: views.map(\.shape), output: shape, op: node.op.name)
         let condition = views[0].pointer(as: Bool.self)
         switch out.dtype.byteSize {
         case 8: select(layout, condition, views[1].data, views[2].data, out.data, as: UInt64.self)
@@ -33,7 +33,7 @@ struct WhereKernel: CPUKernel {
     }
 
     private func select<T>(
-        _ layout: BroadcastLayout, _ condition: UnsafeMutablePointer<Bool>, _ x: UnsafeMutableRawPointer,
+        _ layout: BroadcastStrides, _ condition: UnsafeMutablePointer<Bool>, _ x: UnsafeMutableRawPointer,
         _ y: UnsafeMutableRawPointer, _ out: UnsafeMutableRawPointer, as: T.Type
     ) {
         let (a, b, o) = (x.assumingMemoryBound(to: T.self), y.assumingMemoryBound(to: T.self), out.assumingMemoryBound(to: T.self))

@@ -30,35 +30,17 @@ enum CUDAElementwiseGenerator {
         // Floats only: 16-byte accesses where the shape allows. Integers and bools take the
         // one-element-per-step path, typed (they are masks and indices, seldom large).
         let floatsOnly = (inputs.map(\.dtype) + stepTypes).allSatisfy(CUDAPrelude.dtypes.contains)
-        // Broadcast strides of every input over the output's dims, then merge neighbouring dims
-        // that every input walks contiguously.
-        var dims = output.shape
-        var strides: [[Int]] = []
-        for (i, t) in inputs.enumerated() {
-            guard t.shape.count <= dims.count else {
-                return .failure(EmberError(.unsupported, "input \(i) has rank \(t.shape.count), above the output's \(dims.count)"))
-            }
-            let own = Tensor.strides(of: t.shape)
-            let pad = dims.count - t.shape.count
-            var s = [Int](repeating: 0, count: dims.count)
-            for d in 0..<t.shape.count {
-                guard t.shape[d] == dims[pad + d] || t.shape[d] == 1 else {
-                    return .failure(EmberError(.unsupported, "input \(i) of shape \(t.shape) does not broadcast to \(dims)"))
-                }
-                s[pad + d] = t.shape[d] == 1 ? 0 : own[d]
-            }
-            strides.append(s)
+        // Broadcast strides of every input over the output's dims, neighbouring dims that every
+        // input walks contiguously merged.
+        let layout: BroadcastStrides
+        do {
+            layout = try BroadcastStrides(inputs: inputs.map(\.shape), output: output.shape, op: "elementwise")
+        } catch let error as EmberError {
+            return .failure(EmberError(.unsupported, error.message))
+        } catch {
+            return .failure(EmberError(.unsupported, "\(error)"))
         }
-        var d = dims.count - 1
-        while d > 0 {
-            if strides.allSatisfy({ $0[d - 1] == $0[d] * dims[d] }) {
-                // The merged dim steps like the inner one.
-                dims[d - 1] *= dims[d]
-                dims.remove(at: d)
-                for k in strides.indices { strides[k][d - 1] = strides[k].remove(at: d) }
-            }
-            d -= 1
-        }
+        let (dims, strides) = (layout.dims, layout.strides)
         let count = output.count
         let index = count < Int(Int32.max) ? "unsigned int" : "unsigned long long"
         let width = inputs.contains { $0.dtype != .f32 } || output.dtype != .f32 ? 8 : 4

@@ -25,38 +25,9 @@ struct BroadcastPlan {
         }
         self.shape = shape
         self.count = count
-        let rank = shape.count
-        let full: [[Int]] = shapes.map { s in
-            var st = [Int](repeating: 0, count: rank)
-            var running = 1
-            for axis in stride(from: rank - 1, through: 0, by: -1) {
-                let i = axis - (rank - s.count)
-                let size = i >= 0 ? s[i] : 1
-                st[axis] = size == 1 ? 0 : running
-                running *= size
-            }
-            return st
-        }
-        var dims: [Int] = []
-        var strides = [[Int]](repeating: [], count: shapes.count)
-        for axis in 0..<rank where shape[axis] != 1 {
-            let mergeable =
-                !dims.isEmpty
-                && strides.indices.allSatisfy { k in strides[k][dims.count - 1] == full[k][axis] * shape[axis] }
-            if mergeable {
-                dims[dims.count - 1] *= shape[axis]
-                for k in strides.indices { strides[k][dims.count - 1] = full[k][axis] }
-            } else {
-                dims.append(shape[axis])
-                for k in strides.indices { strides[k].append(full[k][axis]) }
-            }
-        }
-        if dims.isEmpty {
-            dims = [1]
-            strides = strides.map { _ in [0] }
-        }
-        self.dims = dims
-        self.strides = strides
+        let layout = try BroadcastStrides(inputs: shapes, output: shape, op: op)
+        dims = layout.dims
+        strides = layout.strides
     }
 }
 

@@ -73,3 +73,75 @@ public enum Broadcast {
         return result
     }
 }
+
+/// How several inputs broadcast to one output, with the dims simplified for loops: output dims of
+/// size 1 dropped, and neighbours merged wherever every input walks them as one. The last dim is
+/// the inner loop. Every backend's broadcasting loops and generated kernels start from this.
+public struct BroadcastStrides: Sendable, Equatable {
+    /// The simplified output dims, outermost first; at least one.
+    public var dims: [Int]
+    /// Per input, its stride (in elements) along each simplified dim; 0 where it is broadcast.
+    public var strides: [[Int]]
+
+    /// The strides of `inputs` (nil for inputs that are not read) broadcast to `output`; throws
+    /// unless each input broadcasts to exactly `output`.
+    public init(inputs: [[Int]?], output: [Int], op: String) throws {
+        let rank = output.count
+        var full: [[Int]] = []
+        for (i, shape) in inputs.enumerated() {
+            guard let shape else {
+                full.append(Array(repeating: 0, count: rank))
+                continue
+            }
+            guard shape.count <= rank else {
+                throw EmberError(.shapeMismatch, "[\(op)] input \(i) has shape \(shape), which does not broadcast to \(output)")
+            }
+            let padded = Array(repeating: 1, count: rank - shape.count) + shape
+            let rowMajor = Tensor.strides(of: padded)
+            var strides: [Int] = []
+            for d in 0..<rank {
+                guard padded[d] == output[d] || padded[d] == 1 else {
+                    throw EmberError(
+                        .shapeMismatch, "[\(op)] input \(i) has shape \(shape), which does not broadcast to \(output)")
+                }
+                strides.append(padded[d] == 1 ? 0 : rowMajor[d])
+            }
+            full.append(strides)
+        }
+        var dims: [Int] = []
+        var merged: [[Int]] = Array(repeating: [], count: inputs.count)
+        for d in 0..<rank where output[d] != 1 {
+            let mergeable =
+                !dims.isEmpty && full.indices.allSatisfy { i in merged[i][merged[i].count - 1] == full[i][d] * output[d] }
+            if mergeable {
+                dims[dims.count - 1] *= output[d]
+                for i in full.indices { merged[i][merged[i].count - 1] = full[i][d] }
+            } else {
+                dims.append(output[d])
+                for i in full.indices { merged[i].append(full[i][d]) }
+            }
+        }
+        if dims.isEmpty {
+            dims = [1]
+            merged = merged.map { _ in [0] }
+        }
+        self.dims = dims
+        self.strides = merged
+    }
+
+    /// The length of the inner loop.
+    public var inner: Int { dims[dims.count - 1] }
+    /// The number of inner rows.
+    public var rows: Int { dims.dropLast().reduce(1, *) }
+
+    /// Each input's offset at the start of inner row `row`.
+    public func rowOffsets(_ row: Int, into offsets: inout [Int]) {
+        for i in offsets.indices { offsets[i] = 0 }
+        var rest = row
+        for d in stride(from: dims.count - 2, through: 0, by: -1) {
+            let index = rest % dims[d]
+            rest /= dims[d]
+            for i in offsets.indices { offsets[i] += index * strides[i][d] }
+        }
+    }
+}
