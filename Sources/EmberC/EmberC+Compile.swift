@@ -165,7 +165,8 @@ private func output(
 }
 
 /// Where an empty tensor points: never read or written, but never NULL.
-nonisolated(unsafe) private let emptyBuffer = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+private let emptyMemory = AlignedMemory(byteCount: 64)
+private var emptyBuffer: UnsafeMutableRawPointer { emptyMemory.pointer }
 
 /// The caller's inputs as views of its memory (nothing is copied), in the engine's input order,
 /// checked against the engine's declared types and their buffers' sizes.

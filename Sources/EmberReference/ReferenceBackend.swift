@@ -16,7 +16,7 @@ public struct ReferenceBackend: Sendable {
         for id in graph.inputs { env[id.index] = inputs[graph.name(of: id)] }
         for (id, tensor) in graph.constants { env[id.index] = tensor }
 
-        let lastUse = Self.lastUses(graph)
+        let lifetimes = Liveness.lifetimes(of: graph)
         for (position, node) in graph.nodes.enumerated() {
             let args = node.inputs.map { $0.flatMap { env[$0.index] } }
             let results: [Tensor]
@@ -30,7 +30,7 @@ public struct ReferenceBackend: Sendable {
                 throw EmberError(.internalError, "produced \(results.count) outputs, expected \(node.outputs.count)", at: node.location)
             }
             for (id, tensor) in zip(node.outputs, results) { env[id.index] = tensor }
-            for case let id? in node.inputs where lastUse[id.index] == position && graph.constants[id] == nil {
+            for case let id? in node.inputs where lifetimes[id.index]?.last == position && graph.constants[id] == nil {
                 env[id.index] = nil
             }
         }
@@ -53,15 +53,5 @@ public struct ReferenceBackend: Sendable {
             let what = "[\(node.op.name)] output of shape \(known) (\(type.dtype))"
             try MemoryLimit.check(try TensorSize.byteCount(known, type.dtype, of: what), for: what)
         }
-    }
-
-    /// For each value, the position of the last node that reads it; graph outputs are never freed.
-    static func lastUses(_ graph: Graph) -> [Int] {
-        var last = [Int](repeating: -1, count: graph.values.count)
-        for (position, node) in graph.nodes.enumerated() {
-            for case let id? in node.inputs { last[id.index] = position }
-        }
-        for id in graph.outputs { last[id.index] = Int.max }
-        return last
     }
 }

@@ -176,19 +176,17 @@ public struct Engine: Sendable {
     /// Runs the engine on inputs in caller memory (engine input order) and returns the outputs as
     /// tensors, by name.
     public func run(_ inputs: [TensorView]) throws -> [(name: String, tensor: Tensor)] {
-        var buffers: [(dtype: DType, shape: [Int], data: UnsafeMutableRawPointer)] = []
-        defer { buffers.forEach { $0.data.deallocate() } }
+        var buffers: [(dtype: DType, shape: [Int], memory: AlignedMemory)] = []
         try run(inputs) { index, dtype, shape in
             let what = "output '\(graph.name(of: graph.outputs[index]))' (\(dtype)\(shape))"
             let bytes = try TensorSize.byteCount(shape, dtype, of: what)
             try MemoryLimit.check(bytes, for: what)
-            let data = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
-            buffers.append((dtype, shape, data))
-            return data
+            let memory = AlignedMemory(byteCount: bytes)
+            buffers.append((dtype, shape, memory))
+            return memory.pointer
         }
         return try zip(graph.outputs, buffers).map { id, b in
-            let bytes = UnsafeRawBufferPointer(start: b.data, count: b.shape.reduce(1, *) * b.dtype.byteSize)
-            return (graph.name(of: id), try Tensor(b.dtype, shape: b.shape, bytes: bytes))
+            (graph.name(of: id), try Tensor(b.dtype, shape: b.shape, bytes: UnsafeRawBufferPointer(b.memory.bytes)))
         }
     }
 

@@ -155,6 +155,22 @@ struct BlockedRelu: CPUKernelProvider {
         try Self.expectSameAsReference(apart, ["x": .random(.f32, [4, 16, 8, 8], seed: 4)])
     }
 
+    /// An output listed twice is copied out of the arena after the last step, so no value computed
+    /// after its last reader may take its bytes (here `%a`, as large as `%y` and alive only later).
+    @Test func anOutputListedTwiceKeepsItsBytesToTheEnd() throws {
+        let program = try CPUProgram(
+            Self.graph("""
+                graph @main(%x: f32[64]) {
+                  %y = relu(%x) : f32[64]
+                  %a = exp(%x) : f32[64]
+                  %b = neg(%a) : f32[64]
+                  return %y, %y, %b
+                }
+                """), providers: [ReferenceKernels()])
+        #expect(try program.arenaSize(for: [[64]]) == 2 * 64 * 4)
+        try Self.expectSameAsReference(program, ["x": .random(.f32, [64], seed: 5)])
+    }
+
     @Test func valuesLeftBehindByTheOptimizerDoNotStopPlanning() throws {
         var graph = try Self.graph("""
             graph @main(%x: f32[batch,4]) {

@@ -141,22 +141,17 @@ extension CPUKernelProvider {
 /// node to node, and per-context state. A context is used by one thread at a time, so kernels may
 /// use it freely.
 public final class KernelContext: @unchecked Sendable {
-    private var scratchBase: UnsafeMutableRawPointer?
-    private var scratchSize = 0
+    private var scratchMemory: AlignedMemory?
     private var states: [ObjectIdentifier: AnyObject] = [:]
 
     public init() {}
 
-    deinit { scratchBase?.deallocate() }
-
     /// At least `bytes` bytes, 64-byte aligned, valid until the next call; the contents are not kept.
     public func scratch(bytes: Int) -> UnsafeMutableRawPointer {
-        if bytes > scratchSize || scratchBase == nil {
-            scratchBase?.deallocate()
-            scratchSize = max(bytes, 4096)
-            scratchBase = UnsafeMutableRawPointer.allocate(byteCount: scratchSize, alignment: 64)
-        }
-        return scratchBase!
+        if let scratchMemory, bytes <= scratchMemory.byteCount { return scratchMemory.pointer }
+        let grown = AlignedMemory(byteCount: max(bytes, 4096))
+        scratchMemory = grown
+        return grown.pointer
     }
 
     /// The context's one object of type `T` (a library's stream, say), made by `make` on first

@@ -31,28 +31,25 @@ struct MemoryPlan: Sendable {
         directOutputs = direct
         let isOutput = Set(layout.outputSlots)
 
-        // Lifetimes in step positions: written at `first`, last read at `last`.
-        var first = [Int](repeating: -1, count: slots.count)
-        var last = [Int](repeating: -1, count: slots.count)
-        for (position, step) in layout.steps.enumerated() {
-            for case let slot? in step.inputs { last[slot] = position }
-            for slot in step.outputs {
-                first[slot] = position
-                last[slot] = max(last[slot], position)
-            }
-        }
+        // Lifetimes in step positions: written at `first`, last read at `last`; outputs read after
+        // the last step, so one that is not written straight to the caller's memory (an output
+        // listed twice) keeps its bytes until it is copied out.
+        let lifetimes = Liveness.lifetimes(
+            count: slots.count,
+            steps: layout.steps.map { StepAccess(reads: $0.inputs.compactMap { $0 }, writes: $0.outputs) },
+            outputs: layout.outputSlots)
+        let last = lifetimes.map { $0?.last ?? -1 }
 
         // Buffers: each computed arena slot starts its own, unless it may take over an input's.
         var buffer = [Int](repeating: -1, count: slots.count)
-        var bufferBytes: [Int] = []
-        var bufferFirst: [Int] = []
-        var bufferLast: [Int] = []
+        var buffers: [ArenaRequest] = []
         let inArena = { (slot: Int) -> Bool in
             if case .computed = slots[slot].source { return direct[slot] == nil }
             return false
         }
         for (position, step) in layout.steps.enumerated() {
             for (k, slot) in step.outputs.enumerated() where inArena(slot) {
+                let lifetime = lifetimes[slot] ?? Lifetime(first: position, last: position)
                 if let j = step.inPlace[k], j < step.inputs.count, let source = step.inputs[j], inArena(source),
                    !isOutput.contains(source), last[source] == position, bytes[source] == bytes[slot],
                    slots[source].layout == slots[slot].layout, !step.outputs.contains(source),
@@ -60,37 +57,17 @@ struct MemoryPlan: Sendable {
                 {
                     let b = buffer[source]
                     buffer[slot] = b
-                    bufferLast[b] = max(bufferLast[b], last[slot])
+                    buffers[b].lifetime = buffers[b].lifetime.union(lifetime)
                     continue
                 }
-                buffer[slot] = bufferBytes.count
-                bufferBytes.append(bytes[slot])
-                bufferFirst.append(first[slot])
-                bufferLast.append(max(last[slot], position))
+                buffer[slot] = buffers.count
+                buffers.append(ArenaRequest(bytes: bytes[slot], lifetime: lifetime))
             }
         }
 
-        // Largest first, each at the lowest offset clear of every placed buffer alive at the same time.
-        var bufferOffset = [Int](repeating: 0, count: bufferBytes.count)
-        var placed: [Int] = []
-        var size = 0
-        for b in bufferBytes.indices.sorted(by: { bufferBytes[$0] > bufferBytes[$1] }) {
-            let length = Self.align(bufferBytes[b])
-            let busy = placed
-                .filter { bufferFirst[$0] <= bufferLast[b] && bufferFirst[b] <= bufferLast[$0] }
-                .map { (start: bufferOffset[$0], end: bufferOffset[$0] + Self.align(bufferBytes[$0])) }
-                .sorted { $0.start < $1.start }
-            var offset = 0
-            for range in busy where range.start < offset + length {
-                offset = max(offset, range.end)
-            }
-            bufferOffset[b] = offset
-            placed.append(b)
-            size = max(size, offset + length)
-        }
-        offsets = slots.indices.map { buffer[$0] >= 0 ? bufferOffset[buffer[$0]] : nil }
-        arenaSize = size
+        let arena = ArenaPacker.pack(buffers, alignment: Self.alignment)
+        offsets = slots.indices.map { buffer[$0] >= 0 ? arena.offsets[buffer[$0]] : nil }
+        arenaSize = arena.size
     }
 
-    static func align(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
 }

@@ -11,8 +11,7 @@ extension CPUProgram {
     ) throws {
         let slots = layout.slots
         var views = [TensorView?](repeating: nil, count: slots.count)
-        var owned: [Int: UnsafeMutableRawPointer] = [:]
-        defer { owned.values.forEach { $0.deallocate() } }
+        var owned: [Int: AlignedMemory] = [:]
         for (index, slot) in slots.enumerated() {
             switch slot.source {
             case .input(let position): views[index] = inputs[position]
@@ -21,11 +20,11 @@ extension CPUProgram {
             case .computed: break
             }
         }
-        var lastRead = [Int](repeating: -1, count: slots.count)
-        for (position, step) in layout.steps.enumerated() {
-            for case let slot? in step.inputs { lastRead[slot] = position }
-        }
-        for slot in layout.outputSlots { lastRead[slot] = Int.max }
+        // Outputs live past the last step, so they are never freed here.
+        let lifetimes = Liveness.lifetimes(
+            count: slots.count,
+            steps: layout.steps.map { StepAccess(reads: $0.inputs.compactMap { $0 }, writes: $0.outputs) },
+            outputs: layout.outputSlots)
 
         // The bytes of the buffers alive now, kept under the memory limit as each one is allocated.
         var liveBytes = 0
@@ -37,9 +36,9 @@ extension CPUProgram {
             try MemoryLimit.check(liveBytes + bytes, for: liveBytes == 0 ? what : "\(what), with the \(MemoryLimit.describe(liveBytes)) alive before it,")
             liveBytes += bytes
             ownedBytes[slot] = bytes
-            let data = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: MemoryPlan.alignment)
-            owned[slot] = data
-            let view = TensorView(data: data, dtype: slots[slot].type.dtype, shape: shape, layout: slots[slot].layout)
+            let memory = AlignedMemory(byteCount: bytes, alignment: MemoryPlan.alignment)
+            owned[slot] = memory
+            let view = TensorView(data: memory.pointer, dtype: slots[slot].type.dtype, shape: shape, layout: slots[slot].layout)
             views[slot] = view
             return view
         }
@@ -71,8 +70,8 @@ extension CPUProgram {
             } catch let error as EmberError {
                 throw error.located(step.location)
             }
-            for case let slot? in step.inputs where lastRead[slot] == position {
-                owned.removeValue(forKey: slot)?.deallocate()
+            for case let slot? in step.inputs where lifetimes[slot]?.last == position {
+                owned.removeValue(forKey: slot)
                 liveBytes -= ownedBytes.removeValue(forKey: slot) ?? 0
                 views[slot] = nil
             }
@@ -82,6 +81,7 @@ extension CPUProgram {
             let destination = try output(index, view.dtype, view.shape)
             destination.copyMemory(from: view.data, byteCount: view.byteCount)
         }
+        withExtendedLifetime(owned) {}
     }
 
     /// The shapes of a step's outputs from its actual inputs, or nil when only running it tells.

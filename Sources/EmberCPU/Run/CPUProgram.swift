@@ -19,7 +19,7 @@ public final class CPUProgram: @unchecked Sendable {
     /// Where each constant's bytes are, by the index `Slot.Source.constant` holds.
     private let constantAddresses: [UnsafeMutableRawPointer]
     /// The address of constants with no elements, and of those only their kernels' copies hold.
-    nonisolated(unsafe) private static let empty = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+    private static let empty = AlignedMemory(byteCount: 64)
     /// Memory plans by input shapes, the most recently used kept (nil: shapes depend on data).
     private let plans: Locked<BoundedCache<[[Int]], MemoryPlan?>>
     private let idle = Locked<[ExecutionContext]>([])
@@ -46,7 +46,7 @@ public final class CPUProgram: @unchecked Sendable {
         // mutated, and the program keeps them alive, so their storage stays put.
         constants = Dictionary(uniqueKeysWithValues: graph.constants.map { ($0.key.index, $0.value) })
         constantAddresses = ids.map { id in
-            graph.constants[id]?.withUnsafeRawBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress) } ?? Self.empty
+            graph.constants[id]?.withUnsafeRawBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress) } ?? Self.empty.pointer
         }
         self.graph = graph
 
@@ -155,26 +155,27 @@ public final class CPUProgram: @unchecked Sendable {
     /// Runs on named tensors and returns the outputs by name, in the graph's order.
     public func run(_ inputs: [String: Tensor], profile: StepProfile? = nil) throws -> [(name: String, tensor: Tensor)] {
         try graph.checkInputs(inputs)
+        // The copies live in `memory` until the run is over.
+        var memory: [AlignedMemory] = []
         let views = graph.inputs.map { id in
             let tensor = inputs[graph.name(of: id)]!
-            let bytes = tensor.count * tensor.dtype.byteSize
-            let view = TensorView(
-                data: .allocate(byteCount: max(bytes, 1), alignment: MemoryPlan.alignment), dtype: tensor.dtype, shape: tensor.shape)
+            let copy = AlignedMemory(byteCount: tensor.count * tensor.dtype.byteSize, alignment: MemoryPlan.alignment)
+            memory.append(copy)
+            let view = TensorView(data: copy.pointer, dtype: tensor.dtype, shape: tensor.shape)
             view.copy(from: tensor)
             return view
         }
-        defer { views.forEach { $0.data.deallocate() } }
-        var results: [(DType, [Int], UnsafeMutableRawPointer, Int)] = []
-        defer { results.forEach { $0.2.deallocate() } }
+        var results: [(dtype: DType, shape: [Int], memory: AlignedMemory)] = []
         try run(views, profile: profile) { _, dtype, shape in
             let bytes = try TensorSize.byteCount(shape, dtype, of: "output \(graph.name(of: graph.outputs[results.count]))")
-            let p = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
-            results.append((dtype, shape, p, bytes))
-            return p
+            let result = AlignedMemory(byteCount: bytes, alignment: MemoryPlan.alignment)
+            results.append((dtype, shape, result))
+            return result.pointer
         }
-        return try zip(graph.outputs, results).map { id, result in
-            let bytes = UnsafeRawBufferPointer(start: result.2, count: result.3)
-            return (graph.name(of: id), try Tensor(result.0, shape: result.1, bytes: bytes))
+        return try withExtendedLifetime(memory) {
+            try zip(graph.outputs, results).map { id, result in
+                (graph.name(of: id), try Tensor(result.dtype, shape: result.shape, bytes: UnsafeRawBufferPointer(result.memory.bytes)))
+            }
         }
     }
 

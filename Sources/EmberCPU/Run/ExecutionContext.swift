@@ -1,23 +1,19 @@
+import EmberIR
 import Foundation
 
 /// The memory one run works in: the arena its memory plan lays values out in, and what its kernels
 /// borrow. A context serves one run at a time; a program keeps idle contexts for later runs so their
 /// memory is reused instead of allocated (and faulted in) again.
 final class ExecutionContext: @unchecked Sendable {
-    private(set) var arena: UnsafeMutableRawPointer?
-    private var arenaSize = 0
+    private var arenaMemory: AlignedMemory?
     let kernels = KernelContext()
-
-    deinit { arena?.deallocate() }
 
     /// An arena of at least `bytes` bytes; its contents are not kept when it grows.
     func arena(bytes: Int) -> UnsafeMutableRawPointer {
-        if arena == nil || bytes > arenaSize {
-            arena?.deallocate()
-            arenaSize = max(bytes, 64)
-            arena = UnsafeMutableRawPointer.allocate(byteCount: arenaSize, alignment: MemoryPlan.alignment)
-        }
-        return arena!
+        if let arenaMemory, bytes <= arenaMemory.byteCount { return arenaMemory.pointer }
+        let grown = AlignedMemory(byteCount: max(bytes, 64), alignment: MemoryPlan.alignment)
+        arenaMemory = grown
+        return grown.pointer
     }
 }
 

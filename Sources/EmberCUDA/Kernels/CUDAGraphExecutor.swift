@@ -471,46 +471,29 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
 
     /// Places every stored value in one arena: values whose lifetimes (from the step that writes
     /// them to the last that reads them; inputs from the start, outputs to the end) overlap get
-    /// disjoint bytes. Largest first, each at the lowest offset that fits.
+    /// disjoint bytes, as `ArenaPacker` places them.
     private func allocate() throws {
-        let count = storageBytes.count
-        var first = [Int](repeating: Int.max, count: count)
-        var last = [Int](repeating: -1, count: count)
-        func touch(_ slot: Slot, _ at: Int) {
-            guard let s = storage[slot] else { return }
-            first[s] = min(first[s], at)
-            last[s] = max(last[s], at)
-        }
-        for id in graph.inputs { touch(Slot(value: id, layout: .rowMajor), -1) }
-        for (index, step) in steps.enumerated() {
+        let storages = { (slots: [Slot]) in slots.compactMap { self.storage[$0] } }
+        let accesses = steps.map { step in
             switch step {
             case .node(_, _, let inputs, let outputs), .host(_, _, let inputs, let outputs):
-                (inputs + outputs).forEach { touch($0, index) }
+                StepAccess(reads: storages(inputs), writes: storages(outputs))
             case .layout(_, let from, let to), .copy(_, let from, let to):
-                touch(from, index)
-                touch(to, index)
+                StepAccess(reads: storages([from]), writes: storages([to]))
             }
         }
-        for id in graph.outputs { touch(Slot(value: id, layout: .rowMajor), steps.count) }
-        let alignment = 256
-        var offsets = [Int](repeating: 0, count: count)
-        var placed: [Int] = []
-        for s in (0..<count).sorted(by: { storageBytes[$0] > storageBytes[$1] }) where last[s] >= 0 {
-            let size = (max(storageBytes[s], 1) + alignment - 1) / alignment * alignment
-            let overlapping = placed.filter { first[$0] <= last[s] && first[s] <= last[$0] }
-                .map { (offsets[$0], (max(storageBytes[$0], 1) + alignment - 1) / alignment * alignment) }
-                .sorted { $0.0 < $1.0 }
-            var offset = 0
-            for (start, length) in overlapping {
-                if offset + size <= start { break }
-                offset = max(offset, start + length)
-            }
-            offsets[s] = offset
-            placed.append(s)
-        }
-        let total = placed.map { offsets[$0] + (max(storageBytes[$0], 1) + alignment - 1) / alignment * alignment }.max() ?? 0
+        let lifetimes = Liveness.lifetimes(
+            count: storageBytes.count, steps: accesses,
+            inputs: storages(graph.inputs.map { Slot(value: $0, layout: .rowMajor) }),
+            outputs: storages(graph.outputs.map { Slot(value: $0, layout: .rowMajor) }))
+        let live = lifetimes.enumerated().compactMap { s, lifetime in lifetime.map { (storage: s, lifetime: $0) } }
+        let packed = ArenaPacker.pack(
+            live.map { ArenaRequest(bytes: max(storageBytes[$0.storage], 1), lifetime: $0.lifetime) }, alignment: 256)
+        var offsets = [Int](repeating: 0, count: storageBytes.count)
+        for (s, offset) in zip(live, packed.offsets) { offsets[s.storage] = offset }
+        let total = packed.size
         let arena = try CUDABuffer(kernels.context, bytes: total)
-        for (slot, s) in storage where last[s] >= 0 {
+        for (slot, s) in storage where lifetimes[s] != nil {
             buffers[slot] = try CUDABuffer(part: arena, offset: offsets[s], bytes: storageBytes[s])
         }
         self.arena = arena
