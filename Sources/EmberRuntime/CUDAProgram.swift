@@ -106,14 +106,8 @@ public final class CUDAProgram: @unchecked Sendable {  // Mutable state is guard
 
     /// Runs the program on host tensors, by input name.
     public func run(_ inputs: [String: Tensor]) throws -> [(name: String, tensor: Tensor)] {
-        var shapes: [[Int]] = []
-        for id in graph.inputs {
-            let name = graph.name(of: id)
-            guard let tensor = inputs[name] else { throw EmberError(.invalidArgument, "missing input '\(name)'") }
-            try check(tensor.dtype, tensor.shape, input: id)
-            shapes.append(tensor.shape)
-        }
-        let build = try build(shapes)
+        try graph.checkInputs(inputs)
+        let build = try build(graph.inputs.map { inputs[graph.name(of: $0)]?.shape ?? [] })
         build.lock.lock()
         defer { build.lock.unlock() }
         try build.executor.upload(inputs)
@@ -133,7 +127,9 @@ public final class CUDAProgram: @unchecked Sendable {  // Mutable state is guard
         guard inputs.count == graph.inputs.count else {
             throw EmberError(.invalidArgument, "expected \(graph.inputs.count) inputs, received \(inputs.count)")
         }
-        for (id, input) in zip(graph.inputs, inputs) { try check(input.dtype, input.shape, input: id) }
+        var named: [String: (dtype: DType, shape: [Int])] = [:]
+        for (id, input) in zip(graph.inputs, inputs) { named[graph.name(of: id)] = (input.dtype, input.shape) }
+        try graph.checkInputs(shapes: named)
         let build = try build(inputs.map(\.shape))
         let stream = CUDAStream(borrowing: address, kernels.context)
         build.lock.lock()
@@ -196,17 +192,6 @@ public final class CUDAProgram: @unchecked Sendable {  // Mutable state is guard
             try build.executor.enqueue(on: stream)
         }
         try stream.synchronize()
-    }
-
-    private func check(_ dtype: DType, _ shape: [Int], input id: ValueID) throws {
-        let declared = graph.type(of: id)
-        let fits = declared.dtype == dtype && declared.shape.map { dims in
-            dims.count == shape.count && zip(dims, shape).allSatisfy { $0.value == nil || $0.value == $1 }
-        } ?? true
-        guard fits else {
-            throw EmberError(
-                .typeMismatch, "input '\(graph.name(of: id))' is \(declared), received \(dtype)\(shape)")
-        }
     }
 
     private func build(_ shapes: [[Int]]) throws -> Build {
