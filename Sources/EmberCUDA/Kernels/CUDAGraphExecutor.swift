@@ -64,10 +64,7 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
         self.kernels = kernels
         for id in graph.inputs + graph.constantIDs { home[id] = .rowMajor }
         for id in graph.inputs { storage[Slot(value: id, layout: .rowMajor)] = newStorage(id) }
-        var lastReader: [ValueID: Int] = [:]
-        for (index, node) in graph.nodes.enumerated() {
-            for case let id? in node.inputs { lastReader[id] = index }
-        }
+        let lifetimes = Liveness.lifetimes(of: graph)
         var pending: [Int] = []
         var refused: [String] = []
         for (index, node) in graph.nodes.enumerated() {
@@ -105,12 +102,12 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
                 continue
             }
             if let host, !pending.isEmpty {
-                try hostSegment(pending, lastReader: lastReader, host)
+                try hostSegment(pending, lifetimes: lifetimes, host)
                 pending = []
             }
             try deviceNode(node, cudaNode)
         }
-        if let host, !pending.isEmpty { try hostSegment(pending, lastReader: lastReader, host) }
+        if let host, !pending.isEmpty { try hostSegment(pending, lifetimes: lifetimes, host) }
         guard refused.isEmpty else {
             throw EmberError(.unsupported, "[cuda] the CUDA backend cannot run every node:\n  " + refused.joined(separator: "\n  "))
         }
@@ -229,7 +226,7 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
     }
 
     /// Consecutive nodes run on the host: their inputs downloaded, their outputs uploaded.
-    private func hostSegment(_ indices: [Int], lastReader: [ValueID: Int], _ build: (Graph) throws -> any CUDAHostSegment) throws {
+    private func hostSegment(_ indices: [Int], lifetimes: [Lifetime?], _ build: (Graph) throws -> any CUDAHostSegment) throws {
         let nodes = indices.map { graph.nodes[$0] }
         let produced = Set(nodes.flatMap(\.outputs))
         var reads: [ValueID] = []
@@ -239,7 +236,7 @@ public final class CUDAGraphExecutor: @unchecked Sendable {  // Used from one th
             }
         }
         let end = indices.last ?? 0
-        let results = nodes.flatMap(\.outputs).filter { (lastReader[$0] ?? -1) > end || graph.outputs.contains($0) }
+        let results = nodes.flatMap(\.outputs).filter { (lifetimes[$0.index]?.last ?? -1) > end }
         var part = graph
         part.nodes = nodes
         part.inputs = reads
