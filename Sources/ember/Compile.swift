@@ -19,7 +19,7 @@ struct Compile: ParsableCommand {
             --allow-rebuild. Without profiles, an engine serves any shape its types allow.
             """)
 
-    @Argument(help: "The model (.onnx, or Ember text IR).")
+    @Argument(help: "The model (.onnx, .pt2, or Ember text IR).")
     var model: String
 
     @Option(name: .shortAndLong, help: "The engine file to write (replaced atomically).")
