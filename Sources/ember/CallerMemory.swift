@@ -8,27 +8,26 @@ import EmberRuntime
 final class CallerMemory {
     private let engine: Engine
     private let inputs: [TensorView]
-    private var outputs: [(data: UnsafeMutableRawPointer, capacity: Int, dtype: DType, shape: [Int])?]
+    /// The memory behind `inputs`.
+    private let inputMemory: [AlignedMemory]
+    private var outputs: [(memory: AlignedMemory, dtype: DType, shape: [Int])?]
 
     /// `tensors` by the engine's input names, copied once into aligned memory.
     init(_ engine: Engine, _ tensors: [String: Tensor]) throws {
         self.engine = engine
+        var memory: [AlignedMemory] = []
         inputs = try engine.inputs.map { input in
             guard let tensor = tensors[input.name] else {
                 throw EmberError(.invalidArgument, "no value for input '\(input.name)'")
             }
             let bytes = try TensorSize.byteCount(tensor.shape, tensor.dtype, of: "input '\(input.name)'")
-            let view = TensorView(
-                data: .allocate(byteCount: max(bytes, 1), alignment: 64), dtype: tensor.dtype, shape: tensor.shape)
+            memory.append(AlignedMemory(byteCount: bytes))
+            let view = TensorView(data: memory[memory.count - 1].pointer, dtype: tensor.dtype, shape: tensor.shape)
             view.copy(from: tensor)
             return view
         }
+        inputMemory = memory
         outputs = Array(repeating: nil, count: engine.outputs.count)
-    }
-
-    deinit {
-        inputs.forEach { $0.data.deallocate() }
-        outputs.forEach { $0?.data.deallocate() }
     }
 
     /// One run, writing into the outputs of the last run where they are large enough.
@@ -36,15 +35,14 @@ final class CallerMemory {
         try engine.run(inputs) { index, dtype, shape in
             let what = "output '\(engine.outputs[index].name)' (\(dtype)\(shape))"
             let bytes = try TensorSize.byteCount(shape, dtype, of: what)
-            if let buffer = outputs[index], buffer.capacity >= bytes {
-                outputs[index] = (buffer.data, buffer.capacity, dtype, shape)
-                return buffer.data
+            if let buffer = outputs[index], buffer.memory.byteCount >= bytes {
+                outputs[index] = (buffer.memory, dtype, shape)
+                return buffer.memory.pointer
             }
             try MemoryLimit.check(bytes, for: what)
-            outputs[index]?.data.deallocate()
-            let data = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
-            outputs[index] = (data, bytes, dtype, shape)
-            return data
+            let memory = AlignedMemory(byteCount: bytes)
+            outputs[index] = (memory, dtype, shape)
+            return memory.pointer
         }
     }
 
@@ -53,7 +51,7 @@ final class CallerMemory {
         try zip(engine.outputs, outputs).map { output, buffer in
             guard let buffer else { throw EmberError(.internalError, "output '\(output.name)' was never written") }
             let bytes = try TensorSize.byteCount(buffer.shape, buffer.dtype, of: "output '\(output.name)'")
-            return (output.name, try Tensor(buffer.dtype, shape: buffer.shape, bytes: UnsafeRawBufferPointer(start: buffer.data, count: bytes)))
+            return (output.name, try Tensor(buffer.dtype, shape: buffer.shape, bytes: UnsafeRawBufferPointer(start: buffer.memory.pointer, count: bytes)))
         }
     }
 }

@@ -7,13 +7,15 @@ import Foundation
 final class AlignedBuffer: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
     let byteCount: Int
-    /// What keeps borrowed memory valid; nil for memory the buffer allocated.
+    /// What keeps the memory valid: the `AlignedMemory` the buffer allocated, or the owner of
+    /// borrowed bytes.
     private let owner: AnyObject?
 
     init(byteCount: Int) {
         self.byteCount = byteCount
-        pointer = Self.allocate(byteCount)
-        owner = nil
+        let memory = Self.allocate(byteCount)
+        pointer = memory.pointer
+        owner = memory
     }
 
     /// `bytes` where they are, kept valid by `owner`: memory that is read and never written (a
@@ -25,18 +27,19 @@ final class AlignedBuffer: @unchecked Sendable {
             pointer = UnsafeMutableRawPointer(mutating: base)
             self.owner = owner
         } else {
-            pointer = Self.allocate(byteCount)
+            let memory = Self.allocate(byteCount)
+            pointer = memory.pointer
             if let base = bytes.baseAddress { pointer.copyMemory(from: base, byteCount: byteCount) }
-            self.owner = nil
+            self.owner = memory
         }
     }
 
     /// 64-byte aligned memory; large buffers huge-page aligned, their pages mapped at once.
-    private static func allocate(_ byteCount: Int) -> UnsafeMutableRawPointer {
+    private static func allocate(_ byteCount: Int) -> AlignedMemory {
         let large = byteCount >= LargeMemory.threshold
-        let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 64), alignment: large ? LargeMemory.hugePage : 64)
-        if large { LargeMemory.prepare(UnsafeMutableRawBufferPointer(start: pointer, count: byteCount)) }
-        return pointer
+        let memory = AlignedMemory(byteCount: max(byteCount, 64), alignment: large ? LargeMemory.hugePage : 64)
+        if large { LargeMemory.prepare(UnsafeMutableRawBufferPointer(start: memory.pointer, count: byteCount)) }
+        return memory
     }
 
     /// A copy of an f32 tensor's elements.
@@ -47,8 +50,6 @@ final class AlignedBuffer: @unchecked Sendable {
             if let base = bytes.baseAddress { pointer.copyMemory(from: base, byteCount: bytes.count) }
         }
     }
-
-    deinit { if owner == nil { pointer.deallocate() } }
 }
 
 /// Memory descriptors of Ember's layouts.
