@@ -301,7 +301,6 @@ private struct FormulaCompiler {
 
     /// Makes `result` the last instruction's result, which the program writes to its output.
     mutating func finish(_ result: Value) {
-        if case .register(let r) = result, r >= inputCount, constants[r] == nil, instructions.last?.dst == r { return }
         let src = register(result)
         if instructions.last?.dst == src, constants[src] == nil, src >= inputCount { return }
         instructions.append(.unary(.copy, dst: fresh(), src: src))

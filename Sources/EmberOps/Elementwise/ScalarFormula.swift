@@ -111,21 +111,6 @@ public indirect enum ScalarFormula: Sendable, Equatable {
                 ? then.evaluate(operands) : otherwise.evaluate(operands)
         }
     }
-
-    /// The formula with each `.operand(i)` replaced by `operands[i]`.
-    public func substituting(_ operands: [ScalarFormula]) -> ScalarFormula {
-        switch self {
-        case .operand(let i): operands[i]
-        case .constant: self
-        case .apply(let f, let x): .apply(f, x.substituting(operands))
-        case .combine(let f, let a, let b): .combine(f, a.substituting(operands), b.substituting(operands))
-        case .select(let c, let then, let otherwise):
-            .select(
-                ScalarCondition(
-                    comparison: c.comparison, lhs: c.lhs.substituting(operands), rhs: c.rhs.substituting(operands)),
-                then: then.substituting(operands), otherwise: otherwise.substituting(operands))
-        }
-    }
 }
 
 // MARK: Writing formulas
