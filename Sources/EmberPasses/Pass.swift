@@ -16,3 +16,31 @@ public protocol Pass: Sendable {
 extension Pass {
     public var name: String { Self.name }
 }
+
+/// Passes run in rounds, in order, until a round changes nothing (at most `rounds` of them).
+/// Shape inference, folding and no-op removal each make known what the others need: a pad whose
+/// sizes fold gives its result a shape, whose `shape` then folds into the next reshape's target,
+/// so a model with a chain of such steps (a windowed transformer pads in every stage) needs as
+/// many rounds as the chain is long. `PassManager` runs the group's passes one by one, so each
+/// keeps its name for `--disable-pass`, `--print-ir-after` and the statistics.
+public struct UntilUnchanged: Pass {
+    public static let name = "until-unchanged"
+    public let passes: [any Pass]
+    public let rounds: Int
+
+    public init(_ passes: [any Pass], rounds: Int = 16) {
+        self.passes = passes
+        self.rounds = rounds
+    }
+
+    public func run(_ graph: inout Graph) throws -> Bool {
+        var changedAny = false
+        for _ in 0..<rounds {
+            var changed = false
+            for pass in passes { changed = try pass.run(&graph) || changed }
+            guard changed else { break }
+            changedAny = true
+        }
+        return changedAny
+    }
+}

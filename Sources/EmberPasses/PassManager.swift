@@ -42,8 +42,24 @@ public struct PassManager: Sendable {
     @discardableResult
     public func run(_ graph: inout Graph) throws -> [Statistic] {
         var statistics: [Statistic] = []
+        try run(passes, on: &graph, into: &statistics)
+        return statistics
+    }
+
+    /// Runs `passes` once each, a group of them in rounds until one changes nothing; returns
+    /// whether any pass changed the graph.
+    @discardableResult
+    private func run(_ passes: [any Pass], on graph: inout Graph, into statistics: inout [Statistic]) throws -> Bool {
+        var changedAny = false
         let clock = ContinuousClock()
         for pass in passes where !disabled.contains(pass.name) {
+            if let group = pass as? UntilUnchanged {
+                for _ in 0..<group.rounds {
+                    guard try run(group.passes, on: &graph, into: &statistics) else { break }
+                    changedAny = true
+                }
+                continue
+            }
             let before = graph.nodes.count
             let start = clock.now
             let changed: Bool
@@ -66,8 +82,9 @@ public struct PassManager: Sendable {
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             statistics.append(Statistic(
                 pass: pass.name, seconds: seconds, changed: changed, nodesBefore: before, nodesAfter: graph.nodes.count))
+            changedAny = changedAny || changed
         }
-        return statistics
+        return changedAny
     }
 
     /// A table of statistics: pass, milliseconds, changed, nodes before and after.

@@ -19,7 +19,8 @@ public enum Pipeline {
     /// Every pass, once each, by name: for `--disable-pass` and `--print-ir-after`, and for tests.
     public static let all: [any Pass] = {
         var seen: Set<String> = []
-        return (cleanup + folding + recognition + fusion).filter { seen.insert($0.name).inserted }
+        let passes = (cleanup + folding + recognition + fusion).flatMap { ($0 as? UntilUnchanged)?.passes ?? [$0] }
+        return passes.filter { seen.insert($0.name).inserted }
     }()
 
     public static func pass(named name: String) -> (any Pass)? { all.first { $0.name == name } }
