@@ -96,11 +96,14 @@ public final class CUDAProgram: @unchecked Sendable {  // Mutable state is guard
     }
 
     /// `graph` as a build for these input shapes runs it: specialized (shape arithmetic folded),
-    /// then lowered for this backend (patch convolutions as matrix products).
+    /// then lowered for this backend (1-D convolutions as 2-D ones for cuDNN, instance norms as
+    /// row norms, the elementwise steps after either fused again; patch convolutions as matrix
+    /// products).
     public static func specialized(_ graph: Graph, inputs shapes: [String: [Int]]) throws -> Graph {
         var specialized = graph
         try Pipeline.specialize(&specialized, inputs: shapes)
-        try PassManager([PatchConvolutionAsMatmul(), DeadCodeElimination()]).run(&specialized)
+        try PassManager([ConvolutionAs2D(), InstanceNormAsLayerNorm(), FuseElementwise(), PatchConvolutionAsMatmul(), DeadCodeElimination()])
+            .run(&specialized)
         return specialized
     }
 

@@ -27,6 +27,12 @@ public struct Conv: Operator {
         guard group >= 1 else { throw EmberError.op(Self.name, "attribute 'group' expected a positive value, received \(group)") }
     }
 
+    public init(window: WindowAttributes, group: Int = 1) {
+        precondition(group >= 1, "a convolution has at least one group")
+        self.window = window
+        self.group = group
+    }
+
     public var attributes: Attributes { Attributes(op: Self.name, window.entries + [("group", .int(group))]) }
 
     public func inferTypes(_ inputs: OpInputs, outputCount: Int) throws -> [TensorType] {

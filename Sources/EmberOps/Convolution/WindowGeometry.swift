@@ -61,6 +61,21 @@ public struct WindowAttributes: Equatable, Sendable {
         ]
     }
 
+    /// The same window with `count` spatial axes of size one put in front: kernel 1, stride 1,
+    /// dilation 1, no padding. A 1-D window over `L` so reads a `[1, L]` image the same way.
+    public func prependingUnitAxes(_ count: Int) -> WindowAttributes {
+        var window = self
+        let ones = Array(repeating: 1, count: count), zeros = Array(repeating: 0, count: count)
+        if !kernelShape.isEmpty { window.kernelShape = ones + kernelShape }
+        if !strides.isEmpty { window.strides = ones + strides }
+        if !dilations.isEmpty { window.dilations = ones + dilations }
+        if !pads.isEmpty {
+            let half = pads.count / 2
+            window.pads = zeros + pads.prefix(half) + zeros + pads.suffix(half)
+        }
+        return window
+    }
+
     /// The strides of `n` spatial axes, defaults filled in (without checking the count).
     public func strides(_ n: Int) -> [Int] { strides.isEmpty ? Array(repeating: 1, count: n) : strides }
 
