@@ -48,6 +48,24 @@ def main():
                 got = compiled(x2)
             stream.synchronize()
             results.append(check(f"{precision}, a side stream", got, want, tolerance))
+    # A model left on the CPU, compiled for the GPU with a part kept in PyTorch: the PyTorch part
+    # runs on the GPU too (its weights and the tensors it makes moved there), and CPU inputs are
+    # refused by name rather than failing inside PyTorch.
+    cpu_model = Block().eval()
+    with torch.no_grad():
+        want = cpu_model.cuda()(x)
+    cpu_model = cpu_model.cpu()
+    compiled = ember.compile(cpu_model, (x.cpu(),), backend="cuda", fallback_ops=["aten.convolution"])
+    with torch.no_grad():
+        results.append(check("CPU model, a convolution in PyTorch, CUDA inputs", compiled(x), want, 1e-4))
+    try:
+        compiled(x.cpu())
+        print("FAIL  CPU inputs to a module compiled for CUDA were not refused")
+        results.append(False)
+    except ember.EmberError as error:
+        ok = "input 0 is on cpu" in str(error)
+        print(f"{'pass' if ok else 'FAIL'}  CPU inputs refused: {error}")
+        results.append(ok)
     print(f"{sum(results)} of {len(results)} Python CUDA checks passed")
     return 0 if all(results) else 1
 

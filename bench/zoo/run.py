@@ -154,7 +154,10 @@ def worker(args) -> int:
         for b, engine in compiled.items():
             try:
                 args_dev = [t.to(device) for t in inputs[b]]
-                with torch.inference_mode():
+                # The first call at a shape builds for it, timing kernel candidates on the GPU,
+                # so it holds the lock too: tuned while another model is timed, it would keep
+                # whatever the contended GPU made look fastest.
+                with torch.inference_mode(), exclusive(work):
                     out = as_tuple(engine(*args_dev))
                 record.err("python", b, relative_error([o.float().cpu() for o in out], reference[b]))
                 with torch.inference_mode():

@@ -56,7 +56,7 @@ def compile(model, example_inputs, *, backend: str = "auto", precision: str = "f
     original = model.module() if isinstance(model, torch.export.ExportedProgram) else model
     program, args, kwargs = export(model, args, kwargs, batch, dynamic_shapes)
     options = {"fallback_ops": sorted(fallback_names(fallback_ops)), "min_block_size": min_block_size,
-               "allow_rebuild": bool(allow_rebuild)}
+               "allow_rebuild": bool(allow_rebuild), "device": run_device(backend, model)}
     ranges = symbol_ranges(program)
 
     def engine_for(region, call, example):
@@ -65,6 +65,17 @@ def compile(model, example_inputs, *, backend: str = "auto", precision: str = "f
     graph, plan = assemble(program, options, engine_for, torch.utils._pytree.tree_leaves((args, kwargs)),
                            require_full=require_full_compilation)
     return CompiledModule(original, program, graph, options, batch, plan)
+
+
+def run_device(backend: str, model) -> str | None:
+    """The GPU a `backend="cuda"` module runs on, where this machine runs CUDA engines: the one
+    the model's weights are on, else the current one. None for every other backend (and without
+    a GPU, where the model stays in PyTorch): the module then runs where its inputs are."""
+    if backend != "cuda" or not torch.cuda.is_available() or _lib.backend_unavailable("cuda") is not None:
+        return None
+    tensors = model.state_dict().values() if isinstance(model, (torch.nn.Module, torch.export.ExportedProgram)) else []
+    return str(next((t.device for t in tensors if isinstance(t, torch.Tensor) and t.is_cuda),
+                    torch.device("cuda", torch.cuda.current_device())))
 
 
 def check_full_backend(backend: str) -> None:

@@ -57,6 +57,10 @@ class CompiledModule(torch.nn.Module):
         self.symbol_places = symbol_places(program)
         self.batch = batch
         self.plan = plan
+        #: Where the module runs (a CUDA device for backend="cuda"), None where its inputs are.
+        self.device = torch.device(options["device"]) if options.get("device") else None
+        if self.device is not None:
+            place(graph, self.device)
         self.missing_original = None if original is not None else "the original module is not available"
         # Shapes outside the engines' profiles are the engines' to refuse, unless allowed here.
         for engine in self.engines:
@@ -106,6 +110,9 @@ class CompiledModule(torch.nn.Module):
             return
         if not isinstance(value, torch.Tensor):
             raise EmberError(f"input {index} must be a tensor, received {type(value).__name__}")
+        if self.device is not None and value.device != self.device:
+            raise EmberError(f"input {index} is on {value.device}; the model was compiled for backend='cuda' and "
+                             f"runs on {self.device}: move the inputs there (.to('{self.device}'))")
         if value.dtype != expected.dtype:
             raise EmberError(f"input {index} has dtype {value.dtype}, expected {expected.dtype}")
         fits = value.dim() == len(expected.shape) and all(
@@ -143,6 +150,24 @@ class CompiledModule(torch.nn.Module):
 
     def engines_by_region(self) -> dict[str, Engine]:
         return {name: m.engine for name, m in self.graph_module.named_children() if isinstance(m, EngineModule)}
+
+
+def place(graph: torch.fx.GraphModule, device: torch.device) -> None:
+    """Moves what the graph's PyTorch parts hold to `device`: parameters, buffers, tensor
+    constants, and the devices its ops create tensors on (an exported `arange` or `zeros` names
+    the device of the export). The engines keep their own copies of the weights."""
+    graph.to(device)
+    for node in graph.graph.nodes:
+        if node.op == "get_attr":
+            owner, _, name = node.target.rpartition(".")
+            holder = graph.get_submodule(owner) if owner else graph
+            value = getattr(holder, name, None)
+            if isinstance(value, torch.Tensor) and value.device != device:
+                setattr(holder, name, value.to(device))
+        where = node.kwargs.get("device") if node.op == "call_function" else None
+        if isinstance(where, (torch.device, str)) and torch.device(where) != device:
+            node.update_kwarg("device", device)
+    graph.recompile()
 
 
 #: Why a compiled module cannot be captured by torch's tracers.

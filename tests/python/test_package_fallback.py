@@ -118,3 +118,32 @@ def test_one_failing_node_in_a_big_region_keeps_the_rest_in_ember(tmp_path):
     assert [d.node for d in loaded.plan.ops("pytorch")] == ["roll"] and len(loaded.engines) == 2
     y = torch.randn(4, 8)
     assert_tree_close(loaded(y), eager(model, y))
+
+
+class MakesTensors(torch.nn.Module):
+    """PyTorch parts that hold a weight and a buffer and make a tensor on the export's device."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 4)
+        self.register_buffer("offset", torch.randn(4))
+
+    def forward(self, x):
+        y = self.linear(x) + self.offset
+        return y * torch.arange(4, dtype=x.dtype, device=x.device)
+
+
+def test_placing_a_compiled_module_moves_what_its_pytorch_parts_hold():
+    # A backend="cuda" module compiled from a model on the CPU runs its PyTorch parts on the GPU:
+    # `place` moves them. Checked here by moving to the meta device, which needs no GPU.
+    from ember._module import place
+    model, x = MakesTensors().eval(), torch.randn(2, 4)
+    compiled = ember.compile(model, (x,), fallback_ops=["aten.linear", "aten.add", "aten.mul", "aten.arange"])
+    graph = compiled.graph_module
+    held = list(graph.parameters()) + list(graph.buffers())
+    made = [n for n in graph.graph.nodes if n.op == "call_function" and "device" in n.kwargs]
+    assert held and made, graph.code
+    place(graph, torch.device("meta"))
+    assert all(t.device.type == "meta" for t in list(graph.parameters()) + list(graph.buffers()))
+    assert all(torch.device(n.kwargs["device"]).type == "meta" for n in made), graph.code
+    assert next(model.parameters()).device.type == "cpu"  # the user's model stays where it was
