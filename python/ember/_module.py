@@ -85,8 +85,8 @@ class CompiledModule(torch.nn.Module):
                 raise EmberError(f"train() mode runs the original PyTorch module, but {self.missing_original}; "
                                  "call eval() to run the engines")
             return self.original(*args, **kwargs)
-        refuse_capture(args, kwargs)
         flat, spec = pytree.tree_flatten((args, kwargs))
+        refuse_capture(flat)
         if spec != self.in_spec:
             raise EmberError(f"the inputs do not match the compiled model: {describe_mismatch(spec, self.in_spec)}")
         for index, (value, expected) in enumerate(zip(flat, self.input_specs)):
@@ -176,8 +176,9 @@ UNCAPTURABLE = ("{what} cannot capture a module compiled by Ember: its engines r
                 "export the original model, or save the compiled one with ember.save")
 
 
-def refuse_capture(args, kwargs) -> None:
-    """Raises when a torch tracer (jit.trace, torch.export, dynamo) is capturing this call."""
+def refuse_capture(flat: list) -> None:
+    """Raises when a torch tracer (jit.trace, torch.export, dynamo) is capturing this call, whose
+    inputs flattened are `flat`."""
     what = None
     if torch.jit.is_tracing() or torch._C._get_tracing_state() is not None:
         what = "torch.jit.trace"
@@ -189,7 +190,7 @@ def refuse_capture(args, kwargs) -> None:
         from torch._subclasses.fake_tensor import FakeTensor
         from torch._subclasses.functional_tensor import FunctionalTensor
         if any(isinstance(x, (FakeTensor, FunctionalTensor)) or torch._C._functorch.is_functorch_wrapped_tensor(x)
-               for x in pytree.tree_leaves((args, kwargs)) if isinstance(x, torch.Tensor)):
+               for x in flat if isinstance(x, torch.Tensor)):
             what = "torch.export or torch.compile"
     if what is not None:
         raise EmberError(UNCAPTURABLE.format(what=what))
