@@ -155,8 +155,18 @@ class CompiledModule(torch.nn.Module):
 def place(graph: torch.fx.GraphModule, device: torch.device) -> None:
     """Moves what the graph's PyTorch parts hold to `device`: parameters, buffers, tensor
     constants, and the devices its ops create tensors on (an exported `arange` or `zeros` names
-    the device of the export). The engines keep their own copies of the weights."""
-    graph.to(device)
+    the device of the export). The engines keep their own copies of the weights.
+
+    The graph's parameters can be the user's own Parameter objects, so each is replaced by a
+    copy on `device`, never moved in place (`Module.to` would move the user's model too)."""
+    for module in graph.modules():
+        for name, parameter in list(module._parameters.items()):
+            if parameter is not None and parameter.device != device:
+                module._parameters[name] = torch.nn.Parameter(parameter.detach().to(device),
+                                                              requires_grad=parameter.requires_grad)
+        for name, buffer in list(module._buffers.items()):
+            if buffer is not None and buffer.device != device:
+                module._buffers[name] = buffer.to(device)
     for node in graph.graph.nodes:
         if node.op == "get_attr":
             owner, _, name = node.target.rpartition(".")

@@ -143,7 +143,11 @@ def test_placing_a_compiled_module_moves_what_its_pytorch_parts_hold():
     held = list(graph.parameters()) + list(graph.buffers())
     made = [n for n in graph.graph.nodes if n.op == "call_function" and "device" in n.kwargs]
     assert held and made, graph.code
+    shared = {id(p) for p in model.parameters()} & {id(p) for p in graph.parameters()}
     place(graph, torch.device("meta"))
+    # The graph held the user's own Parameter objects: moving them in place would move the model.
+    assert shared, "the graph no longer shares the model's parameters: this test checks nothing"
+    assert not {id(p) for p in model.parameters()} & {id(p) for p in graph.parameters()}
     assert all(t.device.type == "meta" for t in list(graph.parameters()) + list(graph.buffers()))
     assert all(torch.device(n.kwargs["device"]).type == "meta" for n in made), graph.code
     assert next(model.parameters()).device.type == "cpu"  # the user's model stays where it was
