@@ -96,14 +96,16 @@ public final class CUDAProgram: @unchecked Sendable {  // Mutable state is guard
     }
 
     /// `graph` as a build for these input shapes runs it: specialized (shape arithmetic folded),
-    /// then lowered for this backend (1-D convolutions as 2-D ones for cuDNN, instance norms as
-    /// row norms, the elementwise steps after either fused again; patch convolutions as matrix
-    /// products).
+    /// then lowered for this backend (1-D convolutions as 2-D ones for cuDNN, group and instance
+    /// norms as row norms, the elementwise steps after either fused again; patch convolutions as
+    /// matrix products).
     public static func specialized(_ graph: Graph, inputs shapes: [String: [Int]]) throws -> Graph {
         var specialized = graph
         try Pipeline.specialize(&specialized, inputs: shapes)
-        try PassManager([ConvolutionAs2D(), InstanceNormAsLayerNorm(), FuseElementwise(), PatchConvolutionAsMatmul(), DeadCodeElimination()])
-            .run(&specialized)
+        let lowering: [any Pass] = [
+            ConvolutionAs2D(), ChannelNormsAsLayerNorm(), FuseElementwise(), PatchConvolutionAsMatmul(), DeadCodeElimination(),
+        ]
+        try PassManager(lowering).run(&specialized)
         return specialized
     }
 

@@ -66,25 +66,28 @@ private func constant(_ name: String, _ shape: [Int], seed: UInt64) -> String {
     }
 }
 
-/// Instance norms as row norms with a per-channel affine step.
-@Suite struct InstanceNormAsLayerNormTests {
-    @Test(arguments: [[2, 3, 7], [2, 3, 4, 5]])
-    func anInstanceNormBecomesALayerNormWithTheSameOutputs(shape: [Int]) throws {
+/// Group and instance norms as row norms with a per-channel affine step.
+@Suite struct ChannelNormsAsLayerNormTests {
+    @Test(arguments: [
+        ("instance_norm", "{epsilon = 1e-3}", [2, 6, 7]), ("instance_norm", "{epsilon = 1e-3}", [2, 6, 4, 5]),
+        ("group_norm", "{epsilon = 1e-3, num_groups = 3}", [2, 6, 4, 5]), ("group_norm", "{num_groups = 2}", [3, 6]),
+    ])
+    func aNormBecomesALayerNormWithTheSameOutputs(op: String, attributes: String, shape: [Int]) throws {
         let dims = shape.map(String.init).joined(separator: ",")
         var original = try Graph(parsing: """
             graph @main(%x: f32[\(dims)]) {
-              \(constant("s", [3], seed: 4))
-              \(constant("b", [3], seed: 5))
-              %y = instance_norm(%x, %s, %b) {epsilon = 1e-3} : f32[\(dims)]
+              \(constant("s", [6], seed: 4))
+              \(constant("b", [6], seed: 5))
+              %y = \(op)(%x, %s, %b) \(attributes) : f32[\(dims)]
               return %y
             }
             """, registry: .standard)
         try PassManager([ShapePropagation()]).run(&original)
         var lowered = original
-        var manager = PassManager([InstanceNormAsLayerNorm(), FuseElementwise(), DeadCodeElimination()])
+        var manager = PassManager([ChannelNormsAsLayerNorm(), FuseElementwise(), DeadCodeElimination()])
         manager.verifyEachPass = true
         try manager.run(&lowered)
-        #expect(!lowered.nodes.contains { $0.op is InstanceNorm })
+        #expect(!lowered.nodes.contains { $0.op is InstanceNorm || $0.op is GroupNorm })
         #expect(lowered.nodes.contains { $0.op is LayerNorm })
         try expectSameOutputs(original, lowered)
     }

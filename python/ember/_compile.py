@@ -341,13 +341,31 @@ def symbolic_dims(arg, ranges: dict[str, tuple[int, int]], dims: dict[str, torch
     for d, size in enumerate(value.shape):
         if isinstance(size, int):
             continue
-        symbol = str(size.node.expr)
-        if symbol in ranges:
+        form = linear(size.node.expr)
+        if form is not None and str(form[0]) in ranges:
+            symbol, a, b = str(form[0]), form[1], form[2]
             low, high = ranges[symbol]
-            spec[d] = dims.setdefault(symbol, torch.export.Dim(f"ember_{symbol}", min=low, max=high))
+            base = dims.setdefault(symbol, torch.export.Dim(f"ember_{symbol}", min=low, max=high))
+            # A size such as 4*s0 (Swin's windows of a batch) is a Dim derived from s0's, so the
+            # region keeps the program's range instead of one torch.export guesses for it.
+            spec[d] = base if (a, b) == (1, 0) else base * a + b if b else base * a
         else:
             spec[d] = torch.export.Dim.AUTO
     return spec or None
+
+
+def linear(expr):
+    """`(symbol, a, b)` when a sympy size is `a * symbol + b` with integers a >= 1 and b; else None."""
+    free = list(getattr(expr, "free_symbols", ()))
+    if len(free) != 1:
+        return None
+    symbol = free[0]
+    a, b = expr.coeff(symbol), expr.subs(symbol, 0)
+    if not (getattr(a, "is_Integer", False) and getattr(b, "is_Integer", False) and a >= 1):
+        return None
+    if (a * symbol + b - expr).expand() != 0:
+        return None
+    return symbol, int(a), int(b)
 
 
 def region_profile(program: torch.export.ExportedProgram, call: Node, example: tuple,
@@ -362,21 +380,37 @@ def region_profile(program: torch.export.ExportedProgram, call: Node, example: t
     outer = [arg.meta.get("val") if isinstance(arg, Node) else None for arg in call.args]
     limits = {str(symbol): bounds for symbol, bounds in program.range_constraints.items()}
     found: dict[str, tuple[int, int, int]] = {}
+    # The engine's dims are the region's sizes as written: a symbol that appears only inside a
+    # derived size (4*s3) is not one of them, so that size gets the profile, scaled.
+    bare = {str(size.node.expr) for value in region_values if isinstance(value, torch.Tensor)
+            for size in value.shape if not isinstance(size, int) and size.node.expr.is_Symbol}
     for inner, value, sample in zip(region_values, outer, example):
         if not (isinstance(inner, torch.Tensor) and isinstance(value, torch.Tensor) and isinstance(sample, torch.Tensor)):
             continue
         for size, program_size, example_size in zip(inner.shape, value.shape, sample.shape):
             if isinstance(size, int) or isinstance(program_size, int):
                 continue
-            symbol = str(program_size.node.expr)
+            # Both sizes as a * symbol + b: the region's symbol stands for the program's when
+            # they are the same function of it (s0 and s0, or 4*s3 and 4*s0).
+            inner_form, outer_form = linear(size.node.expr), linear(program_size.node.expr)
+            if inner_form is None or outer_form is None or inner_form[1:] != outer_form[1:]:
+                continue
+            symbol, a, b = str(outer_form[0]), outer_form[1], outer_form[2]
             if symbol not in ranges:
                 continue
             low, high = ranges[symbol]
-            name = str(size.node.expr)
-            if name in limits:  # the region's own range may be narrower than the program's
+            name = str(inner_form[0])
+            # The region's own range may be narrower than the program's; not so for a derived
+            # size, whose root torch.export starts at 2 whatever the program allows.
+            if name in limits and (a, b) == (1, 0):
                 low, high = clip(low, high, limits[name])
-            if low <= int(example_size) <= high:
-                found[name] = (low, int(example_size), high)
+            opt = (int(example_size) - b) // a
+            if not low <= opt <= high:
+                continue
+            if name in bare:
+                found[name] = (low, opt, high)
+            else:
+                found.setdefault(str(size.node.expr), (a * low + b, int(example_size), a * high + b))
     return ",".join(f"{name}={lo}:{opt}:{hi}" for name, (lo, opt, hi) in sorted(found.items())) or None
 
 

@@ -151,3 +151,28 @@ def test_placing_a_compiled_module_moves_what_its_pytorch_parts_hold():
     assert all(t.device.type == "meta" for t in list(graph.parameters()) + list(graph.buffers()))
     assert all(torch.device(n.kwargs["device"]).type == "meta" for n in made), graph.code
     assert next(model.parameters()).device.type == "cpu"  # the user's model stays where it was
+
+
+class Windows(torch.nn.Module):
+    """Splits each row in two (a batch of b becomes 2b rows, as Swin's windows do) around an op
+    kept in PyTorch, so the engines after it see sizes derived from the batch."""
+
+    def __init__(self, rejoin: bool):
+        super().__init__()
+        self.rejoin = rejoin
+        self.a, self.b = torch.nn.Linear(4, 4), torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        y = torch.sin(self.a(x.reshape(-1, 4)).relu())
+        return self.b(y).reshape(x.shape[0], 8) if self.rejoin else self.b(y) * 2
+
+
+@pytest.mark.parametrize("rejoin", [True, False], ids=["batch-and-rows", "rows-only"])
+def test_engines_after_a_fallback_serve_every_batch_through_derived_sizes(rejoin, recwarn):
+    model = Windows(rejoin).eval()
+    compiled = ember.compile(model, (torch.randn(2, 8),), dynamic_batch=(1, 16), fallback_ops=["aten.sin"])
+    assert not [w for w in recwarn if "Ember" in str(w.message)], [str(w.message) for w in recwarn]
+    assert len(compiled.engines) == 2, str(compiled.plan)
+    for batch in (1, 3, 16):
+        x = torch.randn(batch, 8)
+        assert_tree_close(compiled(x), eager(model, x), f"batch {batch}")
