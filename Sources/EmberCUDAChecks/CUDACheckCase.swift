@@ -261,7 +261,8 @@ public enum CUDACheckCases {
     }
 
     /// Copies of any dtype, exact: transposes (tiled where the last dim moves), slices, expands,
-    /// concatenations and gathers, with the shapes of BERT and ViT and odd ones.
+    /// concatenations, gathers and element gathers, with the shapes of BERT and ViT and odd ones;
+    /// and cumulative sums (position ids from a mask, and float ones within rounding).
     public static func copies(seed: UInt64 = 500) throws -> [CUDACheckCase] {
         var cases: [CUDACheckCase] = []
         let transposes: [(DType, [Int], [Int]?)] = [
@@ -330,6 +331,36 @@ public enum CUDACheckCases {
                 inputs: [random(dtype, shape, seed + 60 + UInt64(k), in: -100...100),
                          random(indexType, indexShape, seed + 70 + UInt64(k), in: -size...(size - 1))],
                 tolerance: 0))
+        }
+        let elementGathers: [(DType, [Int], DType, [Int], Int)] = [
+            (.i64, [1, 514], .i64, [1, 128], 1),  // RoBERTa's position ids, picked per token
+            (.f32, [4, 7, 5], .i64, [4, 3, 5], 1),
+            (.f16, [2, 9], .i32, [2, 9], -1),
+            (.bf16, [6, 3, 2], .i64, [2, 3, 1], 0),
+        ]
+        for (k, (dtype, shape, indexType, indexShape, axis)) in elementGathers.enumerated() {
+            let a = axis < 0 ? axis + shape.count : axis
+            let size = Double(shape[a])
+            cases.append(CUDACheckCase(
+                name: "gather_elements \(dtype) \(shape) by \(indexType) \(indexShape) axis \(axis)",
+                op: GatherElements(axis: axis),
+                inputs: [random(dtype, shape, seed + 80 + UInt64(k), in: -100...100),
+                         random(indexType, indexShape, seed + 90 + UInt64(k), in: -size...(size - 1))],
+                tolerance: 0))
+        }
+        let sums: [(DType, [Int], Int, Bool, Bool, Double)] = [
+            (.i64, [2, 128], 1, false, false, 0),  // position ids from an attention mask
+            (.i32, [3, 40], -1, true, false, 0),
+            (.f32, [3, 5, 7], 1, false, true, 1e-5),
+            (.f16, [4, 33], -1, true, true, 1e-2),
+        ]
+        for (k, (dtype, shape, axis, exclusive, reverse, tolerance)) in sums.enumerated() {
+            let range: ClosedRange<Double> = dtype.isFloatingPoint ? -1...1 : 0...1
+            cases.append(CUDACheckCase(
+                name: "cum_sum \(dtype) \(shape) axis \(axis)\(exclusive ? " exclusive" : "")\(reverse ? " reverse" : "")",
+                op: CumSum(exclusive: exclusive, reverse: reverse),
+                inputs: [random(dtype, shape, seed + 100 + UInt64(k), in: range), ints([axis])], constantInputs: [1],
+                tolerance: tolerance))
         }
         return cases
     }

@@ -1,3 +1,5 @@
+import EmberIR
+
 /// Writes kernels that move elements bit for bit, whatever their dtype (1, 2, 4 or 8 bytes):
 /// strided views (slice, expand, transpose), concatenation and gathers. Shapes are constants in
 /// the source. Where the innermost run allows, several elements move as one wider unit (up to 16
@@ -210,5 +212,35 @@ enum CUDACopyGenerator {
             """
         let blocks = max(1, min((count + 255) / 256, multiprocessors * 16))
         return CUDAGeneratedKernel(source: source, entry: "ember_gather", blocks: blocks, threadsPerBlock: 256)
+    }
+
+    /// `out[c] = data[c with c[axis] = indices[c]]` (ONNX GatherElements): the output has the
+    /// indices' shape, each dim at most the data's. A negative index counts from the end; one
+    /// still out of range yields zeros, as in `gather`.
+    static func gatherElements(
+        data: [Int], indices: [Int], axis: Int, bytes: Int, indexType: String, multiprocessors: Int
+    ) -> CUDAGeneratedKernel {
+        let count = indices.reduce(1, *)
+        let index = index(max(count, data.reduce(1, *)))
+        let strides = Tensor.strides(of: data)
+        var lines = ["\(index) r = i, src = 0;"]
+        for k in stride(from: indices.count - 1, through: 0, by: -1) {
+            lines.append("{ const \(index) c = r % \(max(indices[k], 1))u; r /= \(max(indices[k], 1))u;"
+                + (k == axis ? " }" : " src += c * \(strides[k])u; }"))
+        }
+        lines.append("long long j = (long long)in1[i];")
+        lines.append("if (j < 0) j += \(data[axis])ll;")
+        lines.append("out[i] = (j >= 0 && j < \(data[axis])ll) ? in0[src + (\(index))j * \(strides[axis])u] : \(CUDAPrelude.zeroBits(bytes));")
+        let type = CUDAPrelude.bits(bytes)
+        let source = """
+            extern "C" __global__ void __launch_bounds__(256) ember_gather_elements(const \(type) *__restrict__ in0, const \(indexType) *__restrict__ in1, \(type) *__restrict__ out) {
+                for (\(index) i = blockIdx.x * 256u + threadIdx.x; i < \(count)u; i += gridDim.x * 256u) {
+                    \(lines.joined(separator: "\n        "))
+                }
+            }
+
+            """
+        let blocks = max(1, min((count + 255) / 256, multiprocessors * 16))
+        return CUDAGeneratedKernel(source: source, entry: "ember_gather_elements", blocks: blocks, threadsPerBlock: 256)
     }
 }

@@ -2,8 +2,8 @@ import EmberIR
 import EmberOps
 
 extension CUDAKernelPlan {
-    /// `transpose`, `slice` and `expand` as strided views of their input, `concat` and `gather`:
-    /// copies of any dtype, bit for bit. Slices and expands take their starts, ends, axes,
+    /// `transpose`, `slice` and `expand` as strided views of their input, `concat`, `gather` and
+    /// `gather_elements`: copies of any dtype, bit for bit. Slices and expands take their starts, ends, axes,
     /// steps and shapes from constants; the kernel reads only the data.
     static func dataMovement(_ node: CUDANode, multiprocessors: Int) -> Result<CUDAKernelPlan, EmberError> {
         guard let y = node.outputs.first, node.outputs.count == 1 else {
@@ -26,6 +26,7 @@ extension CUDAKernelPlan {
         case is Expand: return copy(expandView(x, y), x)
         case let op as Concat: return concat(op, node, y, multiprocessors: multiprocessors)
         case let op as Gather: return gather(op, node, y, multiprocessors: multiprocessors)
+        case let op as GatherElements: return gatherElements(op, node, y, multiprocessors: multiprocessors)
         default: return .failure(EmberError(.unsupported, "\(node.op.name) is not a copy"))
         }
     }
@@ -153,5 +154,26 @@ extension CUDAKernelPlan {
             outer: data.shape[..<a].reduce(1, *), size: data.shape[a], inner: data.shape[(a + 1)...].reduce(1, *),
             picks: indices.count, bytes: data.dtype.byteSize, indexType: CUDAPrelude.storage(indices.dtype),
             multiprocessors: multiprocessors)))
+    }
+
+    static func gatherElements(_ op: GatherElements, _ node: CUDANode, _ y: CUDATensorType, multiprocessors: Int) -> Result<CUDAKernelPlan, EmberError> {
+        guard node.inputs.count == 2, let data = node.inputs[0], let indices = node.inputs[1] else {
+            return .failure(EmberError(.unsupported, "expected data and indices"))
+        }
+        guard indices.dtype == .i64 || indices.dtype == .i32 else {
+            return .failure(EmberError(.unsupported, "indices are \(indices.dtype); expected i64 or i32"))
+        }
+        let rank = data.shape.count
+        guard rank > 0, indices.shape.count == rank, let a = Axes.normalized(op.axis, rank: rank) else {
+            return .failure(EmberError(.unsupported, "axis \(op.axis) and indices \(indices) do not fit data \(data)"))
+        }
+        guard zip(indices.shape, data.shape).enumerated().allSatisfy({ $0.offset == a || $0.element.0 <= $0.element.1 }),
+            y.shape == indices.shape, y.dtype == data.dtype
+        else {
+            return .failure(EmberError(.unsupported, "the output \(y) is not \(data.dtype)\(indices.shape)"))
+        }
+        return .success(.generated(CUDACopyGenerator.gatherElements(
+            data: data.shape, indices: indices.shape, axis: a, bytes: data.dtype.byteSize,
+            indexType: CUDAPrelude.storage(indices.dtype), multiprocessors: multiprocessors)))
     }
 }

@@ -56,8 +56,10 @@ enum CUDAKernelPlan {
             return matmul(node, bias: node.inputs.count > 2 && node.inputs[2] != nil, activation: .none)
         case let op as Gemm:
             return gemm(op, node, multiprocessors: multiprocessors)
-        case is Transpose, is SliceOp, is Expand, is Concat, is Gather:
+        case is Transpose, is SliceOp, is Expand, is Concat, is Gather, is GatherElements:
             return dataMovement(node, multiprocessors: multiprocessors)
+        case let op as CumSum:
+            return cumulativeSum(op, node, multiprocessors: multiprocessors)
         case let op as Softmax:
             return axisLines(node, axis: op.axis, log: false, multiprocessors: multiprocessors)
         case let op as LogSoftmax:
@@ -134,6 +136,25 @@ enum CUDAKernelPlan {
         return .success(.generated(CUDARowGenerator.layerNorm(
             x: x.dtype, scale: scale.dtype, bias: bias?.dtype, rows: x.count / max(length, 1), length: length,
             epsilon: op.epsilon, centered: centered)))
+    }
+
+    private static func cumulativeSum(_ op: CumSum, _ node: CUDANode, multiprocessors: Int) -> Result<CUDAKernelPlan, EmberError> {
+        guard node.inputs.count == 2, let x = node.inputs[0], let y = node.outputs.first else {
+            return .failure(EmberError(.unsupported, "expected x and axis"))
+        }
+        guard CUDAPrelude.valueDTypes.contains(x.dtype), x.dtype != .bool, y.dtype == x.dtype, y.shape == x.shape else {
+            return .failure(EmberError(.unsupported, "cumulative sums of \(x.dtype) have no CUDA kernel"))
+        }
+        guard node.constants.count > 1, let axis = node.constants[1]?.ints().first else {
+            return .failure(EmberError(.unsupported, "the axis is computed at run time; expected a constant"))
+        }
+        let rank = x.shape.count
+        guard rank > 0, let a = Axes.normalized(axis, rank: rank) else {
+            return .failure(EmberError(.unsupported, "axis \(axis) is out of range for rank \(rank)"))
+        }
+        return .success(.generated(CUDAScanGenerator.cumulativeSum(
+            outer: x.shape[..<a].reduce(1, *), size: x.shape[a], inner: x.shape[(a + 1)...].reduce(1, *), dtype: x.dtype,
+            exclusive: op.exclusive, reverse: op.reverse, multiprocessors: multiprocessors)))
     }
 
     private static func reduce(_ node: CUDANode, _ combine: CUDARowGenerator.Combine) -> Result<CUDAKernelPlan, EmberError> {
