@@ -50,6 +50,23 @@ extension Graph {
         }
     }
 
+    /// Replaces each node for which `lower` returns nodes by those nodes, in order; returns
+    /// whether any node was replaced. `lower` may add values and constants to the graph.
+    public mutating func replacingNodes(_ lower: (Node, inout Graph) throws -> [Node]?) rethrows -> Bool {
+        var replaced: [Node] = []
+        var changed = false
+        for node in nodes {
+            if let lowered = try lower(node, &self) {
+                replaced += lowered
+                changed = true
+            } else {
+                replaced.append(node)
+            }
+        }
+        nodes = replaced
+        return changed
+    }
+
     /// Removes the nodes at `indices`; their outputs must no longer be used.
     public mutating func removeNodes(_ indices: Set<Int>) {
         guard !indices.isEmpty else { return }

@@ -136,11 +136,10 @@ extension CUDAKernelPlan {
     }
 
     static func gather(_ op: Gather, _ node: CUDANode, _ y: CUDATensorType, multiprocessors: Int) -> Result<CUDAKernelPlan, EmberError> {
-        guard node.inputs.count == 2, let data = node.inputs[0], let indices = node.inputs[1] else {
-            return .failure(EmberError(.unsupported, "expected data and indices"))
-        }
-        guard indices.dtype == .i64 || indices.dtype == .i32 else {
-            return .failure(EmberError(.unsupported, "indices are \(indices.dtype); expected i64 or i32"))
+        let data: CUDATensorType, indices: CUDATensorType
+        switch dataAndIndices(node) {
+        case .success(let pair): (data, indices) = pair
+        case .failure(let why): return .failure(why)
         }
         let rank = data.shape.count
         guard rank > 0, let a = Axes.normalized(op.axis, rank: rank) else {
@@ -157,11 +156,10 @@ extension CUDAKernelPlan {
     }
 
     static func gatherElements(_ op: GatherElements, _ node: CUDANode, _ y: CUDATensorType, multiprocessors: Int) -> Result<CUDAKernelPlan, EmberError> {
-        guard node.inputs.count == 2, let data = node.inputs[0], let indices = node.inputs[1] else {
-            return .failure(EmberError(.unsupported, "expected data and indices"))
-        }
-        guard indices.dtype == .i64 || indices.dtype == .i32 else {
-            return .failure(EmberError(.unsupported, "indices are \(indices.dtype); expected i64 or i32"))
+        let data: CUDATensorType, indices: CUDATensorType
+        switch dataAndIndices(node) {
+        case .success(let pair): (data, indices) = pair
+        case .failure(let why): return .failure(why)
         }
         let rank = data.shape.count
         guard rank > 0, indices.shape.count == rank, let a = Axes.normalized(op.axis, rank: rank) else {
@@ -175,5 +173,16 @@ extension CUDAKernelPlan {
         return .success(.generated(CUDACopyGenerator.gatherElements(
             data: data.shape, indices: indices.shape, axis: a, bytes: data.dtype.byteSize,
             indexType: CUDAPrelude.storage(indices.dtype), multiprocessors: multiprocessors)))
+    }
+
+    /// A gather's data and its i64 or i32 indices.
+    private static func dataAndIndices(_ node: CUDANode) -> Result<(CUDATensorType, CUDATensorType), EmberError> {
+        guard node.inputs.count == 2, let data = node.inputs[0], let indices = node.inputs[1] else {
+            return .failure(EmberError(.unsupported, "expected data and indices"))
+        }
+        guard indices.dtype == .i64 || indices.dtype == .i32 else {
+            return .failure(EmberError(.unsupported, "indices are \(indices.dtype); expected i64 or i32"))
+        }
+        return .success((data, indices))
     }
 }

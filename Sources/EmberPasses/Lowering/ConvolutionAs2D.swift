@@ -25,17 +25,7 @@ public struct ConvolutionAs2D: Pass {
                 changed = try FusedOps.unfuse(nodeAt: index, in: &graph) || changed
             }
         }
-        var nodes: [Node] = []
-        for node in graph.nodes {
-            if let lowered = lower(node, &graph) {
-                nodes += lowered
-                changed = true
-            } else {
-                nodes.append(node)
-            }
-        }
-        graph.nodes = nodes
-        return changed
+        return graph.replacingNodes(lower) || changed
     }
 
     /// Whether the node's first input (a convolution's X) has rank 3.

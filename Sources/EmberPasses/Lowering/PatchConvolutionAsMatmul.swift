@@ -16,18 +16,7 @@ public struct PatchConvolutionAsMatmul: Pass {
     public init() {}
 
     public func run(_ graph: inout Graph) throws -> Bool {
-        var nodes: [Node] = []
-        var changed = false
-        for node in graph.nodes {
-            if let lowered = try lower(node, &graph) {
-                nodes += lowered
-                changed = true
-            } else {
-                nodes.append(node)
-            }
-        }
-        graph.nodes = nodes
-        return changed
+        try graph.replacingNodes(lower)
     }
 
     private func lower(_ node: Node, _ graph: inout Graph) throws -> [Node]? {
