@@ -15,7 +15,7 @@ enum CUDAScanGenerator {
         let update = exclusive
             ? "out[at] = \(CUDAPrelude.store(dtype, "sum")); sum += \(CUDAPrelude.load(dtype, "in0[at]"));"
             : "sum += \(CUDAPrelude.load(dtype, "in0[at]")); out[at] = \(CUDAPrelude.store(dtype, "sum"));"
-        let source = """
+        let source = CUDAPrelude.source + """
             extern "C" __global__ void __launch_bounds__(256) ember_cumsum(const \(storage) *__restrict__ in0, \(storage) *__restrict__ out) {
                 for (\(index) line = blockIdx.x * 256u + threadIdx.x; line < \(lines)u; line += gridDim.x * 256u) {
                     const \(index) o = line / \(max(inner, 1))u, e = line % \(max(inner, 1))u;
