@@ -1,4 +1,4 @@
-import EmberCPU
+@testable import EmberCPU
 import EmberIR
 import EmberOps
 import EmberPasses
@@ -230,5 +230,34 @@ struct BlockedRelu: CPUKernelProvider {
         #expect(throws: EmberError.self) { try program.run(["x": .random(.f32, [2, 4])]) }
         #expect(throws: EmberError.self) { try program.run(["y": .random(.f32, [2, 3])]) }
         #expect(throws: EmberError.self) { try program.run(["x": .random(.f64, [2, 3])]) }
+    }
+}
+
+/// oneDNN's binary kernels on broadcasts of many dims, which its reference kernel would take.
+@Suite struct OneDNNBroadcastTests {
+    @Test func manyDimensionalBroadcastsRunOnOptimizedKernelsAndMatch() throws {
+        // Swin's shifted-window mask at batch 1: one mask per window, broadcast over the heads.
+        // (With a batch and the heads both broadcast, oneDNN still has only its reference kernel.)
+        let graph = try Graph(parsing: """
+            graph @main(%x: f32[1,16,3,7,7], %m: f32[1,16,1,7,7]) {
+              %y = add(%x, %m) : f32[1,16,3,7,7]
+              return %y
+            }
+            """, registry: .standard)
+        let inputs: [String: Tensor] = ["x": .random(.f32, [1, 16, 3, 7, 7], seed: 3), "m": .random(.f32, [1, 16, 1, 7, 7], seed: 4)]
+        let program = try CPUProgram(graph, providers: CPUBackend.providers)
+        let placed = try #require(try program.implementations(for: [[1, 16, 3, 7, 7], [1, 16, 1, 7, 7]]))
+        #expect(placed.allSatisfy { !$0.node.isReference && $0.conversions.allSatisfy { !$0.isReference } },
+                "\(placed.map { ($0.node.name, $0.conversions.map(\.name)) })")
+        let expected = try ReferenceBackend().run(graph, inputs: inputs)[0].tensor
+        let error = try #require(try program.run(inputs)[0].tensor.relativeError(to: expected))
+        #expect(error <= 1e-6, "relative error \(error)")
+    }
+
+    @Test func collapsingKeepsWhereEachElementLies() {
+        let (second, output) = BinaryBuilder.collapsed([1, 64, 1, 49, 49], [1, 64, 3, 49, 49])
+        #expect(second == [64, 1, 2401] && output == [64, 3, 2401])
+        #expect(BinaryBuilder.collapsed([1, 1], [1, 1]) == ([1], [1]))
+        #expect(BinaryBuilder.collapsed([8, 1, 1], [8, 4, 5]) == ([8, 1], [8, 20]))
     }
 }
