@@ -73,7 +73,10 @@ def run_device(backend: str, model) -> str | None:
     a GPU, where the model stays in PyTorch): the module then runs where its inputs are."""
     if backend != "cuda" or not torch.cuda.is_available() or _lib.backend_unavailable("cuda") is not None:
         return None
-    tensors = model.state_dict().values() if isinstance(model, (torch.nn.Module, torch.export.ExportedProgram)) else []
+    if isinstance(model, torch.export.ExportedProgram):
+        tensors = list(model.state_dict.values())
+    else:
+        tensors = list(model.state_dict().values()) if isinstance(model, torch.nn.Module) else []
     return str(next((t.device for t in tensors if isinstance(t, torch.Tensor) and t.is_cuda),
                     torch.device("cuda", torch.cuda.current_device())))
 
