@@ -33,14 +33,8 @@ public struct UntilUnchanged: Pass {
         self.rounds = rounds
     }
 
+    /// Runs the rounds as `PassManager` does.
     public func run(_ graph: inout Graph) throws -> Bool {
-        var changedAny = false
-        for _ in 0..<rounds {
-            var changed = false
-            for pass in passes { changed = try pass.run(&graph) || changed }
-            guard changed else { break }
-            changedAny = true
-        }
-        return changedAny
+        try PassManager([self]).run(&graph).contains { $0.changed }
     }
 }

@@ -68,17 +68,21 @@ struct BinaryBuilder: PlanBuilder {
         let rank = max(s0.count, s1.count)
         let p0 = Array(repeating: 1, count: rank - s0.count) + s0
         let p1 = Array(repeating: 1, count: rank - s1.count) + s1
-        let output = zip(p0, p1).map { max($0, $1) }
+        var output = zip(p0, p1).map { max($0, $1) }
         var (first, second) = (0, 1)
         if p0 != output {
             guard commutative, p1 == output else { throw EmberError(.unsupported, "\(node.op.name) whose first operand \(s0) is broadcast") }
             (first, second) = (1, 0)
         }
-        let (pf, ps) = first == 0 ? (p0, p1) : (p1, p0)
+        var (pf, ps) = first == 0 ? (p0, p1) : (p1, p0)
         func source(_ i: Int) -> Source { constants[i].map { .buffer($0) } ?? .input(i) }
         guard zip(ps, output).allSatisfy({ $0 == 1 || $0 == $1 }) else { throw EmberError(.unsupported, "\(s0) and \(s1) do not broadcast") }
+        // Plain tensors are described on the fewest dims that say the same: oneDNN's fast binary
+        // kernels take up to a few dims, and a 5-D broadcast (Swin's window masks) otherwise
+        // gets its reference kernel.
         if [node.inputLayouts[first], node.inputLayouts[second], node.outputLayouts[0]].allSatisfy({ $0 == .plain }) {
-            return try plainPlan(Self.collapsed(ps, output), first: first, second: second, source: source)
+            (ps, output) = Self.collapsed(ps, output)
+            pf = output
         }
         var src0 = try MemoryDesc.make(pf, node.inputLayouts[first])
         let secondLayout = node.inputLayouts[second]
@@ -104,23 +108,6 @@ struct BinaryBuilder: PlanBuilder {
 }
 
 extension BinaryBuilder {
-    /// The plan for plain tensors, on the fewest dims that say the same: oneDNN's fast binary
-    /// kernels take up to a few dims, and a 5-D broadcast (Swin's window masks) otherwise gets
-    /// its reference kernel.
-    private func plainPlan(_ dims: (second: [Int], output: [Int]), first: Int, second: Int, source: (Int) -> Source) throws -> Plan {
-        var src0 = try MemoryDesc.make(dims.output, .plain)
-        var src1 = try MemoryDesc.make(dims.second, .plain)
-        var dst = try MemoryDesc.make(dims.output, .plain)
-        var desc = dnnl_binary_desc_t()
-        try OneDNN.check(ember_dnnl_binary_desc_init(&desc, algorithm, &src0, &src1, &dst), "describing \(node.op.name) of \(dims)")
-        let primitive = try Primitive(desc, attributes: try PrimitiveAttributes(), what: "creating \(node.op.name) of \(dims)")
-        return Plan(primitive, [
-            Binding(arg: DNNL_ARG_SRC_0, desc: src0, source: source(first)),
-            Binding(arg: DNNL_ARG_SRC_1, desc: src1, source: source(second)),
-            Binding(arg: DNNL_ARG_DST, desc: dst, source: .output(0)),
-        ], reorder: nil)
-    }
-
     /// Row-major dims of a broadcast operand and the output with the output's size-1 dims
     /// dropped and neighbours merged where the operand is whole along both or broadcast along
     /// both: `[1, 64, 1, 49, 49]` against `[1, 64, 3, 49, 49]` is `[64, 1, 2401]` against
