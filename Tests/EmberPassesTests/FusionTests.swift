@@ -97,6 +97,25 @@ import Testing
         try expectSameOutputs(original, graph)
     }
 
+    /// SwiGLU's `silu(gate(x)) * up(x)`: each product gets a chain of steps off its own result
+    /// (gate with the silu, up with the mul), not up with the silu of gate beside it.
+    @Test func gatedProductsEachTakeTheirOwnChain() throws {
+        let text = """
+            graph @main(%x: f32[n,16], %wg: f32[16,32], %wu: f32[16,32]) {
+              %g = matmul(%x, %wg) : f32[n,32]
+              %u = matmul(%x, %wu) : f32[n,32]
+              %s = silu(%g) : f32[n,32]
+              %y = mul(%s, %u) : f32[n,32]
+              return %y
+            }
+            """
+        var graph = try Graph(parsing: text, registry: registry)
+        try fuse(&graph)
+        let fused = graph.nodes.compactMap { $0.op as? FusedEpilogue }
+        #expect(fused.map { $0.body.steps.map(\.op.name) } == [["matmul", "silu"], ["matmul", "mul"]], "\(graph.text)")
+        try expectSameOutputs(try Graph(parsing: text, registry: registry), graph)
+    }
+
     /// A long chain and a wide fan-in: one node each, found in one sweep.
     @Test func longChainsFuseIntoOneNode() throws {
         var b = GraphBuilder()

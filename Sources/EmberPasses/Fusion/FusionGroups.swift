@@ -76,11 +76,35 @@ struct FusionGroups {
                     anchor = p
                 }
             }
+            if let anchor {
+                members = chained(members, anchor: anchor, nodes: nodes, producers: producers)
+            }
             for m in members { assigned[m] = true }
             guard members.count > 1 else { continue }
             groups.append(Group(root: root, anchor: anchor, members: members.sorted()))
         }
         return groups.reversed()
+    }
+
+    /// An anchored group's members without the elementwise work beside the anchor's result when
+    /// that work is itself the epilogue of another product (SwiGLU's `silu(gate(x)) * up(x)`):
+    /// left out, it forms a group of its own with that product as anchor, so each product gets a
+    /// chain of steps off its own result, which every backend's epilogues run (oneDNN's post-ops
+    /// take nothing else), for the same memory traffic.
+    private static func chained(_ members: [Int], anchor: Int, nodes: [Node], producers: [Int?]) -> [Int] {
+        let order = members.sorted()
+        var transformsAnchor: Set<Int> = [anchor]
+        for m in order where m != anchor {
+            let reads = nodes[m].inputs.compactMap { $0.flatMap { producers[$0.index] } }
+            if reads.contains(where: transformsAnchor.contains) { transformsAnchor.insert(m) }
+        }
+        let beside = order.filter { !transformsAnchor.contains($0) }
+        let readsProduct = beside.contains { m in
+            nodes[m].inputs.contains { id in
+                id.flatMap { producers[$0.index] }.map { anchors.contains(nodes[$0].op.name) } ?? false
+            }
+        }
+        return readsProduct ? order.filter(transformsAnchor.contains) : members
     }
 
     /// Whether a value of shape `from` would be broadcast to a larger `to`: a different rank, a dim
