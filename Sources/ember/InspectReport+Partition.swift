@@ -40,7 +40,8 @@ struct PartitionReport: Encodable {
             order = [("reference", graph.nodes.count)]
             nodes = graph.nodes.map { Placement(node: $0.name, op: $0.op.name, kernels: "reference", declined: []) }
         case .cpu:
-            let partition = try Partition(graph, providers: CPUBackend.providers, fallbackOps: fallbackOps)
+            var graph = graph  // with the fused nodes the CPU backend takes apart taken apart
+            let partition = try Partition.placing(&graph, providers: CPUBackend.providers, fallbackOps: fallbackOps)
             order = partition.counts
             nodes = zip(graph.nodes, partition.assignments).map { node, a in
                 Placement(

@@ -254,6 +254,52 @@ struct BlockedRelu: CPUKernelProvider {
         #expect(error <= 1e-6, "relative error \(error)")
     }
 
+    /// A window-attention score with its relative-position bias, one per head broadcast over the
+    /// windows: oneDNN's matmul takes that post-op only in its reference kernel, so the CPU backend
+    /// takes the epilogue apart and runs the product and the add on optimized kernels.
+    @Test func anEpilogueOnlyAReferenceKernelRunsIsTakenApart() throws {
+        let graph = try Graph(parsing: """
+            graph @main(%q: f32[w,3,7,8], %k: f32[w,3,8,7], %b: f32[1,3,7,7]) {
+              %s = fused_epilogue(%q, %k, %b) {names = ["p"], steps = ["matmul($0, $1)", "add(%0, $2)"]} : f32[w,3,7,7]
+              return %s
+            }
+            """, registry: .standard)
+        let program = try CPUProgram(graph, providers: CPUBackend.providers)
+        #expect(program.graph.nodes.map(\.op.name) == ["matmul", "add"])
+        for windows in [1, 4] {
+            let inputs: [String: Tensor] = [
+                "q": .random(.f32, [windows, 3, 7, 8], seed: 1), "k": .random(.f32, [windows, 3, 8, 7], seed: 2),
+                "b": .random(.f32, [1, 3, 7, 7], seed: 3),
+            ]
+            let placed = try #require(try program.implementations(for: [[windows, 3, 7, 8], [windows, 3, 8, 7], [1, 3, 7, 7]]))
+            #expect(placed.allSatisfy { !$0.node.isReference }, "\(placed.map(\.node.name))")
+            let expected = try ReferenceBackend().run(graph, inputs: inputs)[0].tensor
+            let error = try #require(try program.run(inputs)[0].tensor.relativeError(to: expected))
+            #expect(error <= 1e-6, "windows \(windows): relative error \(error)")
+        }
+    }
+
+    /// A convolution's channel-blocked result times a plain tensor of its shape: the plain operand
+    /// is reordered into the blocked layout, for oneDNN's fast binary kernel.
+    @Test func aBinaryOpOfBlockedAndPlainOperandsRunsOptimized() throws {
+        var builder = GraphBuilder()
+        let x = builder.input("x", TensorType(.f32, ["batch", 8, 10, 10]))
+        let y = builder.input("y", TensorType(.f32, ["batch", 16, 10, 10]))
+        let weight = builder.constant(Tensor.random(.f32, [16, 8, 3, 3], in: -0.5...0.5, seed: 1), name: "w")
+        let c = try builder.add(Conv(attributes: Attributes(op: "conv", [("pads", .ints([1, 1, 1, 1]))])), [x, weight])[0]
+        let m = try builder.add(Mul(), [c, y])[0]
+        let p = try builder.add(MaxPool(attributes: Attributes(op: "max_pool", [("kernel_shape", .ints([2, 2])), ("strides", .ints([2, 2]))])), [m])[0]
+        builder.output(p)
+        let graph = try builder.finish()
+        let program = try CPUProgram(graph, providers: CPUBackend.providers)
+        let placed = try #require(try program.implementations(for: [[2, 8, 10, 10], [2, 16, 10, 10]]))
+        #expect(placed.allSatisfy { !$0.node.isReference }, "\(placed.map(\.node.name))")
+        let inputs: [String: Tensor] = ["x": .random(.f32, [2, 8, 10, 10], seed: 2), "y": .random(.f32, [2, 16, 10, 10], seed: 3)]
+        let expected = try ReferenceBackend().run(graph, inputs: inputs)[0].tensor
+        let error = try #require(try program.run(inputs)[0].tensor.relativeError(to: expected))
+        #expect(error <= 1e-5, "relative error \(error)")
+    }
+
     @Test func collapsingKeepsWhereEachElementLies() {
         let (second, output) = BinaryBuilder.collapsed([1, 64, 1, 49, 49], [1, 64, 3, 49, 49])
         #expect(second == [64, 1, 2401] && output == [64, 3, 2401])

@@ -84,13 +84,22 @@ struct BinaryBuilder: PlanBuilder {
             (ps, output) = Self.collapsed(ps, output)
             pf = output
         }
-        var src0 = try MemoryDesc.make(pf, node.inputLayouts[first])
+        let firstLayout = node.inputLayouts[first]
+        var src0 = try MemoryDesc.make(pf, firstLayout)
         let secondLayout = node.inputLayouts[second]
         if secondLayout != .plain, ps != output { throw EmberError(.unsupported, "a broadcast operand in \(secondLayout)") }
         var src1 = try MemoryDesc.make(ps, secondLayout)
         var secondSource = source(second)
-        if let constant = constants[second], let blocked = try blockedOperand(constant, ps, like: node.inputLayouts[first], plain: src1) {
+        var staged: [StagedInput] = []
+        if let constant = constants[second], let blocked = try blockedOperand(constant, ps, like: firstLayout, plain: src1) {
             (src1, secondSource) = (blocked.desc, .buffer(blocked.buffer))
+        } else if secondLayout != firstLayout {
+            // oneDNN's fast binary kernels read both operands in one layout (a channel-blocked
+            // tensor times a plain one runs its reference kernel): the second is reordered into
+            // the first's before each run.
+            let to = try MemoryDesc.make(ps, firstLayout)
+            staged.append(StagedInput(source: secondSource, reorder: try Reorder.make(from: src1, to: to), from: src1, to: to))
+            (src1, secondSource) = (to, .staged(0))
         }
         // Computed in the first operand's layout, then reordered: oneDNN's fast binary kernels
         // keep one layout.
@@ -103,7 +112,7 @@ struct BinaryBuilder: PlanBuilder {
             Binding(arg: DNNL_ARG_SRC_0, desc: src0, source: source(first)),
             Binding(arg: DNNL_ARG_SRC_1, desc: src1, source: secondSource),
             Binding(arg: DNNL_ARG_DST, desc: dst, source: reorder == nil ? .output(0) : .intermediate),
-        ], reorder: reorder)
+        ], reorder: reorder, staged: staged)
     }
 }
 

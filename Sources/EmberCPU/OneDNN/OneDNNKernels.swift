@@ -25,13 +25,44 @@ public struct OneDNNKernels: CPUKernelProvider {
 
     public func support(_ node: KernelNode) -> KernelSupport {
         do {
-            _ = try Self.kind(node)
+            let kind = try Self.kind(node)
+            if Self.epilogueNeedsReference(node, kind) {
+                return .unsupported("oneDNN runs this epilogue's broadcast operands only with its reference kernel")
+            }
             return .supported
         } catch let error as EmberError where error.code == .unsupported {
             return .unsupported(error.message)
         } catch {
             return .unsupported("\(error)")
         }
+    }
+
+    /// Whether oneDNN would run `node` with its reference kernel only because of the epilogue's
+    /// broadcast operands (its matmul takes no operand broadcast over the batch dims, as a
+    /// relative-position bias is), where the anchor alone gets an optimized kernel: the node is
+    /// better taken apart, each op on its best kernel. Asked of primitives made for the node's
+    /// shapes, a stand-in 2 for each symbolic dim, with its weights read as computed (not packed).
+    private static func epilogueNeedsReference(_ node: KernelNode, _ kind: Kind) -> Bool {
+        let epilogue: Epilogue
+        switch kind {
+        case .conv(let e), .matmul(let e): epilogue = e
+        default: return false
+        }
+        guard epilogue.postOps.contains(where: { if case .binary = $0 { true } else { false } }) else { return false }
+        var probe = node
+        for case let i? in epilogue.operands { probe.constants[i] = nil }
+        let shapes = node.inputTypes.map { type in type?.shape.map { dims in dims.map { $0.value ?? 2 } } }
+        func runsReference(_ epilogue: Epilogue) -> Bool? {
+            let builder: (any PlanBuilder)?
+            switch kind {
+            case .conv: builder = try? ConvBuilder(probe, epilogue)
+            default: builder = try? MatMulBuilder(probe, epilogue)
+            }
+            return (try? builder?.plan(shapes))?.primitive.isReference
+        }
+        var bare = epilogue
+        bare.postOps = []
+        return runsReference(epilogue) == true && runsReference(bare) == false
     }
 
     public func preferredLayout(_ node: KernelNode, output index: Int) -> CPULayout {
@@ -42,7 +73,11 @@ public struct OneDNNKernels: CPUKernelProvider {
         case .matmul: return .plain
         // Computed parameters need oneDNN's batch normalization, which keeps one layout.
         case .batchNorm where !(1...4).allSatisfy({ node.constants[$0] != nil }): return .plain
-        default: return .channelBlocked(block)
+        // Elementwise ops keep the layout they read: blocked between convolutions, plain
+        // between the matrix products of a transformer's [batch, tokens, width] tensors.
+        case .eltwise, .binary, .batchNorm:
+            return node.inputLayouts.contains(.channelBlocked(block)) ? .channelBlocked(block) : .plain
+        case .conv, .pool: return .channelBlocked(block)
         }
     }
 

@@ -46,6 +46,23 @@ public struct Partition: Sendable {
         }
     }
 
+    /// Places every node of `graph` as `init` does, after taking apart each fused node that only
+    /// the last provider (the reference kernels) would run: the ops it was made of then each get
+    /// their best kernel (a matrix product oneDNN runs, an epilogue Ember's elementwise kernels
+    /// run) instead of one slow loop over them all. The graph is left as the partition places it.
+    public static func placing(
+        _ graph: inout Graph, providers: [any CPUKernelProvider], fallbackOps: Set<String> = []
+    ) throws -> Partition {
+        let partition = try Partition(graph, providers: providers, fallbackOps: fallbackOps)
+        let last = providers.count - 1
+        var unfused = false
+        for index in graph.nodes.indices.reversed()
+        where partition.assignments[index].provider == last && !fallbackOps.contains(graph.nodes[index].op.name) {
+            unfused = try FusedOps.unfuse(nodeAt: index, in: &graph) || unfused
+        }
+        return unfused ? try Partition(graph, providers: providers, fallbackOps: fallbackOps) : partition
+    }
+
     /// Nodes per provider name, for summaries.
     public var counts: [(provider: String, nodes: Int)] {
         var counts: [String: Int] = [:]

@@ -36,7 +36,7 @@ public final class CPUProgram: @unchecked Sendable {
     ) throws {
         plans = Locked(BoundedCache(capacity: planCapacity))
         var graph = consume graph
-        partition = try Partition(graph, providers: providers, fallbackOps: fallbackOps)
+        partition = try Partition.placing(&graph, providers: providers, fallbackOps: fallbackOps)
         let ids = (graph.constantIDs + graph.heldConstants).sorted()
         let indices = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
         let weights = try Self.packedWeights(packed, of: graph)
