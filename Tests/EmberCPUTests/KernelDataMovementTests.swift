@@ -160,3 +160,21 @@ import Testing
         try checkKernel(try makeOp("tile"), [Tensor.random(.i64, [4, 1], in: -9...9), repeats([1, 7])], tolerance: 0)
     }
 }
+
+@Suite struct KernelResizeTests {
+    let scales = Tensor(shape: [4], floats: [1, 1, 2.5, 0.75])
+
+    @Test(arguments: ["nearest", "linear", "cubic"])
+    func resizeMatchesTheReference(_ mode: String) throws {
+        let op = try makeOp("resize", [("mode", .string(mode))])
+        try checkKernel(op, [randomFloats([2, 3, 4, 8]), nil, scales], constant: [2])
+    }
+
+    @Test func nearestResizesAnyDtypeAndExtrapolates() throws {
+        try checkKernel(try makeOp("resize"), [Tensor.random(.i64, [1, 2, 3, 4], in: -9...9), nil, scales], constant: [2], tolerance: 0)
+        let crop = try makeOp("resize", [("coordinate_transformation_mode", .string("tf_crop_and_resize")), ("extrapolation_value", .float(2))])
+        let roi = Tensor(shape: [8], floats: [0, 0, -0.5, 0.2, 1, 1, 1.5, 0.9])
+        try checkKernel(crop, [Tensor.random(.i32, [1, 2, 3, 4], in: -9...9), roi, scales], constant: [1, 2], tolerance: 0)
+        try checkKernel(crop, [randomFloats([1, 2, 3, 4]), roi, scales], constant: [1, 2], tolerance: 0)
+    }
+}

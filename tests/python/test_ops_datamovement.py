@@ -7,9 +7,14 @@ Runtime itself has no kernel for are skipped, with the reason.
 """
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
+import onnx
 import pytest
-from harness import check_onnx_op, ember_error, rng, single_op_model
+from harness import (assert_close, check_onnx_op, ember_error, rng, run_ember, run_onnxruntime,
+                     single_op_model)
 
 INT_MAX = np.iinfo(np.int64).max
 INT_MIN = np.iinfo(np.int64).min
@@ -645,6 +650,31 @@ def test_resize_linear_dtypes(dtype):
 def test_resize_runtime_scales():
     inputs = {"x": data((1, 2, 3, 4)), "roi": None, "scales": np.array([1, 1, 2, 2], np.float32)}
     check("Resize", inputs, {"mode": "linear"}, opset=13)
+
+
+@pytest.mark.parametrize("case", [
+    ({"mode": "linear"}, (1, 3, 7, 9), (1, 1, 2.5, 0.6)),
+    ({"mode": "linear", "coordinate_transformation_mode": "align_corners"}, (2, 4, 5, 6), (1, 1, 4, 4)),
+    ({"mode": "linear", "coordinate_transformation_mode": "pytorch_half_pixel"}, (1, 16, 3, 3), (1, 1, 8, 8)),
+    ({"mode": "cubic", "exclude_outside": 1}, (1, 2, 6, 5), (1, 1, 1.5, 0.8)),
+    ({"mode": "linear", "antialias": 1}, (1, 2, 12, 10), (1, 1, 0.4, 0.5)),
+    ({"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}, (2, 3, 4, 5), (1, 1, 2, 3)),
+    ({"mode": "linear"}, (3, 40), (2.5, 0.5)),
+    ({"mode": "linear"}, (1, 2, 4, 6, 5), (1, 1, 2, 0.5, 1.5)),
+])
+def test_resize_cpu_kernel(case):
+    """The CPU backend's resize kernel (not the reference evaluation) against ONNX Runtime."""
+    attrs, shape, scales = case
+    inputs = {"x": data(shape), "roi": None, "scales": np.array(scales, np.float32)}
+    model = single_op_model("Resize", inputs, attrs, 18, 1, {"roi", "scales"})
+    feeds = {"x": inputs["x"]}
+    expected = run_onnxruntime(model, feeds)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.onnx"
+        onnx.save(model, str(path))
+        actual = run_ember(path, feeds, backend="cpu", extra_args=["--require-full"])
+    for name, value in expected.items():
+        assert_close(actual[name], value, 1e-5, what=f"output '{name}'")
 
 
 def test_resize_without_scales_or_sizes_refused():

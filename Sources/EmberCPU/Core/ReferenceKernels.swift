@@ -24,7 +24,7 @@ struct ReferenceKernel: CPUKernel {
     func implementation(for shapes: [[Int]?]) -> KernelImplementation { KernelImplementation("reference", isReference: true) }
 
     func run(_ inputs: [TensorView?], _ outputs: [TensorView], _ context: KernelContext) throws {
-        let arguments = try inputs.map { try $0.map(Self.tensor) }
+        let arguments = try inputs.map { try $0?.tensor() }
         let results = try op.evaluate(arguments, outputCount: outputs.count)
         for (index, (result, output)) in zip(results, outputs).enumerated() {
             guard result.shape == output.shape, result.dtype == output.dtype else {
@@ -34,12 +34,5 @@ struct ReferenceKernel: CPUKernel {
             }
             output.copy(from: result)
         }
-    }
-
-    /// A plain view's elements as a tensor.
-    static func tensor(_ view: TensorView) throws -> Tensor {
-        precondition(view.layout == .plain, "reference kernels read plain tensors only")
-        let bytes = UnsafeRawBufferPointer(start: view.data, count: view.byteCount)
-        return try Tensor(view.dtype, shape: view.shape, bytes: bytes)
     }
 }

@@ -30,6 +30,12 @@ public struct TensorView: @unchecked Sendable {
     /// The elements of an f32 view.
     public var floats: UnsafeMutablePointer<Float> { pointer(as: Float.self) }
 
+    /// A plain view's elements, copied into a tensor.
+    public func tensor() throws -> Tensor {
+        precondition(layout == .plain, "only a plain view's elements are copied into a tensor")
+        return try Tensor(dtype, shape: shape, bytes: UnsafeRawBufferPointer(start: data, count: byteCount))
+    }
+
     /// Writes `tensor`'s elements into this plain view, which must hold as many bytes.
     public func copy(from tensor: Tensor) {
         tensor.withUnsafeRawBytes { bytes in

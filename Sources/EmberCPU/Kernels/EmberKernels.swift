@@ -91,6 +91,7 @@ public struct EmberKernels: CPUKernelProvider {
         case is Cast: return try CastKernel(node)
         case is Pad: return try PadKernel(node)
         case is Tile: return try TileKernel(node)
+        case is Resize: return try ResizeKernel(node)
         case is BatchNorm, is InstanceNorm, is GroupNorm: return try ChannelNormKernel(node)
         case is any AxesReduction: return try ReduceKernel(node)
         case is any ArgReduction: return try ArgReduceKernel(node)

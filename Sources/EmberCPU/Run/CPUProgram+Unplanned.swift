@@ -51,7 +51,7 @@ extension CPUProgram {
                     try step.kernel.run(arguments, results, context.kernels)
                 } else {
                     // Data decides the shape: the op's own evaluation finds it.
-                    let tensors = try arguments.map { try $0.map(ReferenceKernel.tensor) }
+                    let tensors = try arguments.map { try $0?.tensor() }
                     // The sizes the values imply are checked before the op allocates them.
                     let inferred = try step.op!.inferTypes(
                         OpInputs(step.op!.name, types: tensors.map { $0?.type }, constants: tensors),
@@ -90,7 +90,7 @@ extension CPUProgram {
         let types = arguments.map { $0.map { TensorType($0.dtype, known: $0.shape) } }
         let values = try arguments.map { view -> Tensor? in
             guard let view, view.dtype.isInteger, view.layout == .plain, view.count <= ShapeSweep.maxEvaluatedElements else { return nil }
-            return try ReferenceKernel.tensor(view)
+            return try view.tensor()
         }
         let inferred = try op.inferTypes(OpInputs(op.name, types: types, constants: values), outputCount: step.outputs.count)
         var shapes: [[Int]] = []

@@ -174,14 +174,30 @@ public struct Resize: Operator {
         return (out, scales)
     }
 
-    public func evaluate(_ inputs: [Tensor?], outputCount: Int) throws -> [Tensor] {
-        let x = try inputs.required(0, Self.name)
-        let resized = try resizedAxes(rank: x.rank)
-        let scalesTensor = inputs.optional(2).flatMap { $0.count > 0 ? $0 : nil }
-        let sizesTensor = inputs.optional(3).flatMap { $0.count > 0 ? $0 : nil }
-        var outSizes = x.shape
-        var scales = [Double](repeating: 1, count: x.rank)
-        switch (scalesTensor, sizesTensor) {
+    /// The taps of one output position along an axis: the input indices it reads (clamped to the
+    /// axis) and their weights; nearest resizing reads one index with weight 1.
+    public struct Taps: Sendable, Equatable {
+        public var indices: [Int]
+        public var weights: [Double]
+    }
+
+    /// How a resize of an input of one shape runs, shared by every backend's kernel: the output's
+    /// shape and, for each axis that changes (in increasing order), the taps of every output
+    /// position, nil where it takes the extrapolation value. Resizing is separable: the axes are
+    /// resized one after the other.
+    public struct Plan: Sendable {
+        public var outputShape: [Int]
+        public var axes: [(axis: Int, taps: [Taps?])]
+    }
+
+    /// The plan for an input of `shape` with the `roi`, `scales` and `sizes` inputs (nil or empty
+    /// where not given).
+    public func plan(_ shape: [Int], roi: Tensor?, scales scalesTensor: Tensor?, sizes sizesTensor: Tensor?) throws -> Plan {
+        let rank = shape.count
+        let resized = try resizedAxes(rank: rank)
+        var outSizes = shape
+        var scales = [Double](repeating: 1, count: rank)
+        switch (scalesTensor.flatMap { $0.count > 0 ? $0 : nil }, sizesTensor.flatMap { $0.count > 0 ? $0 : nil }) {
         case (let s?, nil):
             let values = s.doubles()
             try checkCount(values.count, resized.count, "scales")
@@ -190,36 +206,44 @@ public struct Resize: Operator {
                     throw EmberError(.invalidArgument, "[\(Self.name)] scale \(values[i]) expected to be positive")
                 }
                 scales[a] = values[i]
-                outSizes[a] = try Self.scaledSize(x.shape[a], values[i])
+                outSizes[a] = try Self.scaledSize(shape[a], values[i])
             }
         case (nil, let s?):
             let values = try s.indexValues(Self.name, input: "sizes")
             try checkCount(values.count, resized.count, "sizes")
-            (outSizes, scales) = try outputSizes(input: x.shape, axes: resized, sizes: values)
+            (outSizes, scales) = try outputSizes(input: shape, axes: resized, sizes: values)
         default:
             throw EmberError(.invalidArgument, "[\(Self.name)] expected exactly one of scales and sizes")
         }
         guard Tensor.elementCount(outSizes) != nil else {
             throw EmberError(.invalidArgument, "[\(Self.name)] output shape \(outSizes) is too large")
         }
-        var roi = [(start: Double, end: Double)](repeating: (0, 1), count: x.rank)
-        if coordinateMode == .tfCropAndResize, let r = inputs.optional(1), r.count > 0 {
+        var regions = [(start: Double, end: Double)](repeating: (0, 1), count: rank)
+        if coordinateMode == .tfCropAndResize, let r = roi, r.count > 0 {
             let values = r.doubles()
             try checkCount(values.count, 2 * resized.count, "roi")
-            for (i, a) in resized.enumerated() { roi[a] = (values[i], values[resized.count + i]) }
+            for (i, a) in resized.enumerated() { regions[a] = (values[i], values[resized.count + i]) }
         }
-        let active = resized.filter {
-            !(scales[$0] == 1 && outSizes[$0] == x.shape[$0] && roi[$0] == (0, 1))
+        let active = resized.sorted().filter {
+            !(scales[$0] == 1 && outSizes[$0] == shape[$0] && regions[$0] == (0, 1))
         }
-        for a in active where x.shape[a] == 0 && outSizes[a] > 0 {
+        for a in active where shape[a] == 0 && outSizes[a] > 0 {
             throw EmberError(.invalidArgument, "[\(Self.name)] cannot resize an empty axis \(a) to \(outSizes[a])")
         }
-        if mode == .nearest { return [nearest(x, active: active, sizes: outSizes, scales: scales, roi: roi)] }
+        return Plan(outputShape: outSizes, axes: active.map { a in
+            (a, taps(length: shape[a], size: outSizes[a], scale: scales[a], roi: regions[a]))
+        })
+    }
+
+    public func evaluate(_ inputs: [Tensor?], outputCount: Int) throws -> [Tensor] {
+        let x = try inputs.required(0, Self.name)
+        let plan = try plan(x.shape, roi: inputs.optional(1), scales: inputs.optional(2), sizes: inputs.optional(3))
+        if mode == .nearest { return [nearest(x, plan)] }
         var values = x.doubles()
         var shape = x.shape
-        for a in active {
-            values = interpolate(values, shape: shape, axis: a, size: outSizes[a], scale: scales[a], roi: roi[a])
-            shape[a] = outSizes[a]
+        for (a, taps) in plan.axes {
+            values = interpolate(values, shape: shape, axis: a, taps: taps)
+            shape[a] = taps.count
         }
         if x.dtype.isFloatingPoint { return [Tensor(x.dtype, shape: shape, doubles: values)] }
         // Integers truncate toward zero and saturate, as ONNX Runtime does. A result within rounding
@@ -260,36 +284,47 @@ public struct Resize: Operator {
     }
 
     /// Nearest-neighbour resize of every active axis at once, as a gather (any dtype).
-    func nearest(_ x: Tensor, active: [Int], sizes: [Int], scales: [Double], roi: [(start: Double, end: Double)]) -> Tensor {
+    func nearest(_ x: Tensor, _ plan: Plan) -> Tensor {
         let strides = Tensor.strides(of: x.shape)
-        var tables: [[Int]] = []
-        for k in 0..<x.rank {
-            guard active.contains(k) else {
-                tables.append(IndexMaps.strided(start: 0, step: 1, count: x.shape[k], stride: strides[k]))
-                continue
-            }
-            let n = x.shape[k]
-            tables.append(
-                (0..<sizes[k]).map { y in
-                    let c = sourceCoordinate(y, length: n, size: sizes[k], scale: scales[k], roi: roi[k])
-                    if outside(c, length: n) || !c.isFinite { return IndexMaps.fill }
-                    let f = c.rounded(.down)
-                    let i: Double
-                    switch nearestMode {
-                    case .roundPreferFloor: i = c - f <= 0.5 ? f : f + 1
-                    case .roundPreferCeil: i = c - f < 0.5 ? f : f + 1
-                    case .floor: i = f
-                    case .ceil: i = c.rounded(.up)
-                    }
-                    return Int(min(max(i, 0), Double(n - 1))) * strides[k]
-                })
+        var tables = x.shape.indices.map { k in IndexMaps.strided(start: 0, step: 1, count: x.shape[k], stride: strides[k]) }
+        for (k, taps) in plan.axes {
+            tables[k] = taps.map { $0.map { $0.indices[0] * strides[k] } ?? IndexMaps.fill }
         }
         let fill = Tensor(scalar: extrapolationValue, x.dtype)
-        return IndexMaps.gatheringWithFill(x, IndexMaps.sums(tables), shape: sizes, value: fill)
+        return IndexMaps.gatheringWithFill(x, IndexMaps.sums(tables), shape: plan.outputShape, value: fill)
     }
 
-    /// The taps of output position `y`: the first input index (before clamping) and the weights.
-    func taps(_ c: Double, scale: Double) -> (first: Int, weights: [Double]) {
+    /// The taps of every output position along an axis of `length` resized to `size`.
+    func taps(length n: Int, size: Int, scale: Double, roi: (start: Double, end: Double)) -> [Taps?] {
+        (0..<size).map { y in
+            let c = sourceCoordinate(y, length: n, size: size, scale: scale, roi: roi)
+            if outside(c, length: n) || !c.isFinite { return nil }
+            if mode == .nearest {
+                let f = c.rounded(.down)
+                let i: Double
+                switch nearestMode {
+                case .roundPreferFloor: i = c - f <= 0.5 ? f : f + 1
+                case .roundPreferCeil: i = c - f < 0.5 ? f : f + 1
+                case .floor: i = f
+                case .ceil: i = c.rounded(.up)
+                }
+                return Taps(indices: [Int(min(max(i, 0), Double(n - 1)))], weights: [1])
+            }
+            // Plain linear taps at the borders both clamp to the edge pixel; clamping the coordinate
+            // first gives that pixel exactly, as ONNX Runtime does.
+            let plainLinear = mode == .linear && !(antialias && scale < 1)
+            var (first, weights) = filter(plainLinear ? min(max(c, 0), Double(n - 1)) : c, scale: scale)
+            if excludeOutside {
+                for t in weights.indices where first + t < 0 || first + t >= n { weights[t] = 0 }
+                let total = weights.reduce(0, +)
+                if total != 0 { weights = weights.map { $0 / total } }
+            }
+            return Taps(indices: weights.indices.map { min(max(first + $0, 0), n - 1) }, weights: weights)
+        }
+    }
+
+    /// The filter at input coordinate `c`: the first input index (before clamping) and the weights.
+    func filter(_ c: Double, scale: Double) -> (first: Int, weights: [Double]) {
         // The pixel at or left of `c`, with ratio in (0, 1]: an exact integer counts as ratio 1 from
         // the pixel before, as in the ONNX reference.
         var p = c.rounded(.down)
@@ -330,34 +365,17 @@ public struct Resize: Operator {
     }
 
     /// Linear or cubic resize of one axis, on values in `Double`.
-    func interpolate(
-        _ values: [Double], shape: [Int], axis: Int, size: Int, scale: Double, roi: (start: Double, end: Double)
-    ) -> [Double] {
-        let n = shape[axis]
+    func interpolate(_ values: [Double], shape: [Int], axis: Int, taps: [Taps?]) -> [Double] {
+        let n = shape[axis], size = taps.count
         let outer = shape[..<axis].reduce(1, *)
         let inner = shape[(axis + 1)...].reduce(1, *)
-        // Per output position: clamped input indices and weights, or nil for the extrapolation value.
-        let plans: [(indices: [Int], weights: [Double])?] = (0..<size).map { y in
-            let c = sourceCoordinate(y, length: n, size: size, scale: scale, roi: roi)
-            if outside(c, length: n) || !c.isFinite { return nil }
-            // Plain linear taps at the borders both clamp to the edge pixel; clamping the coordinate
-            // first gives that pixel exactly, as ONNX Runtime does.
-            let plainLinear = mode == .linear && !(antialias && scale < 1)
-            var (first, weights) = taps(plainLinear ? min(max(c, 0), Double(n - 1)) : c, scale: scale)
-            if excludeOutside {
-                for t in weights.indices where first + t < 0 || first + t >= n { weights[t] = 0 }
-                let total = weights.reduce(0, +)
-                if total != 0 { weights = weights.map { $0 / total } }
-            }
-            return (weights.indices.map { min(max(first + $0, 0), n - 1) }, weights)
-        }
         var out = [Double](repeating: 0, count: outer * size * inner)
         values.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 for o in 0..<outer {
                     for y in 0..<size {
                         let row = (o * size + y) * inner
-                        guard let plan = plans[y] else {
+                        guard let plan = taps[y] else {
                             for i in 0..<inner { dst[row + i] = extrapolationValue }
                             continue
                         }
