@@ -18,7 +18,7 @@ import Testing
         "hardmax", "cum_sum", "top_k", "lp_norm", "mean_variance_norm", "einsum", "lp_pool", "global_lp_pool",
         // Indexing and layout ops whose reference loops copy whole elements already.
         "gather_elements", "gather_nd", "scatter_nd", "scatter_elements", "depth_to_space", "space_to_depth",
-        "resize", "compress", "reverse_sequence", "trilu", "one_hot", "eye_like",
+        "compress", "reverse_sequence", "trilu", "one_hot", "eye_like",
         // Shapes, constants and sizes: computed once or folded away before a run.
         "shape", "size", "constant", "constant_of_shape", "range", "non_zero",
         // An inference no-op that the cleanup passes remove.
