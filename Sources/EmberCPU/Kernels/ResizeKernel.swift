@@ -37,18 +37,17 @@ struct ResizeKernel: CPUKernel {
             return
         }
         // Each axis but the last resizes into one of two scratch halves, in turn.
-        var shape = x.shape
-        var sizes: [Int] = []
+        var shape = x.shape, largest = 0
         for (a, taps) in plan.axes.dropLast() {
             shape[a] = taps.count
-            sizes.append(shape.reduce(1, *))
+            largest = max(largest, shape.reduce(1, *))
         }
-        let half = (sizes.max() ?? 0) * x.dtype.byteSize
-        let scratch = half > 0 ? context.scratch(bytes: 2 * ((half + 63) / 64 * 64)) : nil
+        let half = (largest * x.dtype.byteSize + 63) / 64 * 64
+        let scratch = half > 0 ? context.scratch(bytes: 2 * half) : nil
         shape = x.shape
         var source = UnsafeRawPointer(x.data)
         for (k, (axis, taps)) in plan.axes.enumerated() {
-            let target = axis == lastAxis.axis ? y.data : scratch! + (k % 2) * ((half + 63) / 64 * 64)
+            let target = axis == lastAxis.axis ? y.data : scratch! + (k % 2) * half
             resize(source, shape: shape, axis: axis, taps: taps, into: target, dtype: x.dtype)
             shape[axis] = taps.count
             source = UnsafeRawPointer(target)
@@ -64,7 +63,6 @@ struct ResizeKernel: CPUKernel {
         let n = shape[axis], size = taps.count
         let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
         let shared = Shared((source, target))
-        let extrapolation = Float(op.extrapolationValue)
         let weights = taps.map { $0.map { $0.weights.map(Float.init) } }
         Parallel.forEach(outer * size, grain: max(1, 16384 / max(inner * 2, 1))) { rows in
             let (source, target) = shared.value
@@ -72,11 +70,7 @@ struct ResizeKernel: CPUKernel {
                 let (o, yPosition) = row.quotientAndRemainder(dividingBy: size)
                 let out = target + row * inner * elementSize
                 guard let tap = taps[yPosition], let w = weights[yPosition] else {
-                    if dtype == .f32 {
-                        out.assumingMemoryBound(to: Float.self).update(repeating: extrapolation, count: inner)
-                    } else {
-                        Self.fill(out, count: inner, value: op.extrapolationValue, dtype: dtype)
-                    }
+                    Self.fill(out, count: inner, value: op.extrapolationValue, dtype: dtype)
                     continue
                 }
                 let first = source + (o * n) * inner * elementSize
@@ -101,8 +95,8 @@ struct ResizeKernel: CPUKernel {
         }
     }
 
-    /// Writes `value` in `dtype` into `count` elements (nearest resizing of a non-f32 tensor with
-    /// tf_crop_and_resize coordinates outside the input).
+    /// Writes `value` in `dtype` into `count` elements (tf_crop_and_resize coordinates outside
+    /// the input).
     private static func fill(_ out: UnsafeMutableRawPointer, count: Int, value: Double, dtype: DType) {
         let element = Tensor(scalar: value, dtype)
         element.withUnsafeRawBytes { bytes in

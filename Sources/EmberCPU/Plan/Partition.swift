@@ -23,27 +23,34 @@ public struct Partition: Sendable {
         guard let last = providers.indices.last else {
             throw EmberError(.internalError, "the CPU backend has no kernel providers")
         }
-        assignments = try graph.nodes.map { node in
-            let kernelNode = KernelNode(node, in: graph)
-            if fallbackOps.contains(node.op.name) {
-                return Assignment(
-                    provider: last, providerName: providers[last].name,
-                    declined: providers.dropLast().map { ($0.name, "\(node.op.name) is listed as a fallback op") })
-            }
-            var declined: [(provider: String, reason: String)] = []
-            for (index, provider) in providers.enumerated() {
-                switch provider.support(kernelNode) {
-                case .supported:
-                    return Assignment(provider: index, providerName: provider.name, declined: declined)
-                case .unsupported(let reason):
-                    declined.append((provider.name, reason))
-                }
-            }
-            throw EmberError(
-                .unsupported,
-                "no CPU kernel runs \(node.location): "
-                    + declined.map { "\($0.provider): \($0.reason)" }.joined(separator: "; "))
+        assignments = try graph.nodes.map {
+            try Self.assignment(of: $0, in: graph, providers: providers, last: last, fallbackOps: fallbackOps)
         }
+    }
+
+    /// The placement of one node: the first provider that supports it.
+    private static func assignment(
+        of node: Node, in graph: Graph, providers: [any CPUKernelProvider], last: Int, fallbackOps: Set<String>
+    ) throws -> Assignment {
+        let kernelNode = KernelNode(node, in: graph)
+        if fallbackOps.contains(node.op.name) {
+            return Assignment(
+                provider: last, providerName: providers[last].name,
+                declined: providers.dropLast().map { ($0.name, "\(node.op.name) is listed as a fallback op") })
+        }
+        var declined: [(provider: String, reason: String)] = []
+        for (index, provider) in providers.enumerated() {
+            switch provider.support(kernelNode) {
+            case .supported:
+                return Assignment(provider: index, providerName: provider.name, declined: declined)
+            case .unsupported(let reason):
+                declined.append((provider.name, reason))
+            }
+        }
+        throw EmberError(
+            .unsupported,
+            "no CPU kernel runs \(node.location): "
+                + declined.map { "\($0.provider): \($0.reason)" }.joined(separator: "; "))
     }
 
     /// Places every node of `graph` as `init` does, after taking apart each fused node that only
@@ -53,14 +60,19 @@ public struct Partition: Sendable {
     public static func placing(
         _ graph: inout Graph, providers: [any CPUKernelProvider], fallbackOps: Set<String> = []
     ) throws -> Partition {
-        let partition = try Partition(graph, providers: providers, fallbackOps: fallbackOps)
+        var partition = try Partition(graph, providers: providers, fallbackOps: fallbackOps)
         let last = providers.count - 1
-        var unfused = false
         for index in graph.nodes.indices.reversed()
         where partition.assignments[index].provider == last && !fallbackOps.contains(graph.nodes[index].op.name) {
-            unfused = try FusedOps.unfuse(nodeAt: index, in: &graph) || unfused
+            let count = graph.nodes.count
+            guard try FusedOps.unfuse(nodeAt: index, in: &graph) else { continue }
+            // Only the nodes the fused one became are placed again.
+            let made = index..<(index + graph.nodes.count - count + 1)
+            partition.assignments.replaceSubrange(index...index, with: try made.map {
+                try assignment(of: graph.nodes[$0], in: graph, providers: providers, last: last, fallbackOps: fallbackOps)
+            })
         }
-        return unfused ? try Partition(graph, providers: providers, fallbackOps: fallbackOps) : partition
+        return partition
     }
 
     /// Nodes per provider name, for summaries.
