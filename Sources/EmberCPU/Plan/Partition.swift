@@ -54,8 +54,8 @@ public struct Partition: Sendable {
     }
 
     /// Places every node of `graph` as `init` does, after taking apart each fused node that only
-    /// the last provider (the reference kernels) would run: the ops it was made of then each get
-    /// their best kernel (a matrix product oneDNN runs, an epilogue Ember's elementwise kernels
+    /// the last provider (the reference kernels) would run when some of its ops get a faster one:
+    /// the ops it was made of then each get their best kernel (a matrix product oneDNN runs, an epilogue Ember's elementwise kernels
     /// run) instead of one slow loop over them all. The graph is left as the partition places it.
     public static func placing(
         _ graph: inout Graph, providers: [any CPUKernelProvider], fallbackOps: Set<String> = []
@@ -64,13 +64,17 @@ public struct Partition: Sendable {
         let last = providers.count - 1
         for index in graph.nodes.indices.reversed()
         where partition.assignments[index].provider == last && !fallbackOps.contains(graph.nodes[index].op.name) {
-            let count = graph.nodes.count
-            guard try FusedOps.unfuse(nodeAt: index, in: &graph) else { continue }
-            // Only the nodes the fused one became are placed again.
-            let made = index..<(index + graph.nodes.count - count + 1)
-            partition.assignments.replaceSubrange(index...index, with: try made.map {
-                try assignment(of: graph.nodes[$0], in: graph, providers: providers, last: last, fallbackOps: fallbackOps)
-            })
+            var unfused = graph
+            guard try FusedOps.unfuse(nodeAt: index, in: &unfused) else { continue }
+            // Only the nodes the fused one became are placed again; where none of them gets a
+            // faster provider (a bf16 epilogue), the fused node stays, one loop rather than several.
+            let made = index..<(index + unfused.nodes.count - graph.nodes.count + 1)
+            let placed = try made.map {
+                try assignment(of: unfused.nodes[$0], in: unfused, providers: providers, last: last, fallbackOps: fallbackOps)
+            }
+            guard placed.contains(where: { $0.provider != last }) else { continue }
+            graph = unfused
+            partition.assignments.replaceSubrange(index...index, with: placed)
         }
         return partition
     }
